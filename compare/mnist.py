@@ -84,6 +84,7 @@ class MNIST:
     x_test: np.ndarray  # (M, 28, 28) uint8
     y_test: np.ndarray  # (M,) uint8 in 0..9
     source: str
+    location: Path  # the directory or file read: pass it back to load_mnist()
     is_full: bool  # the complete official set, checksums verified
 
     def describe(self) -> str:
@@ -163,7 +164,7 @@ def load_from_path(path: Path) -> MNIST:
         arrays = read_idx_dir(path)
         source = f"IDX files in {path}"
     is_full = validate(arrays, where=str(path))
-    return MNIST(**arrays, source=source, is_full=is_full)
+    return MNIST(**arrays, source=source, location=path, is_full=is_full)
 
 
 def read_idx_dir(directory: Path) -> dict[str, np.ndarray]:
@@ -265,7 +266,7 @@ def load_sample() -> MNIST:
     if sample_sha256(arrays) != SAMPLE_SHA256:
         raise MNISTError(f"{SAMPLE_PATH} fails its checksum; reinstall the package.")
     source = "the sample shipped with keras-torch-compare (accuracy on it is not MNIST accuracy)"
-    return MNIST(**arrays, source=source, is_full=False)
+    return MNIST(**arrays, source=source, location=SAMPLE_PATH, is_full=False)
 
 
 def write_sample(mnist: MNIST, path: Path, per_class_train: int = 500, per_class_test: int = 100, seed: int = 0) -> str:

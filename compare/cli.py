@@ -1,0 +1,225 @@
+"""Command line: `python -m compare` (or `keras-torch-compare`).
+
+    python -m compare [run] [options]   run the comparison (the default command)
+    python -m compare report DIR        re-render DIR/report.{md,html} from DIR/results.json
+    python -m compare env               print the environment record and usable frameworks
+
+Exit status: 0 when every run finished; 1 when any run failed, timed out or
+diverged (or a framework named with --frameworks is not installed); 2 for bad
+arguments, data or folders; 130 when interrupted (finished runs are kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+from compare.environment import environment_record, nvidia_gpus
+from compare.frameworks import FRAMEWORKS
+from compare.mnist import MNISTError, load_mnist
+from compare.registry import MODELS, PRESETS, Budget
+from compare.results import ResultsError, load_results
+
+EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one message, exit status 2."""
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
+def names(valid: dict, what: str):
+    """argparse type for a comma-separated list drawn from `valid`."""
+
+    def parse(text: str) -> list[str]:
+        chosen = [name.strip() for name in text.split(",") if name.strip()]
+        unknown = [name for name in chosen if name not in valid]
+        if unknown or not chosen:
+            raise argparse.ArgumentTypeError(
+                f"unknown {what} {', '.join(map(repr, unknown)) or '(none given)'}; "
+                f"choose from: {', '.join(valid)}"
+            )
+        return chosen
+
+    return parse
+
+
+def run_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m compare",
+        description="Train and time the same four MNIST models on Keras 3 (TensorFlow, JAX, "
+        "PyTorch backends) and plain PyTorch, each framework in its own process, and write a report.",
+        epilog="Other commands: `python -m compare report DIR`, `python -m compare env`.",
+    )
+    parser.add_argument("--models", type=names(MODELS, "model"), default=list(MODELS),
+                        help=f"comma-separated, from: {', '.join(MODELS)} (default: all)")
+    parser.add_argument("--frameworks", type=names(FRAMEWORKS, "framework"), default=None,
+                        help=f"comma-separated, from: {', '.join(FRAMEWORKS)} (default: every one installed)")
+    parser.add_argument("--preset", choices=list(PRESETS), default="default",
+                        help="; ".join(f"{p.name}: {p.description}" for p in PRESETS.values()))
+    parser.add_argument("--epochs", type=positive_int, help="override the preset's epochs for every model")
+    parser.add_argument("--batch-size", type=positive_int, help="override the preset's batch size")
+    parser.add_argument("--data", choices=["sample", "mnist"],
+                        help="the shipped sample, or full MNIST found/downloaded as the README says "
+                        "(default: the preset's)")
+    parser.add_argument("--mnist-dir", type=Path,
+                        help="a folder with the four MNIST IDX files, or a mnist.npz (implies --data mnist)")
+    parser.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto",
+                        help="auto: the GPU when nvidia-smi lists one")
+    parser.add_argument("--jit-compile", choices=["auto", "on", "off"], default="auto",
+                        help="Keras compile(jit_compile=...): auto is XLA on TensorFlow/JAX, eager on torch")
+    parser.add_argument("--tf32", choices=["on", "off"], default="off",
+                        help="TF32 matmuls on Ampere+ GPUs, set the same in every framework (default off)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--timeout", type=positive_int, help="seconds per run (default: the preset's)")
+    parser.add_argument("--out", type=Path, help="results folder (default: results/<timestamp>)")
+    return parser
+
+
+def resolve_device(choice: str) -> str:
+    has_gpu = bool(nvidia_gpus())
+    if choice == "gpu" and not has_gpu:
+        raise UsageError("--device gpu: no NVIDIA GPU found (nvidia-smi lists none). Use --device cpu.")
+    return "gpu" if choice == "gpu" or (choice == "auto" and has_gpu) else "cpu"
+
+
+def writable_folder(path: Path) -> Path:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise UsageError(f"cannot write the results folder {path}: {error.strerror}. Choose another with --out.") from None
+    return path
+
+
+def make_plan(args: argparse.Namespace):
+    from compare.orchestrator import Plan
+
+    preset = PRESETS[args.preset]
+    data_kind = "mnist" if args.mnist_dir else (args.data or preset.data)
+    try:
+        data = load_mnist(args.mnist_dir, sample=data_kind == "sample")
+    except MNISTError as error:
+        raise UsageError(str(error)) from None
+    budgets = {
+        name: Budget(
+            epochs=args.epochs or budget.epochs,
+            batch_size=args.batch_size or budget.batch_size,
+            learning_rate=budget.learning_rate,
+            train_samples=budget.train_samples,
+            test_samples=budget.test_samples,
+        )
+        for name, budget in preset.budgets.items()
+    }
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Plan(
+        preset=preset,
+        budgets=budgets,
+        models=args.models,
+        frameworks=args.frameworks or list(FRAMEWORKS),
+        frameworks_chosen=args.frameworks is not None,
+        data=data,
+        device=resolve_device(args.device),
+        jit_compile=args.jit_compile,
+        tf32=args.tf32 == "on",
+        seed=args.seed,
+        timeout_s=args.timeout or preset.timeout_s,
+        out=writable_folder(args.out or Path("results") / stamp),
+    )
+
+
+def raise_keyboard_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def command_run(argv: list[str]) -> int:
+    from compare import orchestrator, report
+
+    args = run_parser().parse_args(argv)
+    plan = make_plan(args)
+    print(f"Data: {plan.data.describe()}")
+    print(f"Preset {plan.preset.name}: {plan.preset.description}")
+    for model in plan.models:
+        b = plan.budgets[model]
+        print(f"  {model}: {b.epochs} epoch(s), batch {b.batch_size}, lr {b.learning_rate}, "
+              f"train samples {b.train_samples or 'all'}, test samples {b.test_samples or 'all'}")
+    print(f"Device: {plan.device} | frameworks: {', '.join(plan.frameworks)} | results: {plan.out}")
+
+    signal.signal(signal.SIGTERM, raise_keyboard_interrupt)  # SIGTERM ends like Ctrl-C: results kept
+    try:
+        document = orchestrator.run_all(plan)
+    except KeyboardInterrupt:
+        print("\nInterrupted: the finished runs are kept.", file=sys.stderr)
+        document = load_results(plan.out)
+        report.write_report(document, plan.out)
+        print(f"Partial report: {plan.out / 'report.md'}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    report.write_report(document, plan.out)
+    summary = report.summary_section(document)
+    print("\n" + report.markdown_table(summary.headers, summary.rows))
+    print(f"\nReport: {plan.out / 'report.md'} and {plan.out / 'report.html'}")
+    failed = orchestrator.failed_runs(document, plan.frameworks_chosen)
+    if failed:
+        print(f"{len(failed)} run(s) did not finish: "
+              + ", ".join(f"{r['model']} on {r['framework']} ({r['status']})" for r in failed), file=sys.stderr)
+        return EXIT_RUN_FAILED
+    return EXIT_OK
+
+
+def command_report(argv: list[str]) -> int:
+    from compare import report
+
+    parser = argparse.ArgumentParser(prog="python -m compare report",
+                                     description="Re-render the report of a results folder from its results.json.")
+    parser.add_argument("folder", type=Path)
+    args = parser.parse_args(argv)
+    try:
+        document = load_results(args.folder)
+    except ResultsError as error:
+        raise UsageError(str(error)) from None
+    folder = args.folder if args.folder.is_dir() else args.folder.parent
+    for path in report.write_report(document, writable_folder(folder)):
+        print(path)
+    return EXIT_OK
+
+
+def command_env(argv: list[str]) -> int:
+    argparse.ArgumentParser(prog="python -m compare env",
+                            description="Print the environment record and which frameworks run here.").parse_args(argv)
+    record = environment_record()
+    record["frameworks"] = {
+        name: "usable" if not fw.missing_modules() else f"missing {', '.join(fw.missing_modules())}: {fw.install_hint}"
+        for name, fw in FRAMEWORKS.items()
+    }
+    record["keras_backend_env"] = os.environ.get("KERAS_BACKEND")
+    print(json.dumps(record, indent=2))
+    return EXIT_OK
+
+
+COMMANDS = {"run": command_run, "report": command_report, "env": command_env}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    command = COMMANDS.get(argv[0]) if argv else None
+    try:
+        return command(argv[1:]) if command else command_run(argv)
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE

@@ -1,0 +1,44 @@
+"""The five frameworks a model can run on, and whether each is installed here.
+
+Nothing here imports a framework: availability is read with `find_spec`, so
+the orchestrator stays fast and leaves every backend free for its children.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Framework:
+    name: str
+    family: str  # "keras" or "torch": which runner trains it
+    keras_backend: str | None = None  # KERAS_BACKEND for the child
+    torch_compile: bool = False
+    install_hint: str = ""
+
+    @property
+    def modules(self) -> tuple[str, ...]:
+        """Top-level modules the run imports."""
+        if self.family == "keras":
+            return ("keras", self.keras_backend)
+        return ("torch",)
+
+    def missing_modules(self) -> list[str]:
+        return [m for m in self.modules if importlib.util.find_spec(m) is None]
+
+
+FRAMEWORKS: dict[str, Framework] = {
+    fw.name: fw
+    for fw in (
+        Framework(
+            "keras-tensorflow", "keras", "tensorflow",
+            install_hint="pip install tensorflow-cpu (CPU) or 'tensorflow[and-cuda]' (GPU)",
+        ),
+        Framework("keras-jax", "keras", "jax", install_hint="pip install jax (CPU) or 'jax[cuda12]' (GPU)"),
+        Framework("keras-torch", "keras", "torch", install_hint="pip install torch"),
+        Framework("torch", "torch", install_hint="pip install torch"),
+        Framework("torch-compile", "torch", torch_compile=True, install_hint="pip install torch"),
+    )
+}

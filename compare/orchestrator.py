@@ -1,0 +1,243 @@
+"""Plan the runs, start one worker process per (model, framework), collect results.
+
+This process never imports keras, torch, jax or tensorflow: each child fixes
+its own backend at import, and no two frameworks share a process or fight over
+a GPU. A child that fails, hangs past its timeout, is killed (out of memory) or
+lacks its package is recorded with the reason and its output's tail; the other
+runs go on. results.json is rewritten atomically after every run, so an
+interrupted comparison keeps everything that finished.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from compare.environment import environment_record
+from compare.frameworks import FRAMEWORKS
+from compare.mnist import MNIST, SAMPLE_PATH
+from compare.registry import MODELS, Budget, Preset
+from compare.results import SCHEMA_VERSION, write_json_atomic
+
+ADAM_EPSILON = 1e-8  # one value for every framework (Keras' default is 1e-7, torch's 1e-8)
+WARMUP_STEPS = 3  # steps after the first (compiling) one left out of the steady state
+LATENCY_REPEATS = 20
+EVAL_BATCH_SIZE = 1000
+INFERENCE_BATCH_SIZE = 1000
+OUTPUT_TAIL_CHARS = 3000
+# How a child is started; its arguments are the spec and result paths.
+WORKER_COMMAND = [sys.executable, "-m", "compare.worker"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    preset: Preset
+    budgets: dict[str, Budget]  # the preset's, after --epochs/--batch-size
+    models: list[str]
+    frameworks: list[str]
+    frameworks_chosen: bool  # named by the user: a missing one is then a failure
+    data: MNIST
+    device: str  # "cpu" or "gpu"
+    jit_compile: str  # "auto", "on", "off"
+    tf32: bool
+    seed: int
+    timeout_s: int
+    out: Path
+
+
+def is_shipped_sample(data: MNIST) -> bool:
+    return data.location == SAMPLE_PATH
+
+
+def settings_record(plan: Plan) -> dict:
+    return {
+        "preset": plan.preset.name,
+        "preset_description": plan.preset.description,
+        "device": plan.device,
+        "jit_compile": plan.jit_compile,
+        "tf32": plan.tf32,
+        "seed": plan.seed,
+        "adam_epsilon": ADAM_EPSILON,
+        "warmup_steps": WARMUP_STEPS,
+        "latency_repeats": LATENCY_REPEATS,
+        "timeout_s": plan.timeout_s,
+        "data": {
+            "kind": "sample" if is_shipped_sample(plan.data) else "mnist",
+            "source": plan.data.describe(),
+            "is_full": plan.data.is_full,
+        },
+        "models": plan.models,
+        "frameworks": plan.frameworks,
+    }
+
+
+def job_spec(plan: Plan, model: str, framework: str) -> dict:
+    budget = plan.budgets[model]
+    return {
+        "model": model,
+        "framework": framework,
+        "data": {"sample": is_shipped_sample(plan.data), "location": str(plan.data.location)},
+        "epochs": budget.epochs,
+        "batch_size": budget.batch_size,
+        "learning_rate": budget.learning_rate,
+        "train_samples": budget.train_samples,
+        "test_samples": budget.test_samples,
+        "seed": plan.seed,
+        "device": plan.device,
+        "jit_compile": plan.jit_compile,
+        "tf32": plan.tf32,
+        "adam_epsilon": ADAM_EPSILON,
+        "warmup_steps": WARMUP_STEPS,
+        "latency_repeats": LATENCY_REPEATS,
+        "eval_batch_size": EVAL_BATCH_SIZE,
+        "inference_batch_size": INFERENCE_BATCH_SIZE,
+    }
+
+
+def child_environment(framework: str, device: str) -> dict[str, str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    backend = FRAMEWORKS[framework].keras_backend
+    if backend:
+        env["KERAS_BACKEND"] = backend
+    else:
+        env.pop("KERAS_BACKEND", None)
+    if device == "cpu":
+        env["CUDA_VISIBLE_DEVICES"] = ""  # hide GPUs from every framework
+        env["JAX_PLATFORMS"] = "cpu"
+    else:
+        env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"  # JAX would take 75% of the GPU
+        env["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"  # TensorFlow would take all of it
+    return env
+
+
+def tail(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")[-OUTPUT_TAIL_CHARS:]
+    except OSError:
+        return ""
+
+
+def stop_process_group(process: subprocess.Popen) -> None:
+    """SIGTERM the child and everything it started, then SIGKILL what is left."""
+    for sig, grace_s in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=grace_s)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def exit_reason(returncode: int) -> str:
+    if returncode < 0:
+        name = signal.Signals(-returncode).name
+        hint = " (the out-of-memory killer sends SIGKILL)" if name == "SIGKILL" else ""
+        return f"the worker was killed by {name}{hint}"
+    return f"the worker exited with status {returncode} without writing a result"
+
+
+def run_job(plan: Plan, model: str, framework: str, workdir: Path) -> dict:
+    """Run one job in a child process and return its result entry."""
+    spec = job_spec(plan, model, framework)
+    base = {"model": model, "framework": framework, "budget": {
+        key: spec[key] for key in ("epochs", "batch_size", "learning_rate", "train_samples", "test_samples")
+    }}
+    missing = FRAMEWORKS[framework].missing_modules()
+    if missing:
+        reason = f"not installed here: no module {', '.join(missing)} ({FRAMEWORKS[framework].install_hint})"
+        return {**base, "status": "not_installed", "error": {"reason": reason}, "wall_time_s": 0.0}
+
+    stem = f"{model}--{framework}"
+    spec_path, result_path, log_path = (workdir / f"{stem}{ext}" for ext in (".spec.json", ".result.json", ".log"))
+    spec_path.write_text(json.dumps(spec, indent=2))
+    result_path.unlink(missing_ok=True)
+    started = time.perf_counter()
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [*WORKER_COMMAND, str(spec_path), str(result_path)],
+            env=child_environment(framework, plan.device),
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group, so a timeout kills all of it
+        )
+        try:
+            process.wait(timeout=plan.timeout_s)
+        except subprocess.TimeoutExpired:
+            stop_process_group(process)
+            return {**base, "status": "timeout", "wall_time_s": time.perf_counter() - started, "error": {
+                "reason": f"still running after the {plan.timeout_s} s timeout; stopped (raise it with --timeout)",
+                "stderr_tail": tail(log_path),
+            }}
+        except BaseException:  # Ctrl-C or SIGTERM: take the child down too
+            stop_process_group(process)
+            raise
+    wall_time_s = time.perf_counter() - started
+    if result_path.is_file():
+        result = {**base, **json.loads(result_path.read_text()), "wall_time_s": wall_time_s}
+        if result["status"] != "ok" and "error" in result:
+            result["error"]["stderr_tail"] = tail(log_path)
+        return result
+    return {**base, "status": "failed", "wall_time_s": wall_time_s, "error": {
+        "reason": exit_reason(process.returncode), "stderr_tail": tail(log_path),
+    }}
+
+
+def describe_run(run: dict) -> str:
+    if run["status"] in ("ok", "diverged"):
+        accuracy = run["history"][-1]["test_accuracy"] if run["history"] else float("nan")
+        timing = run["timing"]
+        step = timing["step_time_ms_median"]
+        step_text = f"{step:.1f} ms/step" if step is not None else "no steady steps"
+        text = (f"{run['status']}: test acc {accuracy:.2%} | {step_text} | "
+                f"first step {timing['time_to_first_step_s']:.1f} s")
+        if run["status"] == "diverged":
+            text += f" | loss not finite at step {run['diverged_at_step']}"
+    else:
+        text = f"{run['status']}: {run['error']['reason'].splitlines()[0][:160]}"
+    return f"{text} | {run['wall_time_s']:.0f} s"
+
+
+def run_all(plan: Plan, say: Callable[[str], None] = print) -> dict:
+    """Run every job in order, saving results.json after each; return the document."""
+    workdir = plan.out / "runs"
+    workdir.mkdir(parents=True, exist_ok=True)
+    document = {
+        "schema_version": SCHEMA_VERSION,
+        "name": "keras-torch-compare",
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "finished": False,
+        "settings": settings_record(plan),
+        "environment": environment_record(),
+        "runs": [],
+    }
+    results_path = plan.out / "results.json"
+    write_json_atomic(results_path, document)
+    jobs = [(model, framework) for model in plan.models for framework in plan.frameworks]
+    width = len(str(len(jobs)))
+    for number, (model, framework) in enumerate(jobs, start=1):
+        say(f"[{number:>{width}}/{len(jobs)}] {model} on {framework} ...")
+        run = run_job(plan, model, framework, workdir)
+        document["runs"].append(run)
+        write_json_atomic(results_path, document)
+        say(f"{'':>{2 * width + 3}} {describe_run(run)}")
+    document["finished"] = True
+    write_json_atomic(results_path, document)
+    return document
+
+
+def failed_runs(document: dict, frameworks_chosen: bool) -> list[dict]:
+    """Runs that make the exit status non-zero. A framework that is not installed
+    counts only when the user named it: by default the comparison covers every
+    framework installed here and reports the others as absent."""
+    bad = {"failed", "timeout", "diverged"} | ({"not_installed"} if frameworks_chosen else set())
+    return [run for run in document["runs"] if run["status"] in bad]

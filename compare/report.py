@@ -1,0 +1,345 @@
+"""results.json → report.md, a self-contained report.html, and PNG plots.
+
+Everything is computed from the results document alone, so `python -m compare
+report DIR` re-renders any earlier comparison. The report is a list of
+sections (title, paragraphs, table); one renderer writes them as Markdown, the
+other as HTML, so the two never say different things.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from compare.registry import MODELS
+
+PLOT_NAMES = ("step_time", "throughput", "accuracy", "parameters")
+BASELINE = "torch"  # step-time ratios are given against plain PyTorch
+
+
+@dataclass
+class Section:
+    title: str
+    paragraphs: list[str] = field(default_factory=list)
+    headers: list[str] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)
+
+
+def fmt(value, spec: str = ".1f", unit: str = "") -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    return f"{value:{spec}}{unit}"
+
+
+def finished_runs(document: dict) -> list[dict]:
+    return [run for run in document["runs"] if run["status"] in ("ok", "diverged")]
+
+
+def baseline_step_ms(document: dict, model: str) -> float | None:
+    for run in finished_runs(document):
+        if run["model"] == model and run["framework"] == BASELINE:
+            return run["timing"]["step_time_ms_median"]
+    return None
+
+
+def target_text(document: dict, run: dict) -> str:
+    """The run's final accuracy against its model's target, on full MNIST only."""
+    target = MODELS[run["model"]].target_accuracy if run["model"] in MODELS else None
+    if target is None or not run["history"]:
+        return "—"
+    if not document["settings"]["data"]["is_full"]:
+        return f"n/a (target {target:.1%} is for full MNIST)"
+    reached = run["history"][-1]["test_accuracy"] >= target
+    return f"{'met' if reached else 'MISSED'} (≥ {target:.1%})"
+
+
+def summary_section(document: dict) -> Section:
+    rows = []
+    for run in document["runs"]:
+        if run["status"] not in ("ok", "diverged"):
+            rows.append([run["model"], run["framework"], run["status"], *["—"] * 6])
+            continue
+        timing = run["timing"]
+        step = timing["step_time_ms_median"]
+        base = baseline_step_ms(document, run["model"])
+        ratio = step / base if step and base else None
+        rows.append([
+            run["model"],
+            run["framework"],
+            run["status"],
+            fmt(run["history"][-1]["test_accuracy"] * 100 if run["history"] else None, ".2f", "%"),
+            target_text(document, run),
+            f"{fmt(step, '.2f')} ± {fmt(timing['step_time_ms_iqr'], '.2f')}",
+            fmt(ratio, ".2f", "×"),
+            fmt(timing["samples_per_s"], ",.0f"),
+            fmt(timing["time_to_first_step_s"], ".2f"),
+        ])
+    return Section(
+        "Summary",
+        [
+            "Step time: median over steady-state training steps ± interquartile range, in ms; "
+            "each step waits for its loss on the host, so device work is finished. The first "
+            f"step (tracing, compilation) and the next {document['settings'].get('warmup_steps', 0)} "
+            f"are left out and reported as time to first step. Ratio: step time over plain "
+            f"`{BASELINE}`'s for the same model (lower is faster).",
+        ],
+        ["model", "framework", "status", "test acc", "target", "step ms (median ± IQR)",
+         f"vs {BASELINE}", "samples/s", "first step s"],
+        rows,
+    )
+
+
+def parameters_section(document: dict) -> Section:
+    rows, notes = [], []
+    for run in finished_runs(document):
+        info = run["model_info"]
+        counts = [info["trainable_params"], info["non_trainable_params"]]
+        matches = counts == info["reference_params"]
+        rows.append([
+            run["model"], run["framework"], f"{counts[0]:,}", f"{counts[1]:,}",
+            str(tuple(info["output_shape"])),
+            "yes" if matches else f"NO: expected {info['reference_params'][0]:,} / {info['reference_params'][1]:,}",
+        ])
+    for name in dict.fromkeys(run["model"] for run in finished_runs(document)):
+        if name in MODELS and MODELS[name].why_counts_differ:
+            notes.append(f"**{name}**: {MODELS[name].why_counts_differ}")
+    return Section(
+        "Parameters and output shapes",
+        ["Non-trainable: Keras' non-trainable weights; torch's frozen parameters and "
+         "floating-point buffers (BatchNorm running statistics).", *notes],
+        ["model", "framework", "trainable", "non-trainable", "output shape", "matches the reference"],
+        rows,
+    )
+
+
+def history_section(document: dict) -> Section:
+    rows = [
+        [run["model"], run["framework"], str(epoch["epoch"]), fmt(epoch["train_loss"], ".4f"),
+         fmt(epoch["test_loss"], ".4f"), fmt(epoch["test_accuracy"] * 100, ".2f", "%"),
+         fmt(epoch["epoch_time_s"], ".2f")]
+        for run in finished_runs(document)
+        for epoch in run["history"]
+    ]
+    return Section(
+        "Per epoch",
+        ["Train loss: mean over the epoch's batches in training mode (dropout on). Epoch time: "
+         "the training loop only; the first epoch includes compilation."],
+        ["model", "framework", "epoch", "train loss", "test loss", "test acc", "epoch s"],
+        rows,
+    )
+
+
+def timing_section(document: dict) -> Section:
+    rows = []
+    for run in finished_runs(document):
+        timing, memory = run["timing"], run["memory"]
+        rows.append([
+            run["model"], run["framework"], str(timing["steady_steps"]),
+            fmt(timing["inference_latency_ms_batch_1"], ".2f"),
+            f"{fmt(timing['inference_latency_ms_large_batch'], '.1f')} (batch {timing['inference_large_batch_size']})",
+            fmt(memory["peak_rss_mb"], ",.0f"),
+            fmt(memory["peak_device_memory_mb"], ",.0f"),
+            str(run["settings"]["jit_compile"]),
+            fmt(run["wall_time_s"], ".0f"),
+        ])
+    return Section(
+        "Timing details and memory",
+        ["Inference latency: median of repeated predictions after two warm-up calls, waiting "
+         "for the result on the host. Peak RSS: the worker process's resident memory high-water "
+         "mark (imports included). Device memory: the framework's GPU allocator peak."],
+        ["model", "framework", "steady steps", "latency ms, batch 1", "latency ms, large batch",
+         "peak RSS MiB", "peak GPU MiB", "jit_compile", "run wall s"],
+        rows,
+    )
+
+
+def data_path_section(document: dict) -> Section:
+    seen: dict[str, str] = {}
+    for run in finished_runs(document):
+        seen.setdefault(run["framework"], run["settings"]["data_path"])
+    return Section(
+        "How data reaches the device",
+        ["Every framework gets the same float32 images scaled to [0, 1], in the same order "
+         "(one shared permutation per epoch), in whole batches."],
+        ["framework", "path"],
+        [[name, text] for name, text in seen.items()],
+    )
+
+
+def problems_section(document: dict) -> Section:
+    rows = []
+    for run in document["runs"]:
+        if run["status"] == "ok":
+            continue
+        reason = run.get("error", {}).get("reason", "")
+        if run["status"] == "diverged":
+            reason = f"loss became NaN or infinite at step {run['diverged_at_step']}"
+        rows.append([run["model"], run["framework"], run["status"], reason])
+    paragraphs = [] if rows else ["Every run finished."]
+    if rows:
+        paragraphs.append("Each worker's full output is in `runs/<model>--<framework>.log`.")
+    return Section("Runs that did not finish", paragraphs, ["model", "framework", "status", "reason"], rows)
+
+
+def environment_section(document: dict) -> Section:
+    env, settings = document["environment"], document["settings"]
+    gpus = "; ".join(f"{g['name']} (driver {g['driver']}, {g['memory']})" for g in env["gpus"]) or "none"
+    packages = ", ".join(f"{name} {version}" for name, version in env["packages"].items() if version)
+    devices = {f"{run['framework']}: {run['device']['name']}" for run in finished_runs(document)}
+    rows = [
+        ["data", settings["data"]["source"]],
+        ["preset", f"{settings['preset']}: {settings.get('preset_description', '')}"],
+        ["device", settings["device"]],
+        ["devices used", "; ".join(sorted(devices)) or "—"],
+        ["GPUs", gpus],
+        ["CPU", f"{env['cpu']}, {env['cpu_threads']} threads"],
+        ["Python", f"{env['python']} on {env['platform']}"],
+        ["packages", packages],
+        ["TF32", "on" if settings["tf32"] else "off (float32 matmuls in full precision everywhere)"],
+        ["Keras jit_compile", settings["jit_compile"]],
+        ["Adam epsilon", str(settings["adam_epsilon"])],
+        ["seed", str(settings["seed"])],
+        ["git commit", env["git_commit"] or "—"],
+        ["started", document["created"] + ("" if document["finished"] else " (interrupted: partial results)")],
+    ]
+    return Section("Environment", [], ["", ""], rows)
+
+
+def sections(document: dict) -> list[Section]:
+    return [
+        environment_section(document),
+        summary_section(document),
+        parameters_section(document),
+        history_section(document),
+        timing_section(document),
+        data_path_section(document),
+        problems_section(document),
+    ]
+
+
+def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
+    escape = lambda cell: str(cell).replace("|", "\\|").replace("\n", " ")  # noqa: E731
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(escape(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def render_markdown(document: dict, plots: list[Path]) -> str:
+    parts = ["# Keras 3 vs PyTorch: comparison report"]
+    for section in sections(document):
+        parts.append(f"## {section.title}")
+        parts.extend(section.paragraphs)
+        if section.rows:
+            parts.append(markdown_table(section.headers, section.rows))
+    if plots:
+        parts.append("## Plots")
+        parts.extend(f"![{path.stem}]({path.parent.name}/{path.name})" for path in plots)
+    return "\n\n".join(parts) + "\n"
+
+
+def render_html(document: dict, plots: list[Path]) -> str:
+    body = ["<h1>Keras 3 vs PyTorch: comparison report</h1>"]
+    for section in sections(document):
+        body.append(f"<h2>{html.escape(section.title)}</h2>")
+        body.extend(f"<p>{html.escape(p)}</p>" for p in section.paragraphs)
+        if section.rows:
+            head = "".join(f"<th>{html.escape(h)}</th>" for h in section.headers)
+            rows = "".join(
+                "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in section.rows
+            )
+            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+    if plots:
+        body.append("<h2>Plots</h2>")
+        for path in plots:
+            data = base64.b64encode(path.read_bytes()).decode("ascii")
+            body.append(f'<figure><img alt="{path.stem}" src="data:image/png;base64,{data}"></figure>')
+    style = (
+        "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
+        "table{border-collapse:collapse;margin:1em 0;font-size:14px}"
+        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#f3f3f3}"
+        "img{max-width:100%}"
+    )
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Keras 3 vs PyTorch report</title>"
+        f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n"
+    )
+
+
+def draw_plots(document: dict, folder: Path) -> list[Path]:
+    """Bar charts of step time, throughput and parameters; accuracy per epoch."""
+    runs = finished_runs(document)
+    if not runs:
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    models = list(dict.fromkeys(run["model"] for run in runs))
+    frameworks = list(dict.fromkeys(run["framework"] for run in runs))
+    lookup = {(run["model"], run["framework"]): run for run in runs}
+    paths = []
+
+    def grouped_bars(name: str, value, ylabel: str, title: str, log: bool) -> None:
+        if not any(value(run) for run in runs):
+            return  # nothing measured (e.g. too few steps for a steady state)
+        fig, ax = plt.subplots(figsize=(10, 4.5))
+        width = 0.8 / len(frameworks)
+        for i, framework in enumerate(frameworks):
+            heights = [value(lookup[(m, framework)]) if (m, framework) in lookup else 0 for m in models]
+            positions = [x + (i - (len(frameworks) - 1) / 2) * width for x in range(len(models))]
+            ax.bar(positions, [h or 0 for h in heights], width, label=framework)
+        ax.set_xticks(range(len(models)), models)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        if log:
+            ax.set_yscale("log")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        path = folder / f"{name}.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        paths.append(path)
+
+    grouped_bars("step_time", lambda r: r["timing"]["step_time_ms_median"], "ms per step (log)",
+                 "Steady-state training step time (median)", log=True)
+    grouped_bars("throughput", lambda r: r["timing"]["samples_per_s"], "samples/s (log)",
+                 "Training throughput", log=True)
+
+    fig, axes = plt.subplots(1, len(models), figsize=(4 * len(models), 3.5), squeeze=False)
+    for ax, model in zip(axes[0], models):
+        for framework in frameworks:
+            run = lookup.get((model, framework))
+            if run and run["history"]:
+                epochs = [e["epoch"] for e in run["history"]]
+                ax.plot(epochs, [e["test_accuracy"] * 100 for e in run["history"]], marker="o", label=framework)
+        ax.set_title(model)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("test accuracy %")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    path = folder / "accuracy.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    paths.append(path)
+
+    grouped_bars("parameters", lambda r: r["model_info"]["trainable_params"], "trainable parameters (log)",
+                 "Trainable parameters", log=True)
+    return paths
+
+
+def write_report(document: dict, folder: Path) -> list[Path]:
+    """Write report.md, report.html and plots/*.png into `folder`; return their paths."""
+    plots = draw_plots(document, folder / "plots")
+    written = []
+    for name, text in (("report.md", render_markdown(document, plots)), ("report.html", render_html(document, plots))):
+        path = folder / name
+        tmp = path.with_name(f".{name}.tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+        written.append(path)
+    return written + plots

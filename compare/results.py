@@ -1,0 +1,66 @@
+"""The results file: its versioned schema, atomic writes, and validated reads.
+
+`results.json` is the single source of a report. Its layout is described by
+`results.schema.json` (JSON Schema) next to this file; `SCHEMA_VERSION` changes
+whenever a field changes meaning, and `load_results` refuses other versions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+SCHEMA_PATH = Path(__file__).parent / "results.schema.json"
+
+
+class ResultsError(ValueError):
+    """A results file that cannot be used; the message says why and what to do."""
+
+
+def write_json_atomic(path: Path, document: dict) -> None:
+    """Write to a temporary file beside `path`, then rename over it: a reader
+    (or a crash) never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as out:
+            json.dump(document, out, indent=2, allow_nan=False, default=str)
+            out.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def validate(document: dict, where: str) -> None:
+    import jsonschema  # imported here: only reading needs it
+
+    version = document.get("schema_version") if isinstance(document, dict) else None
+    if version != SCHEMA_VERSION:
+        raise ResultsError(
+            f"{where} has schema_version {version!r}; this version of keras-torch-compare "
+            f"reads version {SCHEMA_VERSION}. Re-run the comparison to produce it."
+        )
+    schema = json.loads(SCHEMA_PATH.read_text())
+    try:
+        jsonschema.validate(document, schema)
+    except jsonschema.ValidationError as error:
+        at = "/".join(str(part) for part in error.absolute_path) or "(top level)"
+        raise ResultsError(f"{where} does not match the results schema at {at}: {error.message}") from None
+
+
+def load_results(path: Path) -> dict:
+    """Read and validate a results.json (or the results folder holding one)."""
+    if path.is_dir():
+        path = path / "results.json"
+    if not path.is_file():
+        raise ResultsError(f"{path} does not exist; give a results folder or its results.json.")
+    try:
+        document = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ResultsError(f"{path} is not valid JSON ({error}).") from None
+    validate(document, str(path))
+    return document

@@ -1,0 +1,83 @@
+"""Summaries of measured times; pure Python, shared by both runners."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+
+def step_summary(step_times_s: list[float]) -> dict[str, float | int | None]:
+    """Median and interquartile range, in milliseconds, of steady-state steps."""
+    if not step_times_s:
+        return {"step_time_ms_median": None, "step_time_ms_iqr": None, "steady_steps": 0}
+    ms = [t * 1e3 for t in step_times_s]
+    if len(ms) >= 2:
+        q1, _, q3 = statistics.quantiles(ms, n=4, method="inclusive")
+    else:
+        q1 = q3 = ms[0]
+    return {
+        "step_time_ms_median": statistics.median(ms),
+        "step_time_ms_iqr": q3 - q1,
+        "steady_steps": len(ms),
+    }
+
+
+def median_ms(times_s: list[float]) -> float:
+    return statistics.median(times_s) * 1e3
+
+
+class StepClock:
+    """Timestamps of training-step ends, turned into the timing figures.
+
+    The caller synchronizes the device (reads the loss on the host) before each
+    `tick()`, so a step's time is the time its result took to exist, not the
+    time it took to be queued. Step durations are taken between consecutive
+    ticks of one epoch, so they include fetching the batch, as a user sees it.
+    """
+
+    def __init__(self, warmup_steps: int):
+        self.warmup_steps = warmup_steps
+        self.started_at: float | None = None
+        self.time_to_first_step_s: float | None = None
+        self.steady: list[float] = []  # durations after compilation and warm-up
+        self._last_tick: float | None = None
+        self._ticks_seen = 0
+
+    def start(self) -> None:
+        """Call once, right before the first training step is requested."""
+        self.started_at = time.perf_counter()
+
+    def new_epoch(self) -> None:
+        self._last_tick = None
+
+    def tick(self) -> None:
+        now = time.perf_counter()
+        if self.time_to_first_step_s is None:
+            self.time_to_first_step_s = now - self.started_at
+        elif self._last_tick is not None and self._ticks_seen > self.warmup_steps:
+            self.steady.append(now - self._last_tick)
+        self._last_tick = now
+        self._ticks_seen += 1
+
+    def summary(self, batch_size: int) -> dict:
+        figures = {"time_to_first_step_s": self.time_to_first_step_s, **step_summary(self.steady)}
+        median = figures["step_time_ms_median"]
+        figures["samples_per_s"] = batch_size / (median / 1e3) if median else None
+        return figures
+
+
+def latency_ms(predict: Callable[[], object], repeats: int, budget_s: float = 2.0) -> float:
+    """Median wall time of `predict()` (which must return host data) after 2 warm-up calls.
+
+    Takes `repeats` measurements, or fewer (at least 5) once `budget_s` is spent,
+    so a large batch on a slow CPU does not dominate the run.
+    """
+    for _ in range(2):
+        predict()
+    times: list[float] = []
+    while len(times) < repeats and (len(times) < 5 or sum(times) < budget_s):
+        start = time.perf_counter()
+        predict()
+        times.append(time.perf_counter() - start)
+    return median_ms(times)

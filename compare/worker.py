@@ -1,0 +1,165 @@
+"""One (model, framework) run in a process of its own.
+
+    python -m compare.worker SPEC.json RESULT.json
+
+The orchestrator sets KERAS_BACKEND (and the GPU variables) in this process's
+environment before Python starts, so the framework is fixed before any import.
+The worker loads the data, hands it to the framework's runner, and always
+writes RESULT.json, also when the run fails, so the reason is never lost.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from compare.frameworks import FRAMEWORKS
+from compare.mnist import load_mnist
+from compare.registry import MODELS
+from compare.results import write_json_atomic
+from compare.timing import StepClock, latency_ms
+
+TRACEBACK_TAIL_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Data every framework receives identically: images scaled to [0, 1] as
+    float32 (B, 28, 28), int64 labels, and one shared shuffling order per epoch."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    epoch_orders: list[np.ndarray]
+
+
+def prepare(spec: dict) -> Prepared:
+    source = spec["data"]
+    data = load_mnist(source["location"], sample=source["sample"], download=False)
+    batch_size = spec["batch_size"]
+    n_train = min(spec["train_samples"] or len(data.y_train), len(data.y_train))
+    # Whole batches only: a smaller last batch has a new shape, which makes
+    # XLA (TensorFlow, JAX) and torch.compile compile the step once more.
+    n_train -= n_train % batch_size
+    if n_train == 0:
+        raise ValueError(
+            f"batch_size={batch_size} is larger than the {len(data.y_train)} training "
+            f"images available; choose a smaller --batch-size."
+        )
+    n_test = min(spec["test_samples"] or len(data.y_test), len(data.y_test))
+
+    def scale(images: np.ndarray) -> np.ndarray:
+        return images.astype(np.float32) / 255.0
+
+    orders = [
+        np.random.default_rng([spec["seed"], epoch]).permutation(n_train)
+        for epoch in range(spec["epochs"])
+    ]
+    return Prepared(
+        scale(data.x_train[:n_train]),
+        data.y_train[:n_train].astype(np.int64),
+        scale(data.x_test[:n_test]),
+        data.y_test[:n_test].astype(np.int64),
+        orders,
+    )
+
+
+@dataclass
+class Outcome:
+    """What a runner hands back; `record()` turns it into the result's JSON."""
+
+    engine: str  # "tensorflow", "jax" or "torch": what computed
+    params: tuple[int, int]  # (trainable, non-trainable), see compare.params
+    reference_params: tuple[int, int]
+    history: list[dict]  # one entry per epoch
+    clock: StepClock
+    diverged_at_step: int | None
+    predict: Callable[[int], object]  # logits of the first n test images, on the host
+    jit_compile: object
+    precision: str
+    data_path: str  # how a batch reaches the device
+    device: dict
+    peak_device_memory_mb: float | None
+
+
+def record(outcome: Outcome, spec: dict, prepared: Prepared) -> dict:
+    big = min(spec["inference_batch_size"], len(prepared.y_test))
+    return {
+        "status": "ok" if outcome.diverged_at_step is None else "diverged",
+        "diverged_at_step": outcome.diverged_at_step,
+        "model_info": {
+            "output_shape": list(outcome.predict(2).shape),
+            "trainable_params": outcome.params[0],
+            "non_trainable_params": outcome.params[1],
+            "reference_params": list(outcome.reference_params),
+        },
+        "history": outcome.history,
+        "timing": {
+            **outcome.clock.summary(spec["batch_size"]),
+            "inference_latency_ms_batch_1": latency_ms(lambda: outcome.predict(1), spec["latency_repeats"]),
+            "inference_latency_ms_large_batch": latency_ms(lambda: outcome.predict(big), spec["latency_repeats"]),
+            "inference_large_batch_size": big,
+        },
+        "memory": {
+            "peak_device_memory_mb": outcome.peak_device_memory_mb,
+            "peak_rss_mb": peak_rss_mb(),
+        },
+        "settings": {
+            "engine": outcome.engine,
+            "jit_compile": outcome.jit_compile,
+            "precision": outcome.precision,
+            "data_path": outcome.data_path,
+        },
+        "device": outcome.device,
+        "data_used": {"train_samples": len(prepared.y_train), "test_samples": len(prepared.y_test)},
+    }
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def run(spec: dict) -> dict:
+    framework = FRAMEWORKS[spec["framework"]]
+    model_spec = MODELS[spec["model"]]
+    prepared = prepare(spec)
+    if framework.family == "keras":
+        from compare import keras_runner as runner
+    else:
+        from compare import torch_runner as runner
+    return record(runner.run(spec, prepared, model_spec, framework), spec, prepared)
+
+
+def main(argv: list[str]) -> int:
+    spec_path, result_path = map(Path, argv)
+    spec = json.loads(spec_path.read_text())
+    result = {"model": spec["model"], "framework": spec["framework"]}
+    try:
+        result.update(run(spec))
+        code = 0
+    except ModuleNotFoundError as error:
+        result.update(status="not_installed", error={"reason": f"{error}"})
+        code = 3
+    except Exception as error:  # recorded, never fatal to the other runs
+        result.update(
+            status="failed",
+            error={
+                "reason": f"{type(error).__name__}: {error}",
+                "traceback": traceback.format_exc()[-TRACEBACK_TAIL_CHARS:],
+            },
+        )
+        code = 1
+    write_json_atomic(result_path, result)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,183 @@
+"""The comparison harness end to end: CLI, results schema, report, failure isolation."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from compare import cli, orchestrator
+from compare.frameworks import FRAMEWORKS, Framework
+from compare.registry import MODELS
+from compare.results import ResultsError, load_results
+
+ALL_FRAMEWORKS = list(FRAMEWORKS)
+
+
+def run_cli(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "compare", *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture(scope="module")
+def smoke_folder(tmp_path_factory) -> Path:
+    """One smoke comparison of the MLP on all five frameworks, shared by the tests below."""
+    out = tmp_path_factory.mktemp("smoke")
+    result = run_cli("--preset", "smoke", "--models", "mlp", "--frameworks", ",".join(ALL_FRAMEWORKS),
+                     "--device", "cpu", "--out", str(out))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return out
+
+
+def test_smoke_run_covers_every_framework(smoke_folder):
+    document = load_results(smoke_folder)  # validates against the JSON schema
+    assert document["finished"] is True
+    assert [run["framework"] for run in document["runs"]] == ALL_FRAMEWORKS
+    for run in document["runs"]:
+        assert run["status"] == "ok", run.get("error")
+        assert run["model_info"]["output_shape"] == [2, 10]
+        assert run["model_info"]["trainable_params"] == MODELS["mlp"].keras_params[0]
+        assert run["data_used"] == {"train_samples": 512, "test_samples": 256}
+        assert len(run["history"]) == 1 and 0 <= run["history"][0]["test_accuracy"] <= 1
+        timing = run["timing"]
+        # 8 steps: the first is compilation, the next 3 warm-up, 4 are steady.
+        assert timing["steady_steps"] == 4
+        assert timing["step_time_ms_median"] > 0 and timing["time_to_first_step_s"] > 0
+        assert run["memory"]["peak_rss_mb"] > 0
+    engines = {run["framework"]: run["settings"]["engine"] for run in document["runs"]}
+    assert engines == {"keras-tensorflow": "tensorflow", "keras-jax": "jax", "keras-torch": "torch",
+                       "torch": "torch", "torch-compile": "torch"}
+    jit = {run["framework"]: run["settings"]["jit_compile"] for run in document["runs"]}
+    assert jit["keras-jax"] is True and jit["keras-torch"] is False and jit["torch-compile"] is True
+
+
+def test_report_files_are_complete_and_self_contained(smoke_folder):
+    markdown = (smoke_folder / "report.md").read_text()
+    for heading in ("## Environment", "## Summary", "## Parameters", "## Per epoch",
+                    "## How data reaches the device", "## Plots"):
+        assert heading in markdown
+    assert "NOT the full MNIST" in markdown  # the data source is always named
+    page = (smoke_folder / "report.html").read_text()
+    assert 'src="data:image/png;base64,' in page
+    assert "src=\"http" not in page and "<link" not in page  # nothing fetched from elsewhere
+    assert sorted(p.name for p in (smoke_folder / "plots").iterdir()) == [
+        "accuracy.png", "parameters.png", "step_time.png", "throughput.png"]
+
+
+def test_report_command_rerenders_from_json_alone(smoke_folder, tmp_path):
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "results.json").write_text((smoke_folder / "results.json").read_text())
+    result = run_cli("report", str(copy))
+    assert result.returncode == 0, result.stderr
+    assert (copy / "report.md").read_text() == (smoke_folder / "report.md").read_text()
+    assert (copy / "report.html").is_file()
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda d: d.update(schema_version=99), "schema_version 99"),
+        (lambda d: d["runs"][0].pop("budget"), "runs/0"),
+        (lambda d: d["runs"][0].update(status="exploded"), "runs/0/status"),
+    ],
+    ids=["other-version", "missing-field", "bad-status"],
+)
+def test_report_refuses_a_results_file_it_cannot_trust(smoke_folder, tmp_path, mutate, message, capsys):
+    document = json.loads((smoke_folder / "results.json").read_text())
+    mutate(document)
+    (tmp_path / "results.json").write_text(json.dumps(document))
+    assert cli.main(["report", str(tmp_path)]) == cli.EXIT_USAGE
+    assert message in capsys.readouterr().err
+    with pytest.raises(ResultsError):
+        load_results(tmp_path)
+
+
+def test_report_on_missing_or_malformed_file(tmp_path, capsys):
+    assert cli.main(["report", str(tmp_path / "nowhere")]) == cli.EXIT_USAGE
+    assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "results.json").write_text("{not json")
+    assert cli.main(["report", str(tmp_path)]) == cli.EXIT_USAGE
+    assert "is not valid JSON" in capsys.readouterr().err
+
+
+def test_failures_are_isolated_and_reported(tmp_path, monkeypatch, capsys):
+    # Real worker for mlp on torch; the others raise, hang, or are killed;
+    # keras-tensorflow pretends its backend is not installed.
+    monkeypatch.setattr(orchestrator, "WORKER_COMMAND", [sys.executable, "-m", "tests.fake_worker"])
+    monkeypatch.setenv("FAULTS", "resnet_v2--torch=raise,transformer--torch=hang,lstm--torch=kill")
+    monkeypatch.setitem(FRAMEWORKS, "keras-tensorflow",
+                        Framework("keras-tensorflow", "keras", "no_such_backend_module", install_hint="install it"))
+    out = tmp_path / "out"
+    code = cli.main(["--preset", "smoke", "--frameworks", "torch,keras-tensorflow", "--device", "cpu",
+                     "--timeout", "40", "--out", str(out)])
+    assert code == cli.EXIT_RUN_FAILED
+
+    document = load_results(out)
+    status = {(r["model"], r["framework"]): r for r in document["runs"]}
+    assert status[("mlp", "torch")]["status"] == "ok"
+    raised = status[("resnet_v2", "torch")]
+    assert raised["status"] == "failed" and "injected failure inside the run" in raised["error"]["reason"]
+    assert "RuntimeError" in raised["error"]["traceback"]
+    hung = status[("transformer", "torch")]
+    assert hung["status"] == "timeout" and "40 s timeout" in hung["error"]["reason"]
+    killed = status[("lstm", "torch")]
+    assert killed["status"] == "failed" and "SIGKILL" in killed["error"]["reason"]
+    for model in MODELS:
+        missing = status[(model, "keras-tensorflow")]
+        assert missing["status"] == "not_installed" and "no_such_backend_module" in missing["error"]["reason"]
+
+    report = (out / "report.md").read_text()
+    assert "| mlp | torch | ok |" in report
+    for reason in ("injected failure", "timeout", "SIGKILL", "not installed"):
+        assert reason in report
+    assert "7 run(s) did not finish" in capsys.readouterr().err  # 3 faults + 4 not installed
+
+
+def test_missing_framework_is_not_a_failure_unless_named(tmp_path, monkeypatch):
+    monkeypatch.setattr(orchestrator, "WORKER_COMMAND", [sys.executable, "-m", "tests.fake_worker"])
+    monkeypatch.setenv("FAULTS", "")
+    for name in ("keras-tensorflow", "keras-jax", "keras-torch", "torch-compile"):
+        monkeypatch.setitem(FRAMEWORKS, name, Framework(name, "keras", "no_such_backend_module"))
+    code = cli.main(["--preset", "smoke", "--models", "mlp", "--device", "cpu", "--out", str(tmp_path)])
+    assert code == cli.EXIT_OK
+    statuses = [run["status"] for run in load_results(tmp_path)["runs"]]
+    assert statuses == ["not_installed"] * 3 + ["ok", "not_installed"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--models", "mlp,vgg"], "unknown model 'vgg'; choose from: mlp, resnet_v2, transformer, lstm"),
+        (["--frameworks", "tensorflow"], "unknown framework 'tensorflow'; choose from: keras-tensorflow"),
+        (["--preset", "huge"], "invalid choice: 'huge'"),
+        (["--device", "tpu"], "invalid choice: 'tpu'"),
+        (["--epochs", "0"], "expected a positive whole number, got '0'"),
+        (["--batch-size", "1.5"], "expected a positive whole number, got '1.5'"),
+        (["--timeout", "-3"], "expected a positive whole number, got '-3'"),
+    ],
+)
+def test_bad_arguments_exit_2_with_a_clear_message(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(args)
+    assert exit_info.value.code == cli.EXIT_USAGE
+    assert message in capsys.readouterr().err
+
+
+def test_bad_data_path_and_unwritable_folder_exit_2(tmp_path, capsys):
+    assert cli.main(["--mnist-dir", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")]) == cli.EXIT_USAGE
+    assert "does not exist" in capsys.readouterr().err
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert cli.main(["--out", str(blocker / "sub")]) == cli.EXIT_USAGE
+    assert "cannot write the results folder" in capsys.readouterr().err
+
+
+def test_env_command_lists_frameworks(capsys):
+    assert cli.main(["env"]) == cli.EXIT_OK
+    record = json.loads(capsys.readouterr().out)
+    assert set(record["frameworks"]) == set(FRAMEWORKS)
+    assert record["frameworks"]["torch"] == "usable"
+    assert record["packages"]["torch"]
