@@ -310,22 +310,27 @@ def draw_plots(document: dict, folder: Path) -> list[Path]:
     grouped_bars("throughput", lambda r: r["timing"]["samples_per_s"], "samples/s (log)",
                  "Training throughput", log=True)
 
-    fig, axes = plt.subplots(1, len(models), figsize=(4 * len(models), 3.5), squeeze=False)
-    for ax, model in zip(axes[0], models):
-        for framework in frameworks:
-            run = lookup.get((model, framework))
-            if run and run["history"]:
-                epochs = [e["epoch"] for e in run["history"]]
-                ax.plot(epochs, [e["test_accuracy"] * 100 for e in run["history"]], marker="o", label=framework)
-        ax.set_title(model)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("test accuracy %")
-    axes[0][0].legend(fontsize=7)
-    fig.tight_layout()
-    path = folder / "accuracy.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    paths.append(path)
+    if max(len(run["history"]) for run in runs) == 1:
+        grouped_bars("accuracy", lambda r: r["history"][-1]["test_accuracy"] * 100 if r["history"] else None,
+                     "test accuracy %", "Test accuracy after one epoch", log=False)
+    else:
+        fig, axes = plt.subplots(1, len(models), figsize=(4 * len(models), 3.5), squeeze=False)
+        for ax, model in zip(axes[0], models):
+            for framework in frameworks:
+                run = lookup.get((model, framework))
+                if run and run["history"]:
+                    epochs = [e["epoch"] for e in run["history"]]
+                    ax.plot(epochs, [e["test_accuracy"] * 100 for e in run["history"]], marker="o", label=framework)
+            ax.set_title(model)
+            ax.set_xlabel("epoch")
+            ax.xaxis.get_major_locator().set_params(integer=True)
+            ax.set_ylabel("test accuracy %")
+        axes[0][0].legend(fontsize=7)
+        fig.tight_layout()
+        path = folder / "accuracy.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        paths.append(path)
 
     grouped_bars("parameters", lambda r: r["model_info"]["trainable_params"], "trainable parameters (log)",
                  "Trainable parameters", log=True)
