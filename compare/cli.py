@@ -2,6 +2,8 @@
 
     python -m compare [run] [options]   run the comparison (the default command)
     python -m compare report DIR        re-render DIR/report.{md,html} from DIR/results.json
+    python -m compare check [--out DIR] parity and framework-difference checks on every
+                                        installed Keras backend, without training
     python -m compare env               print the environment record and usable frameworks
 
 Exit status: 0 when every run finished; 1 when any run failed, timed out or
@@ -199,6 +201,48 @@ def command_report(argv: list[str]) -> int:
     return EXIT_OK
 
 
+def command_check(argv: list[str]) -> int:
+    from compare import orchestrator, report
+    from compare.mnist import load_sample
+
+    parser = argparse.ArgumentParser(
+        prog="python -m compare check",
+        description="Port weights between the twins and check parity and every framework difference, on "
+        "each installed Keras backend (in parallel processes), without training. Writes results.json, "
+        "report.md and report.html, and prints the parity and differences sections.")
+    parser.add_argument("--out", type=Path, help="results folder (default: results/check-<timestamp>)")
+    args = parser.parse_args(argv)
+    backends = orchestrator.checkable_backends(list(FRAMEWORKS))
+    if not backends:
+        raise UsageError("the checks need torch and at least one Keras backend (tensorflow, jax or torch); "
+                         "install them with `pip install -r requirements-cpu.txt`.")
+    out = writable_folder(args.out or Path("results") / datetime.datetime.now().strftime("check-%Y%m%d-%H%M%S"))
+    print(f"Checks on the Keras backends {', '.join(backends)}, each in its own process ...")
+    plan = orchestrator.Plan(
+        preset=PRESETS["smoke"], budgets={}, models=list(MODELS), frameworks=[f"keras-{b}" for b in backends],
+        frameworks_chosen=False, data=load_sample(), device="cpu", jit_compile="auto", tf32=False, seed=0,
+        timeout_s=orchestrator.CHECKS_TIMEOUT_S, out=out)
+    document = orchestrator.new_document(plan)
+    document["settings"]["preset"] = "check"
+    document["settings"]["preset_description"] = "parity and framework-difference checks only, no training"
+    document["checks"] = orchestrator.run_checks(backends, out / "runs", orchestrator.CHECKS_TIMEOUT_S)
+    document["finished"] = True
+    orchestrator.write_json_atomic(out / "results.json", document)
+    report.write_report(document, out)
+    for section in [report.parity_section(document), *report.differences_sections(document)]:
+        print(f"\n{'#' * section.level} {section.title}\n")
+        print("\n\n".join(section.paragraphs))
+        if section.rows:
+            print(report.markdown_table(section.headers, section.rows))
+    print(f"\nReport: {out / 'report.md'} and {out / 'report.html'}")
+    failed = [b for b, c in document["checks"].items() if "error" in c or not all(
+        p["inference"].get("passed") and p["training"].get("passed") for p in c["parity"].values())]
+    if failed:
+        print(f"Parity failed or a check crashed on: {', '.join(failed)}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    return EXIT_OK
+
+
 def command_env(argv: list[str]) -> int:
     argparse.ArgumentParser(prog="python -m compare env",
                             description="Print the environment record and which frameworks run here.").parse_args(argv)
@@ -212,7 +256,7 @@ def command_env(argv: list[str]) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": command_run, "report": command_report, "env": command_env}
+COMMANDS = {"run": command_run, "report": command_report, "check": command_check, "env": command_env}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 
 import keras
 
 from compare import backends
 from compare.frameworks import Framework
 from compare.params import keras_param_counts
+from compare.port_keras import state_to_keras
 from compare.registry import ModelSpec
 from compare.timing import StepClock
+from compare.weights import REFERENCE_IMAGES, REFERENCE_LOGITS, load_weights, max_abs_diff
 from compare.worker import Outcome, Prepared
 
 DATA_PATH = (
@@ -51,6 +54,12 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework)
 
     model = model_spec.keras_class()()
     model.build((None, 28, 28, 1))
+    step0 = None
+    if spec["initial_weights"]:
+        state, reference = load_weights(Path(spec["initial_weights"]))
+        state_to_keras(state, model)  # torch layout → Keras layout, see compare.port_keras
+        step0 = max_abs_diff(model.predict_on_batch(reference[REFERENCE_IMAGES][..., None]),
+                             reference[REFERENCE_LOGITS])
     model.compile(
         # Keras' Adam epsilon defaults to 1e-7, torch's to 1e-8: set explicitly.
         optimizer=keras.optimizers.Adam(learning_rate=spec["learning_rate"], epsilon=spec["adam_epsilon"]),
@@ -89,6 +98,7 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework)
         history=history,
         clock=clock,
         diverged_at_step=timer.diverged_at_step,
+        step0_max_abs_logit_diff=step0,
         predict=lambda n: model.predict_on_batch(x_test[:n]),
         jit_compile=model.jit_compile,
         precision=precision,

@@ -35,6 +35,7 @@ INFERENCE_BATCH_SIZE = 1000
 OUTPUT_TAIL_CHARS = 3000
 # How a child is started; its arguments are the spec and result paths.
 WORKER_COMMAND = [sys.executable, "-m", "compare.worker"]
+CHECKS_TIMEOUT_S = 600
 
 
 @dataclass(frozen=True)
@@ -147,9 +148,34 @@ def exit_reason(returncode: int) -> str:
     return f"the worker exited with status {returncode} without writing a result"
 
 
-def run_job(plan: Plan, model: str, framework: str, workdir: Path) -> dict:
+def start_child(module: list[str], args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    with open(log_path, "w") as log:
+        return subprocess.Popen(
+            [*module, *args], env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group, so a timeout kills all of it
+        )
+
+
+def wait_child(process: subprocess.Popen, timeout_s: float) -> bool:
+    """Wait for the child; False (after stopping it) if it outlives `timeout_s`."""
+    try:
+        process.wait(timeout=max(timeout_s, 0))
+        return True
+    except subprocess.TimeoutExpired:
+        stop_process_group(process)
+        return False
+    except BaseException:  # Ctrl-C or SIGTERM: take the child down too
+        stop_process_group(process)
+        raise
+
+
+def python_module(name: str) -> list[str]:
+    return [sys.executable, "-m", name]
+
+
+def run_job(plan: Plan, model: str, framework: str, workdir: Path, initial_weights: Path | None) -> dict:
     """Run one job in a child process and return its result entry."""
-    spec = job_spec(plan, model, framework)
+    spec = {**job_spec(plan, model, framework), "initial_weights": str(initial_weights) if initial_weights else None}
     base = {"model": model, "framework": framework, "budget": {
         key: spec[key] for key in ("epochs", "batch_size", "learning_rate", "train_samples", "test_samples")
     }}
@@ -163,24 +189,13 @@ def run_job(plan: Plan, model: str, framework: str, workdir: Path) -> dict:
     spec_path.write_text(json.dumps(spec, indent=2))
     result_path.unlink(missing_ok=True)
     started = time.perf_counter()
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [*WORKER_COMMAND, str(spec_path), str(result_path)],
-            env=child_environment(framework, plan.device),
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,  # its own process group, so a timeout kills all of it
-        )
-        try:
-            process.wait(timeout=plan.timeout_s)
-        except subprocess.TimeoutExpired:
-            stop_process_group(process)
-            return {**base, "status": "timeout", "wall_time_s": time.perf_counter() - started, "error": {
-                "reason": f"still running after the {plan.timeout_s} s timeout; stopped (raise it with --timeout)",
-                "stderr_tail": tail(log_path),
-            }}
-        except BaseException:  # Ctrl-C or SIGTERM: take the child down too
-            stop_process_group(process)
-            raise
+    process = start_child(WORKER_COMMAND, [str(spec_path), str(result_path)],
+                          child_environment(framework, plan.device), log_path)
+    if not wait_child(process, plan.timeout_s):
+        return {**base, "status": "timeout", "wall_time_s": time.perf_counter() - started, "error": {
+            "reason": f"still running after the {plan.timeout_s} s timeout; stopped (raise it with --timeout)",
+            "stderr_tail": tail(log_path),
+        }}
     wall_time_s = time.perf_counter() - started
     if result_path.is_file():
         result = {**base, **json.loads(result_path.read_text()), "wall_time_s": wall_time_s}
@@ -190,6 +205,53 @@ def run_job(plan: Plan, model: str, framework: str, workdir: Path) -> dict:
     return {**base, "status": "failed", "wall_time_s": wall_time_s, "error": {
         "reason": exit_reason(process.returncode), "stderr_tail": tail(log_path),
     }}
+
+
+def make_initial_weights(plan: Plan, folder: Path) -> tuple[dict[str, Path], str]:
+    """Each model's shared starting weights, made by the torch twins in a child.
+
+    Returns ({model: file}, a sentence for the report). Without torch, or if the
+    child fails, every run starts from its own framework's initializer instead.
+    """
+    if FRAMEWORKS["torch"].missing_modules():
+        return {}, "each framework's own initializer (torch, which makes the shared weights, is not installed)"
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / "initial_weights.log"
+    process = start_child(python_module("compare.initial_weights"),
+                          [str(folder), str(plan.seed), *plan.models], child_environment("torch", "cpu"), log)
+    if not wait_child(process, plan.timeout_s) or process.returncode != 0:
+        return {}, f"each framework's own initializer (making shared weights failed: {tail(log)[-300:]})"
+    files = {model: folder / f"{model}.npz" for model in plan.models}
+    return files, f"shared: made once by the torch twins from seed {plan.seed}, ported into every framework"
+
+
+def run_checks(backends: list[str], folder: Path, timeout_s: float) -> dict:
+    """Parity and framework-difference checks, one child per Keras backend, in parallel."""
+    folder.mkdir(parents=True, exist_ok=True)
+    children = {}
+    for backend in backends:
+        env = {**child_environment(f"keras-{backend}", "cpu")}
+        result, log = folder / f"checks-{backend}.json", folder / f"checks-{backend}.log"
+        result.unlink(missing_ok=True)
+        children[backend] = (start_child(python_module("compare.check_worker"), [str(result)], env, log), result, log)
+    deadline = time.monotonic() + timeout_s
+    checks = {}
+    for backend, (process, result, log) in children.items():
+        finished = wait_child(process, deadline - time.monotonic())
+        if finished and result.is_file():
+            checks[backend] = json.loads(result.read_text())
+        else:
+            reason = "timed out" if not finished else exit_reason(process.returncode)
+            checks[backend] = {"backend": backend, "error": reason, "stderr_tail": tail(log)}
+    return checks
+
+
+def checkable_backends(frameworks: list[str]) -> list[str]:
+    """Keras backends among `frameworks` that are installed; the checks also need torch."""
+    if FRAMEWORKS["torch"].missing_modules():
+        return []
+    return [FRAMEWORKS[f].keras_backend for f in frameworks
+            if FRAMEWORKS[f].family == "keras" and not FRAMEWORKS[f].missing_modules()]
 
 
 def describe_run(run: dict) -> str:
@@ -207,11 +269,8 @@ def describe_run(run: dict) -> str:
     return f"{text} | {run['wall_time_s']:.0f} s"
 
 
-def run_all(plan: Plan, say: Callable[[str], None] = print) -> dict:
-    """Run every job in order, saving results.json after each; return the document."""
-    workdir = plan.out / "runs"
-    workdir.mkdir(parents=True, exist_ok=True)
-    document = {
+def new_document(plan: Plan) -> dict:
+    return {
         "schema_version": SCHEMA_VERSION,
         "name": "keras-torch-compare",
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -220,13 +279,32 @@ def run_all(plan: Plan, say: Callable[[str], None] = print) -> dict:
         "environment": environment_record(),
         "runs": [],
     }
+
+
+def run_all(plan: Plan, say: Callable[[str], None] = print) -> dict:
+    """Run every job in order, saving results.json after each; return the document."""
+    workdir = plan.out / "runs"
+    workdir.mkdir(parents=True, exist_ok=True)
+    document = new_document(plan)
     results_path = plan.out / "results.json"
     write_json_atomic(results_path, document)
+
+    weights, weights_note = make_initial_weights(plan, workdir / "initial_weights")
+    document["settings"]["initial_weights"] = weights_note
+    say(f"Initial weights: {weights_note}")
+    # The checks run on one backend here (the torch backend: the quickest to start);
+    # `python -m compare check` runs them on every backend.
+    backends = sorted(checkable_backends(plan.frameworks), key=lambda b: b != "torch")[:1]
+    if backends:
+        say(f"Parity and framework-difference checks on the Keras {backends[0]} backend ...")
+        document["checks"] = run_checks(backends, workdir, CHECKS_TIMEOUT_S)
+        write_json_atomic(results_path, document)
+
     jobs = [(model, framework) for model in plan.models for framework in plan.frameworks]
     width = len(str(len(jobs)))
     for number, (model, framework) in enumerate(jobs, start=1):
         say(f"[{number:>{width}}/{len(jobs)}] {model} on {framework} ...")
-        run = run_job(plan, model, framework, workdir)
+        run = run_job(plan, model, framework, workdir, weights.get(model))
         document["runs"].append(run)
         write_json_atomic(results_path, document)
         say(f"{'':>{2 * width + 3}} {describe_run(run)}")

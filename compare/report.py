@@ -11,9 +11,11 @@ from __future__ import annotations
 import base64
 import html
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from compare.differences import DIFFERENCES
 from compare.registry import MODELS
 
 PLOT_NAMES = ("step_time", "throughput", "accuracy", "parameters")
@@ -26,6 +28,7 @@ class Section:
     paragraphs: list[str] = field(default_factory=list)
     headers: list[str] = field(default_factory=list)
     rows: list[list[str]] = field(default_factory=list)
+    level: int = 2
 
 
 def fmt(value, spec: str = ".1f", unit: str = "") -> str:
@@ -102,15 +105,19 @@ def parameters_section(document: dict) -> Section:
             run["model"], run["framework"], f"{counts[0]:,}", f"{counts[1]:,}",
             str(tuple(info["output_shape"])),
             "yes" if matches else f"NO: expected {info['reference_params'][0]:,} / {info['reference_params'][1]:,}",
+            fmt(run.get("step0_max_abs_logit_diff"), ".1e") if run.get("initial_weights") == "shared" else "own init",
         ])
     for name in dict.fromkeys(run["model"] for run in finished_runs(document)):
         if name in MODELS and MODELS[name].why_counts_differ:
             notes.append(f"**{name}**: {MODELS[name].why_counts_differ}")
     return Section(
-        "Parameters and output shapes",
+        "Parameters, output shapes and step-0 parity",
         ["Non-trainable: Keras' non-trainable weights; torch's frozen parameters and "
-         "floating-point buffers (BatchNorm running statistics).", *notes],
-        ["model", "framework", "trainable", "non-trainable", "output shape", "matches the reference"],
+         "floating-point buffers (BatchNorm running statistics). Step-0 Δ: max |logit difference| "
+         "between the run's model, right after loading the shared initial weights, and the torch "
+         f"twin's reference logits on the same 64 test digits. Initial weights: "
+         f"{document['settings'].get('initial_weights', 'not recorded')}.", *notes],
+        ["model", "framework", "trainable", "non-trainable", "output shape", "matches the reference", "step-0 Δ"],
         rows,
     )
 
@@ -208,6 +215,68 @@ def environment_section(document: dict) -> Section:
     return Section("Environment", [], ["", ""], rows)
 
 
+def checks_by_backend(document: dict) -> dict[str, dict]:
+    return document.get("checks", {})
+
+
+def parity_section(document: dict) -> Section:
+    from_checks = checks_by_backend(document)
+    rows = []
+    for backend, checks in from_checks.items():
+        if "error" in checks:
+            rows.append([backend, "—", f"check failed: {checks['error']}", *["—"] * 6])
+            continue
+        for model, parity in checks["parity"].items():
+            inference, training = parity["inference"], parity["training"]
+            if "error" in inference or "error" in training:
+                rows.append([backend, model, inference.get("error") or training.get("error"), *["—"] * 6])
+                continue
+            bn = ("—" if "bn_running_mean_max_abs_diff" not in training else
+                  f"mean {training['bn_running_mean_max_abs_diff']:.1e}, var {training['bn_running_var_max_rel_diff']:.1e} rel")
+            rows.append([
+                backend, model, f"{inference['max_abs_logit_diff']:.1e}", f"{training['loss_diff']:.1e}",
+                f"{training['sgd_max_abs_weight_diff']:.1e} ({training['sgd_relative_weight_diff']:.1e} of the largest update)",
+                bn, fmt(training.get("lstm_summed_bias_step_ratio_torch_over_keras"), ".2f", "×"),
+                f"{training['adam_max_abs_weight_diff']:.1e}",
+                "yes" if inference["passed"] and training["passed"] else "NO",
+            ])
+    return Section(
+        "Parity: the twins compute the same function",
+        [
+            "Each Keras twin receives the torch twin's weights (compare.port_keras) and both see the "
+            "same 32 digits, NHWC and NCHW. Inference: max |logit difference| in eval mode, "
+            "tolerance 1e-4 (float32, TF32 off). Training: one SGD step (lr 0.1) in training mode "
+            "with dropout off and BatchNorm on batch statistics: loss difference (tolerance 1e-4) "
+            "and the largest weight difference afterwards (tolerance 0.1% of the largest update). "
+            "BatchNorm: running mean (absolute) and running variance (relative) after the step; "
+            "torch uses the unbiased batch variance, Keras the biased one, a relative 1/(n−1). "
+            "LSTM: how far the sum of torch's two biases moved compared with Keras' one bias "
+            "(each torch bias gets the full gradient). Adam: the largest weight difference after "
+            "one Adam step (see the Adam difference below).",
+        ] if from_checks else ["No checks ran (they need torch and at least one Keras backend)."],
+        ["backend", "model", "inference Δ", "loss Δ", "SGD weights Δ", "BatchNorm stats Δ",
+         "LSTM bias step", "Adam weights Δ", "within tolerance"],
+        rows,
+    )
+
+
+def differences_sections(document: dict) -> list[Section]:
+    from_checks = {b: c for b, c in checks_by_backend(document).items() if "differences" in c}
+    if not from_checks:
+        return []
+    parts = [Section("Framework differences", [
+        "Each difference below is measured by an executed check (compare.checks) on every Keras "
+        "backend listed; the numbers are this run's.",
+    ])]
+    for difference in DIFFERENCES:
+        measured = []
+        for backend, checks in from_checks.items():
+            outcome = checks["differences"].get(difference.key, {})
+            measured.append(f"Measured on {backend}: {outcome.get('summary') or outcome.get('error', 'not run')}.")
+        parts.append(Section(difference.title, [difference.explanation, *measured, f"Fix: `{difference.fix}`"], level=3))
+    return parts
+
+
 def sections(document: dict) -> list[Section]:
     return [
         environment_section(document),
@@ -217,6 +286,8 @@ def sections(document: dict) -> list[Section]:
         timing_section(document),
         data_path_section(document),
         problems_section(document),
+        parity_section(document),
+        *differences_sections(document),
     ]
 
 
@@ -230,7 +301,7 @@ def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
 def render_markdown(document: dict, plots: list[Path]) -> str:
     parts = ["# Keras 3 vs PyTorch: comparison report"]
     for section in sections(document):
-        parts.append(f"## {section.title}")
+        parts.append(f"{'#' * section.level} {section.title}")
         parts.extend(section.paragraphs)
         if section.rows:
             parts.append(markdown_table(section.headers, section.rows))
@@ -240,11 +311,16 @@ def render_markdown(document: dict, plots: list[Path]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def inline_code(text: str) -> str:
+    """Markdown's `code` spans as <code> elements (text already HTML-escaped)."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+
+
 def render_html(document: dict, plots: list[Path]) -> str:
     body = ["<h1>Keras 3 vs PyTorch: comparison report</h1>"]
     for section in sections(document):
-        body.append(f"<h2>{html.escape(section.title)}</h2>")
-        body.extend(f"<p>{html.escape(p)}</p>" for p in section.paragraphs)
+        body.append(f"<h{section.level}>{html.escape(section.title)}</h{section.level}>")
+        body.extend(f"<p>{inline_code(html.escape(p))}</p>" for p in section.paragraphs)
         if section.rows:
             head = "".join(f"<th>{html.escape(h)}</th>" for h in section.headers)
             rows = "".join(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -14,8 +15,10 @@ from torch.utils.data import DataLoader, TensorDataset
 from compare import backends
 from compare.frameworks import Framework
 from compare.params import torch_param_counts
+from compare.port_torch import state_to_torch
 from compare.registry import ModelSpec
 from compare.timing import StepClock
+from compare.weights import REFERENCE_IMAGES, REFERENCE_LOGITS, load_weights, max_abs_diff
 from compare.worker import Outcome, Prepared
 
 DATA_PATH = (
@@ -43,7 +46,15 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework)
     torch.manual_seed(spec["seed"])
     precision = backends.set_tf32("torch", spec["tf32"])
 
-    model = model_spec.torch_class()().to(device)
+    model = model_spec.torch_class()()
+    step0 = None
+    if spec["initial_weights"]:
+        state, reference = load_weights(Path(spec["initial_weights"]))
+        state_to_torch(state, model)
+        with torch.no_grad():
+            logits = model.eval()(torch.from_numpy(reference[REFERENCE_IMAGES])[:, None]).numpy()
+        step0 = max_abs_diff(logits, reference[REFERENCE_LOGITS])
+    model = model.to(device)
     step_model = torch.compile(model) if framework.torch_compile else model
     # torch's Adam epsilon defaults to 1e-8, Keras' to 1e-7: set explicitly.
     optimizer = torch.optim.Adam(model.parameters(), lr=spec["learning_rate"], eps=spec["adam_epsilon"])
@@ -104,6 +115,7 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework)
         history=history,
         clock=clock,
         diverged_at_step=diverged_at_step,
+        step0_max_abs_logit_diff=step0,
         predict=predict,
         jit_compile=framework.torch_compile,
         precision=precision,

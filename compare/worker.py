@@ -82,6 +82,7 @@ class Outcome:
     history: list[dict]  # one entry per epoch
     clock: StepClock
     diverged_at_step: int | None
+    step0_max_abs_logit_diff: float | None  # vs the shared initial weights' reference logits
     predict: Callable[[int], object]  # logits of the first n test images, on the host
     jit_compile: object
     precision: str
@@ -95,6 +96,8 @@ def record(outcome: Outcome, spec: dict, prepared: Prepared) -> dict:
     return {
         "status": "ok" if outcome.diverged_at_step is None else "diverged",
         "diverged_at_step": outcome.diverged_at_step,
+        "initial_weights": "shared" if spec["initial_weights"] else "own",
+        "step0_max_abs_logit_diff": outcome.step0_max_abs_logit_diff,
         "model_info": {
             "output_shape": list(outcome.predict(2).shape),
             "trainable_params": outcome.params[0],

@@ -1,0 +1,69 @@
+"""Parity and framework-difference checks on one Keras backend, in a process of its own.
+
+    KERAS_BACKEND=jax python -m compare.check_worker RESULT.json
+
+Writes RESULT.json always; a check that fails records its error and the
+others still run.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from compare.differences import DIFFERENCES
+from compare.mnist import load_sample
+from compare.registry import MODELS
+from compare.results import write_json_atomic
+
+BATCH = 32  # real digits from the shipped sample, the same on every backend
+
+
+def attempt(check: Callable[[], dict]) -> dict:
+    try:
+        return check()
+    except Exception as error:  # recorded beside the other checks' numbers
+        return {"error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc()[-2000:]}
+
+
+def main(argv: list[str]) -> int:
+    import keras
+    import numpy as np
+
+    from compare import checks
+
+    result_path = Path(argv[0])
+    data = load_sample()
+    images = data.x_test[:BATCH].astype(np.float32) / 255.0
+    labels = data.y_test[:BATCH].astype(np.int64)
+    keras.utils.set_random_seed(0)
+
+    arguments = {
+        "batch_norm_defaults": (images,),
+        "stride2_padding": (images,),
+        "channels_last": (images,),
+        "lstm_bias_and_gates": (images,),
+        "dense_layout_and_init": (images, labels),
+    }
+    result = {
+        "backend": keras.backend.backend(),
+        "parity": {
+            name: {
+                "inference": attempt(lambda: checks.inference_parity(name, images)),
+                "training": attempt(lambda: checks.training_parity(name, images, labels)),
+            }
+            for name in MODELS
+        },
+        "differences": {
+            d.key: attempt(lambda: getattr(checks, d.key)(*arguments.get(d.key, ())))
+            for d in DIFFERENCES
+        },
+    }
+    write_json_atomic(result_path, result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
