@@ -9,10 +9,13 @@ Float32 tolerances. Same weights and inputs through different kernels (oneDNN,
 Eigen, XLA) differ by the order of their float32 sums: about 1e-7 relative per
 operation, compounding through ~20 layers to ~1e-6 of logits of order 1–10. The
 checks allow max |Δ| ≤ 1e-4 on logits and losses (TF32 is off on the CPU, where
-these run). After one SGD step the weights may differ by 0.1% of the largest
-update: gradients through BatchNorm's batch statistics sum over B·H·W = 25,088
-values per channel, and their float32 rounding differs by ~1e-4 relative
-between kernels (measured up to 8e-5 absolute on ResNetV2, for updates of ~1).
+these run). After one SGD step the weights may differ by 1% of the largest
+update. The models without BatchNorm agree to ~1e-6 of it; in ResNetV2,
+BatchNorm's backward pass subtracts two nearly equal per-channel sums over
+B·H·W values, so the weights feeding a BatchNorm get gradients with large
+relative rounding: measured up to 5e-4 of the largest update on the JAX and
+torch backends and 6e-3 on TensorFlow's CPU kernels (with or without oneDNN).
+A layout mistake is off by the whole update.
 Adam is measured but not held to it: Keras adds epsilon
 before Adam's bias correction, torch after, so tiny gradients take different
 steps (see the Adam difference).
@@ -33,7 +36,7 @@ from compare.registry import MODELS
 from compare.weights import max_abs_diff
 
 LOGIT_TOLERANCE = 1e-4
-UPDATE_TOLERANCE = 1e-3  # of the largest single-weight update
+UPDATE_TOLERANCE = 1e-2  # of the largest single-weight update
 LEARNING_RATE = 1e-3
 SGD_LEARNING_RATE = 0.1
 ADAM_EPSILON = 1e-8

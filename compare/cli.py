@@ -83,7 +83,7 @@ def run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto",
                         help="auto: the GPU when nvidia-smi lists one")
     parser.add_argument("--jit-compile", choices=["auto", "on", "off"], default="auto",
-                        help="Keras compile(jit_compile=...): auto is XLA on TensorFlow/JAX, eager on torch")
+                        help="Keras compile(jit_compile=...): auto is XLA on JAX (and on TensorFlow with a GPU), eager on torch")
     parser.add_argument("--tf32", choices=["on", "off"], default="off",
                         help="TF32 matmuls on Ampere+ GPUs, set the same in every framework (default off)")
     parser.add_argument("--seed", type=int, default=0)
@@ -210,9 +210,11 @@ def command_check(argv: list[str]) -> int:
         description="Port weights between the twins and check parity and every framework difference, on "
         "each installed Keras backend (in parallel processes), without training. Writes results.json, "
         "report.md and report.html, and prints the parity and differences sections.")
+    parser.add_argument("--backends", type=names({"tensorflow": 1, "jax": 1, "torch": 1}, "backend"),
+                        default=["tensorflow", "jax", "torch"], help="comma-separated Keras backends (default: all)")
     parser.add_argument("--out", type=Path, help="results folder (default: results/check-<timestamp>)")
     args = parser.parse_args(argv)
-    backends = orchestrator.checkable_backends(list(FRAMEWORKS))
+    backends = orchestrator.checkable_backends([f"keras-{b}" for b in args.backends])
     if not backends:
         raise UsageError("the checks need torch and at least one Keras backend (tensorflow, jax or torch); "
                          "install them with `pip install -r requirements-cpu.txt`.")

@@ -58,7 +58,9 @@ DIFFERENCES = [
         "LSTM: one bias versus two, gate order, weight layout",
         "torch's LSTM keeps `bias_ih` and `bias_hh`, which are only ever added: 4×units more "
         "parameters for the same function. Both order the gates input, forget, cell, output. Keras' "
-        "kernel is (inputs, 4·units), torch's weight_ih its transpose.",
+        "kernel is (inputs, 4·units), torch's weight_ih its transpose. Trained, each torch bias gets "
+        "the full gradient, so their sum moves twice as far per step as Keras' one bias (see the "
+        "LSTM bias step in the parity table).",
         "keras_bias = bias_ih + bias_hh; keras_kernel = weight_ih.T; keras_recurrent = weight_hh.T",
     ),
     Difference(
@@ -93,8 +95,9 @@ DIFFERENCES = [
     Difference(
         "compile_and_precision_defaults",
         "Compilation and float32 matmul precision defaults",
-        "Keras' `compile(jit_compile=\"auto\")` compiles `fit` with XLA on TensorFlow and JAX, and runs "
-        "eagerly on the torch backend; plain torch is eager unless you call `torch.compile`. On "
+        "Keras' `compile(jit_compile=\"auto\")` compiles `fit` with XLA on JAX, and on TensorFlow only "
+        "when a GPU is present (Keras turns XLA off on CPU-only machines); on the torch backend it runs "
+        "eagerly. Plain torch is eager unless you call `torch.compile`. On "
         "Ampere and newer GPUs TensorFlow and JAX use TF32 for float32 matmuls by default, torch "
         "does not: set one precision everywhere before comparing.",
         "torch.backends.cuda.matmul.allow_tf32 = False; jax.config.update('jax_default_matmul_precision', "

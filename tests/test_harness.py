@@ -46,17 +46,23 @@ def test_smoke_run_covers_every_framework(smoke_folder):
         assert timing["steady_steps"] == 4
         assert timing["step_time_ms_median"] > 0 and timing["time_to_first_step_s"] > 0
         assert run["memory"]["peak_rss_mb"] > 0
+        assert run["initial_weights"] == "shared"
+        assert run["step0_max_abs_logit_diff"] <= 1e-4  # the same starting function everywhere
     engines = {run["framework"]: run["settings"]["engine"] for run in document["runs"]}
     assert engines == {"keras-tensorflow": "tensorflow", "keras-jax": "jax", "keras-torch": "torch",
                        "torch": "torch", "torch-compile": "torch"}
     jit = {run["framework"]: run["settings"]["jit_compile"] for run in document["runs"]}
     assert jit["keras-jax"] is True and jit["keras-torch"] is False and jit["torch-compile"] is True
+    # The run's checks ran on one backend (torch, the quickest to start) and all passed.
+    assert list(document["checks"]) == ["torch"]
+    assert all(p["inference"]["passed"] and p["training"]["passed"] for p in document["checks"]["torch"]["parity"].values())
 
 
 def test_report_files_are_complete_and_self_contained(smoke_folder):
     markdown = (smoke_folder / "report.md").read_text()
     for heading in ("## Environment", "## Summary", "## Parameters", "## Per epoch",
-                    "## How data reaches the device", "## Plots"):
+                    "## How data reaches the device", "## Parity", "## Framework differences",
+                    "### LSTM: one bias versus two", "## Plots"):
         assert heading in markdown
     assert "NOT the full MNIST" in markdown  # the data source is always named
     page = (smoke_folder / "report.html").read_text()
@@ -181,3 +187,20 @@ def test_env_command_lists_frameworks(capsys):
     assert set(record["frameworks"]) == set(FRAMEWORKS)
     assert record["frameworks"]["torch"] == "usable"
     assert record["packages"]["torch"]
+
+
+def test_check_command_prints_and_writes_the_parity_and_differences(tmp_path):
+    result = run_cli("check", "--backends", "torch", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "## Parity: the twins compute the same function" in result.stdout
+    assert "### Stride-2" in result.stdout and "Measured on torch:" in result.stdout
+    document = load_results(tmp_path)
+    assert document["runs"] == [] and document["settings"]["preset"] == "check"
+    assert set(document["checks"]["torch"]["differences"]) >= {"adam_epsilon", "gelu_approximation"}
+    assert "## Framework differences" in (tmp_path / "report.md").read_text()
+
+
+def test_check_command_rejects_unknown_backends(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["check", "--backends", "mxnet"])
+    assert "unknown backend 'mxnet'; choose from: tensorflow, jax, torch" in capsys.readouterr().err
