@@ -32,6 +32,23 @@ def set_tf32(engine: str, enabled: bool) -> str:
     return f"torch.backends.cuda.matmul.allow_tf32={enabled}, torch.backends.cudnn.allow_tf32={enabled}"
 
 
+def set_deterministic(engine: str) -> str:
+    """Ask the engine for deterministic kernels (the environment variables that
+    must be set before import come from the orchestrator). Returns what was set."""
+    if engine == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+        return "tf.config.experimental.enable_op_determinism()"
+    if engine == "jax":
+        return "XLA_FLAGS=--xla_gpu_deterministic_ops=true"
+    import torch
+
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.benchmark = False
+    return "torch.use_deterministic_algorithms(True), cudnn.benchmark=False"
+
+
 def device_description(engine: str) -> dict:
     """The device the engine computes on, by the engine's own account."""
     if engine == "tensorflow":

@@ -44,6 +44,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
 def names(valid: dict, what: str):
     """argparse type for a comma-separated list drawn from `valid`."""
 
@@ -75,6 +85,7 @@ def run_parser() -> argparse.ArgumentParser:
                         help="; ".join(f"{p.name}: {p.description}" for p in PRESETS.values()))
     parser.add_argument("--epochs", type=positive_int, help="override the preset's epochs for every model")
     parser.add_argument("--batch-size", type=positive_int, help="override the preset's batch size")
+    parser.add_argument("--learning-rate", type=positive_float, help="override the preset's Adam learning rate")
     parser.add_argument("--data", choices=["sample", "mnist"],
                         help="the shipped sample, or full MNIST found/downloaded as the README says "
                         "(default: the preset's)")
@@ -86,9 +97,16 @@ def run_parser() -> argparse.ArgumentParser:
                         help="Keras compile(jit_compile=...): auto is XLA on JAX (and on TensorFlow with a GPU), eager on torch")
     parser.add_argument("--tf32", choices=["on", "off"], default="off",
                         help="TF32 matmuls on Ampere+ GPUs, set the same in every framework (default off)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seeds Python, NumPy, every framework, the initial weights and the data order")
+    parser.add_argument("--deterministic", action="store_true",
+                        help="deterministic kernels in every framework (GPU: slower; see the README)")
     parser.add_argument("--timeout", type=positive_int, help="seconds per run (default: the preset's)")
     parser.add_argument("--out", type=Path, help="results folder (default: results/<timestamp>)")
+    parser.add_argument("--skip-checks", action="store_true",
+                        help="leave out the parity and framework-difference checks (see `check`)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the comparison in --out: keep its finished runs, run the rest")
     return parser
 
 
@@ -123,7 +141,7 @@ def make_plan(args: argparse.Namespace):
         name: Budget(
             epochs=args.epochs or budget.epochs,
             batch_size=args.batch_size or budget.batch_size,
-            learning_rate=budget.learning_rate,
+            learning_rate=args.learning_rate or budget.learning_rate,
             train_samples=budget.train_samples,
             test_samples=budget.test_samples,
         )
@@ -143,6 +161,8 @@ def make_plan(args: argparse.Namespace):
         seed=args.seed,
         timeout_s=args.timeout or preset.timeout_s,
         out=writable_folder(args.out or Path("results") / stamp),
+        deterministic=args.deterministic,
+        checks=not args.skip_checks,
     )
 
 
@@ -154,7 +174,18 @@ def command_run(argv: list[str]) -> int:
     from compare import orchestrator, report
 
     args = run_parser().parse_args(argv)
+    if args.resume and args.out is None:
+        raise UsageError("--resume needs --out DIR, the folder of the comparison to continue.")
     plan = make_plan(args)
+    previous = None
+    if (plan.out / "results.json").exists():
+        if not args.resume:
+            raise UsageError(f"{plan.out} already holds a comparison (results.json). Continue it with "
+                             f"--resume, or choose another --out folder.")
+        try:
+            previous = orchestrator.resumable(plan, load_results(plan.out))
+        except (ResultsError, ValueError) as error:
+            raise UsageError(str(error)) from None
     print(f"Data: {plan.data.describe()}")
     print(f"Preset {plan.preset.name}: {plan.preset.description}")
     for model in plan.models:
@@ -165,7 +196,7 @@ def command_run(argv: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, raise_keyboard_interrupt)  # SIGTERM ends like Ctrl-C: results kept
     try:
-        document = orchestrator.run_all(plan)
+        document = orchestrator.run_all(plan, previous=previous)
     except KeyboardInterrupt:
         print("\nInterrupted: the finished runs are kept.", file=sys.stderr)
         document = load_results(plan.out)

@@ -49,8 +49,10 @@ class StepTimer(keras.callbacks.Callback):
 
 def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework) -> Outcome:
     engine = keras.backend.backend()
-    keras.utils.set_random_seed(spec["seed"])
+    keras.utils.set_random_seed(spec["seed"])  # Python's random, NumPy and the backend
     precision = backends.set_tf32(engine, spec["tf32"])
+    if spec["deterministic"]:
+        precision += "; " + backends.set_deterministic(engine)
 
     model = model_spec.keras_class()()
     model.build((None, 28, 28, 1))

@@ -52,6 +52,8 @@ class Plan:
     seed: int
     timeout_s: int
     out: Path
+    deterministic: bool = False
+    checks: bool = True  # run the parity and difference checks on one backend first
 
 
 def is_shipped_sample(data: MNIST) -> bool:
@@ -66,6 +68,7 @@ def settings_record(plan: Plan) -> dict:
         "jit_compile": plan.jit_compile,
         "tf32": plan.tf32,
         "seed": plan.seed,
+        "deterministic": plan.deterministic,
         "adam_epsilon": ADAM_EPSILON,
         "warmup_steps": WARMUP_STEPS,
         "latency_repeats": LATENCY_REPEATS,
@@ -95,6 +98,7 @@ def job_spec(plan: Plan, model: str, framework: str) -> dict:
         "device": plan.device,
         "jit_compile": plan.jit_compile,
         "tf32": plan.tf32,
+        "deterministic": plan.deterministic,
         "adam_epsilon": ADAM_EPSILON,
         "warmup_steps": WARMUP_STEPS,
         "latency_repeats": LATENCY_REPEATS,
@@ -103,7 +107,7 @@ def job_spec(plan: Plan, model: str, framework: str) -> dict:
     }
 
 
-def child_environment(framework: str, device: str) -> dict[str, str]:
+def child_environment(framework: str, device: str, deterministic: bool = False) -> dict[str, str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
     backend = FRAMEWORKS[framework].keras_backend
     if backend:
@@ -116,6 +120,10 @@ def child_environment(framework: str, device: str) -> dict[str, str]:
     else:
         env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"  # JAX would take 75% of the GPU
         env["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"  # TensorFlow would take all of it
+    if deterministic:
+        env["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"  # torch's deterministic cuBLAS needs it
+        env["TF_DETERMINISTIC_OPS"] = "1"
+        env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_gpu_deterministic_ops=true").strip()
     return env
 
 
@@ -190,7 +198,7 @@ def run_job(plan: Plan, model: str, framework: str, workdir: Path, initial_weigh
     result_path.unlink(missing_ok=True)
     started = time.perf_counter()
     process = start_child(WORKER_COMMAND, [str(spec_path), str(result_path)],
-                          child_environment(framework, plan.device), log_path)
+                          child_environment(framework, plan.device, plan.deterministic), log_path)
     if not wait_child(process, plan.timeout_s):
         return {**base, "status": "timeout", "wall_time_s": time.perf_counter() - started, "error": {
             "reason": f"still running after the {plan.timeout_s} s timeout; stopped (raise it with --timeout)",
@@ -281,11 +289,34 @@ def new_document(plan: Plan) -> dict:
     }
 
 
-def run_all(plan: Plan, say: Callable[[str], None] = print) -> dict:
-    """Run every job in order, saving results.json after each; return the document."""
+DONE = ("ok", "diverged")  # what --resume keeps; everything else runs again
+
+
+def resumable(plan: Plan, previous: dict) -> dict:
+    """The earlier document, if it was made with the same settings; else an error."""
+    same = ("preset", "device", "jit_compile", "tf32", "seed", "deterministic")
+    changed = [key for key in same if previous["settings"].get(key) != settings_record(plan)[key]]
+    if previous["settings"]["data"]["source"] != plan.data.describe():
+        changed.append("data")
+    if changed:
+        raise ValueError(
+            f"--resume: {plan.out}/results.json was made with different {', '.join(changed)}; "
+            f"resume with the same settings, or choose a new --out folder."
+        )
+    return previous
+
+
+def run_all(plan: Plan, say: Callable[[str], None] = print, previous: dict | None = None) -> dict:
+    """Run every job in order, saving results.json after each; return the document.
+
+    With `previous` (an earlier, interrupted document of the same settings),
+    runs that finished there are kept and not run again.
+    """
     workdir = plan.out / "runs"
     workdir.mkdir(parents=True, exist_ok=True)
     document = new_document(plan)
+    kept = {(run["model"], run["framework"]): run for run in (previous or {}).get("runs", [])
+            if run["status"] in DONE}
     results_path = plan.out / "results.json"
     write_json_atomic(results_path, document)
 
@@ -294,7 +325,7 @@ def run_all(plan: Plan, say: Callable[[str], None] = print) -> dict:
     say(f"Initial weights: {weights_note}")
     # The checks run on one backend here (the torch backend: the quickest to start);
     # `python -m compare check` runs them on every backend.
-    backends = sorted(checkable_backends(plan.frameworks), key=lambda b: b != "torch")[:1]
+    backends = sorted(checkable_backends(plan.frameworks), key=lambda b: b != "torch")[:1] if plan.checks else []
     if backends:
         say(f"Parity and framework-difference checks on the Keras {backends[0]} backend ...")
         document["checks"] = run_checks(backends, workdir, CHECKS_TIMEOUT_S)
@@ -304,6 +335,11 @@ def run_all(plan: Plan, say: Callable[[str], None] = print) -> dict:
     width = len(str(len(jobs)))
     for number, (model, framework) in enumerate(jobs, start=1):
         say(f"[{number:>{width}}/{len(jobs)}] {model} on {framework} ...")
+        if (model, framework) in kept:
+            document["runs"].append(kept[(model, framework)])
+            write_json_atomic(results_path, document)
+            say(f"{'':>{2 * width + 3}} kept from the earlier run (--resume)")
+            continue
         run = run_job(plan, model, framework, workdir, weights.get(model))
         document["runs"].append(run)
         write_json_atomic(results_path, document)

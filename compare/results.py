@@ -8,6 +8,7 @@ whenever a field changes meaning, and `load_results` refuses other versions.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -20,14 +21,26 @@ class ResultsError(ValueError):
     """A results file that cannot be used; the message says why and what to do."""
 
 
+def finite(value):
+    """`value` with every NaN or infinity replaced by None: JSON has no NaN, and a
+    diverged run's losses are exactly that."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(item) for item in value]
+    return value
+
+
 def write_json_atomic(path: Path, document: dict) -> None:
     """Write to a temporary file beside `path`, then rename over it: a reader
-    (or a crash) never sees half a file."""
+    (or a crash) never sees half a file. Non-finite numbers are written as null."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as out:
-            json.dump(document, out, indent=2, allow_nan=False, default=str)
+            json.dump(finite(document), out, indent=2, allow_nan=False, default=str)
             out.write("\n")
         os.replace(tmp, path)
     except BaseException:

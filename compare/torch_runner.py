@@ -5,9 +5,11 @@ optionally `torch.compile`. The mirror of `keras_runner.py`."""
 from __future__ import annotations
 
 import math
+import random
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
@@ -43,8 +45,12 @@ def evaluate(model: torch.nn.Module, loader: DataLoader, device: torch.device) -
 
 def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework) -> Outcome:
     device = torch.device("cuda" if spec["device"] == "gpu" else "cpu")
-    torch.manual_seed(spec["seed"])
+    random.seed(spec["seed"])
+    np.random.seed(spec["seed"])
+    torch.manual_seed(spec["seed"])  # also seeds every CUDA device
     precision = backends.set_tf32("torch", spec["tf32"])
+    if spec["deterministic"]:
+        precision += "; " + backends.set_deterministic("torch")
 
     model = model_spec.torch_class()()
     step0 = None

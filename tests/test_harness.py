@@ -118,7 +118,7 @@ def test_failures_are_isolated_and_reported(tmp_path, monkeypatch, capsys):
                         Framework("keras-tensorflow", "keras", "no_such_backend_module", install_hint="install it"))
     out = tmp_path / "out"
     code = cli.main(["--preset", "smoke", "--frameworks", "torch,keras-tensorflow", "--device", "cpu",
-                     "--timeout", "40", "--out", str(out)])
+                     "--timeout", "40", "--skip-checks", "--out", str(out)])
     assert code == cli.EXIT_RUN_FAILED
 
     document = load_results(out)
@@ -147,7 +147,8 @@ def test_missing_framework_is_not_a_failure_unless_named(tmp_path, monkeypatch):
     monkeypatch.setenv("FAULTS", "")
     for name in ("keras-tensorflow", "keras-jax", "keras-torch", "torch-compile"):
         monkeypatch.setitem(FRAMEWORKS, name, Framework(name, "keras", "no_such_backend_module"))
-    code = cli.main(["--preset", "smoke", "--models", "mlp", "--device", "cpu", "--out", str(tmp_path)])
+    code = cli.main(["--preset", "smoke", "--models", "mlp", "--device", "cpu", "--skip-checks",
+                     "--out", str(tmp_path)])
     assert code == cli.EXIT_OK
     statuses = [run["status"] for run in load_results(tmp_path)["runs"]]
     assert statuses == ["not_installed"] * 3 + ["ok", "not_installed"]

@@ -205,3 +205,17 @@ def test_compile_and_precision_defaults():
     # "auto" means XLA on JAX; on TensorFlow only with a GPU (Keras skips XLA on CPU-only machines).
     assert m["keras_fit_jit_compile_auto"] is (backend == "jax" or tensorflow_sees_a_gpu())
     assert m["torch_matmul_allow_tf32_default"] is False
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_ported_weights_saved_as_a_state_dict_load_without_pickle(name, digits, tmp_path):
+    keras.utils.set_random_seed(2)
+    keras_model = MODELS[name].keras_class()()
+    keras_model.build((None, 28, 28, 1))
+    torch_model = MODELS[name].torch_class()()
+    state_to_torch(keras_to_state(keras_model), torch_model)
+    torch.save(torch_model.state_dict(), tmp_path / "weights.pt")
+    reloaded = MODELS[name].torch_class()()
+    reloaded.load_state_dict(torch.load(tmp_path / "weights.pt", weights_only=True))  # tensors only, no code
+    diff = max_abs_diff(keras_logits(keras_model, digits[0]), torch_logits(reloaded, digits[0]))
+    assert diff <= checks.LOGIT_TOLERANCE

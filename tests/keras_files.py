@@ -1,0 +1,47 @@
+"""Save and load `.keras` files across backends (driven by tests/test_save_load_matrix.py).
+
+    KERAS_BACKEND=jax python -m tests.keras_files save DIR   # DIR/<model>.<backend>.keras + predictions
+    KERAS_BACKEND=torch python -m tests.keras_files load DIR  # load every file, write the differences
+
+Predictions are on the same 16 sample digits everywhere, in inference mode.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from compare.mnist import load_sample
+from compare.registry import MODELS
+
+
+def digits() -> np.ndarray:
+    return (load_sample().x_test[:16].astype(np.float32) / 255.0)[..., None]
+
+
+def save(folder: Path) -> None:
+    backend = keras.backend.backend()
+    keras.utils.set_random_seed(0)
+    for name, spec in MODELS.items():
+        model = spec.keras_class()()
+        model.build((None, 28, 28, 1))
+        model.save(folder / f"{name}.{backend}.keras")
+        np.save(folder / f"{name}.{backend}.npy", keras.ops.convert_to_numpy(model.predict_on_batch(digits())))
+
+
+def load(folder: Path) -> None:
+    backend = keras.backend.backend()
+    differences = {}
+    for path in sorted(folder.glob("*.keras")):
+        name, saved_under, _ = path.name.split(".")
+        model = keras.models.load_model(path)
+        expected = np.load(folder / f"{name}.{saved_under}.npy", allow_pickle=False)
+        received = keras.ops.convert_to_numpy(model.predict_on_batch(digits()))
+        differences[f"{name} saved under {saved_under}"] = float(np.max(np.abs(received - expected)))
+    (folder / f"loaded-under-{backend}.json").write_text(json.dumps(differences, indent=2))
+
+
+if __name__ == "__main__":
+    {"save": save, "load": load}[sys.argv[1]](Path(sys.argv[2]))
