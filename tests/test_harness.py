@@ -118,7 +118,7 @@ def test_failures_are_isolated_and_reported(tmp_path, monkeypatch, capsys):
                         Framework("keras-tensorflow", "keras", "no_such_backend_module", install_hint="install it"))
     out = tmp_path / "out"
     code = cli.main(["--preset", "smoke", "--frameworks", "torch,keras-tensorflow", "--device", "cpu",
-                     "--timeout", "40", "--skip-checks", "--out", str(out)])
+                     "--timeout", "25", "--skip-checks", "--out", str(out)])
     assert code == cli.EXIT_RUN_FAILED
 
     document = load_results(out)
@@ -128,7 +128,7 @@ def test_failures_are_isolated_and_reported(tmp_path, monkeypatch, capsys):
     assert raised["status"] == "failed" and "injected failure inside the run" in raised["error"]["reason"]
     assert "RuntimeError" in raised["error"]["traceback"]
     hung = status[("transformer", "torch")]
-    assert hung["status"] == "timeout" and "40 s timeout" in hung["error"]["reason"]
+    assert hung["status"] == "timeout" and "25 s timeout" in hung["error"]["reason"]
     killed = status[("lstm", "torch")]
     assert killed["status"] == "failed" and "SIGKILL" in killed["error"]["reason"]
     for model in MODELS:
