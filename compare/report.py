@@ -291,10 +291,14 @@ def sections(document: dict) -> list[Section]:
     ]
 
 
+def table_cell(cell) -> str:
+    """One Markdown table cell: pipes escaped, on one line."""
+    return str(cell).replace("|", "\\|").replace("\n", " ")
+
+
 def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
-    escape = lambda cell: str(cell).replace("|", "\\|").replace("\n", " ")  # noqa: E731
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(escape(cell) for cell in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(table_cell(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
