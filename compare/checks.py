@@ -96,6 +96,12 @@ def one_step(name: str, images: np.ndarray, labels: np.ndarray, seed: int, optim
     return keras_loss, loss.item(), keras_to_state(keras_model), torch_to_state(torch_model), before
 
 
+def summed_bias_step(after: dict, before: dict) -> np.ndarray:
+    """How far the LSTM's effective bias (bias_ih + bias_hh) moved in one step."""
+    keys = ("lstm.bias_ih_l0", "lstm.bias_hh_l0")
+    return sum(after[k] for k in keys) - sum(before[k] for k in keys)
+
+
 def training_parity(name: str, images: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict:
     """One SGD step in training mode (BatchNorm on batch statistics, dropout off):
     same loss, same updated weights, same BatchNorm running statistics. Then one
@@ -120,9 +126,8 @@ def training_parity(name: str, images: np.ndarray, labels: np.ndarray, seed: int
     }
     if biases:
         # Each torch bias receives the full gradient, so their sum moves twice as far.
-        step = lambda state: state["lstm.bias_ih_l0"] + state["lstm.bias_hh_l0"] - before["lstm.bias_ih_l0"] - before["lstm.bias_hh_l0"]  # noqa: E731
-        result["lstm_summed_bias_step_ratio_torch_over_keras"] = float(
-            np.median(step(after_torch) / step(after_keras)))
+        result["lstm_summed_bias_step_ratio_torch_over_keras"] = float(np.median(
+            summed_bias_step(after_torch, before) / summed_bias_step(after_keras, before)))
     if stats:
         means = [k for k in stats if k.endswith("running_mean")]
         variances = [k for k in stats if k.endswith("running_var")]

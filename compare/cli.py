@@ -19,6 +19,7 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Collection
 from pathlib import Path
 
 from compare.environment import environment_record, nvidia_gpus
@@ -54,7 +55,7 @@ def positive_float(text: str) -> float:
     return value
 
 
-def names(valid: dict, what: str):
+def names(valid: Collection[str], what: str):
     """argparse type for a comma-separated list drawn from `valid`."""
 
     def parse(text: str) -> list[str]:
@@ -241,7 +242,7 @@ def command_check(argv: list[str]) -> int:
         description="Port weights between the twins and check parity and every framework difference, on "
         "each installed Keras backend (in parallel processes), without training. Writes results.json, "
         "report.md and report.html, and prints the parity and differences sections.")
-    parser.add_argument("--backends", type=names({"tensorflow": 1, "jax": 1, "torch": 1}, "backend"),
+    parser.add_argument("--backends", type=names(("tensorflow", "jax", "torch"), "backend"),
                         default=["tensorflow", "jax", "torch"], help="comma-separated Keras backends (default: all)")
     parser.add_argument("--out", type=Path, help="results folder (default: results/check-<timestamp>)")
     args = parser.parse_args(argv)

@@ -238,7 +238,7 @@ def run_checks(backends: list[str], folder: Path, timeout_s: float) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     children = {}
     for backend in backends:
-        env = {**child_environment(f"keras-{backend}", "cpu")}
+        env = child_environment(f"keras-{backend}", "cpu")
         result, log = folder / f"checks-{backend}.json", folder / f"checks-{backend}.log"
         result.unlink(missing_ok=True)
         children[backend] = (start_child(python_module("compare.check_worker"), [str(result)], env, log), result, log)
