@@ -26,6 +26,15 @@ def rate(name: str, value: object) -> float:
     return float(value)
 
 
+def non_negative_float(name: str, value: object) -> float:
+    """Return `value` as a float if it is a finite number >= 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+        raise ValueError(
+            f"`{name}` must be a non-negative number. Received: {name}={value!r}"
+        )
+    return float(value)
+
+
 def positive_ints(name: str, values: object, length: int | None = None) -> tuple[int, ...]:
     """Return `values` as a tuple of positive ints, optionally of a given length."""
     if (

@@ -46,6 +46,8 @@ def main(argv: list[str]) -> int:
         "channels_last": (images,),
         "lstm_bias_and_gates": (images,),
         "dense_layout_and_init": (images, labels),
+        "l2_penalty_vs_sgd_weight_decay": (images, labels),
+        "training_mode": (images,),
     }
     result = {
         "backend": keras.backend.backend(),

@@ -23,6 +23,7 @@ steps (see the Adam difference).
 
 from __future__ import annotations
 
+import copy
 import math
 
 import keras
@@ -30,10 +31,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from compare.keras_runner import add_l2
 from compare.port_keras import keras_to_state, state_to_keras
 from compare.port_torch import torch_to_state
 from compare.registry import MODELS
+from compare.torch_runner import is_kernel, l2_penalty
 from compare.weights import max_abs_diff
+from keras_models.augment import RandomShiftRotate as KerasShiftRotate
+from torch_models.augment import RandomShiftRotate as TorchShiftRotate
 
 LOGIT_TOLERANCE = 1e-4
 UPDATE_TOLERANCE = 1e-2  # of the largest single-weight update
@@ -411,5 +416,222 @@ def compile_and_precision_defaults() -> dict:
             + (f"; TensorFlow's TF32: {measured['tensorflow_tf32_enabled_default']}" if backend == "tensorflow" else "")
             + (f"; JAX's default matmul precision: {measured['jax_default_matmul_precision']} "
                f"(TF32 on Ampere+ GPUs)" if backend == "jax" else "")
+        ),
+    }
+
+
+# ---- The regularization lesson: the same words, sometimes different updates. ----
+
+
+def torch_sgd_step(model: torch.nn.Module, images: np.ndarray, labels: np.ndarray, kernel_decay: float) -> dict:
+    """One SGD step of a copy of `model`, with `weight_decay` on its kernels only."""
+    model = copy.deepcopy(model).train()
+    kernels = [p for n, p in model.named_parameters() if is_kernel(n, p)]
+    others = [p for n, p in model.named_parameters() if not is_kernel(n, p)]
+    optimizer = torch.optim.SGD([{"params": kernels, "weight_decay": kernel_decay},
+                                 {"params": others, "weight_decay": 0.0}], lr=SGD_LEARNING_RATE)
+    F.cross_entropy(model(nchw(images)), torch.from_numpy(labels)).backward()
+    optimizer.step()
+    return torch_to_state(model)
+
+
+def l2_penalty_vs_sgd_weight_decay(images: np.ndarray, labels: np.ndarray) -> dict:
+    """Keras' L2(λ) in the loss against torch SGD's weight_decay, one step from the same weights."""
+    l2 = 1e-3
+    keras_model, torch_model = twins("mlp", seed=0, dropout_rate=0.0)
+    add_l2(keras_model, l2)
+    keras_penalty = float(sum(to_numpy(loss) for loss in keras_model.losses))
+    with torch.no_grad():
+        torch_penalty = float(l2_penalty(torch_model, l2))
+    keras_model.compile(optimizer=keras.optimizers.SGD(SGD_LEARNING_RATE),
+                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    keras_model.train_on_batch(images[..., None], labels)
+    after_keras = keras_to_state(keras_model)
+    plain, decay_l2, decay_2l2 = (torch_sgd_step(torch_model, images, labels, wd) for wd in (0.0, l2, 2 * l2))
+    kernels = [n for n, p in torch_model.named_parameters() if is_kernel(n, p)]
+    # The penalty's share of each kernel update: the step with it minus the step without.
+    keras_share = np.concatenate([(after_keras[k] - plain[k]).ravel() for k in kernels])
+    torch_share = np.concatenate([(decay_l2[k] - plain[k]).ravel() for k in kernels])
+    visible = np.abs(torch_share) > 1e-3 * np.abs(torch_share).max()
+    factor = float(np.median(keras_share[visible] / torch_share[visible]))
+    largest_share = float(np.abs(keras_share).max())
+    diff_2l2 = max(max_abs_diff(after_keras[k], decay_2l2[k]) for k in after_keras)
+    diff_l2 = max(max_abs_diff(after_keras[k], decay_l2[k]) for k in after_keras)
+    return {
+        "measured": {
+            "l2": l2,
+            "keras_penalty": keras_penalty,
+            "torch_penalty": torch_penalty,
+            "keras_penalty_step_over_torch_weight_decay_step": factor,
+            "max_abs_weight_diff_vs_weight_decay_2l2": diff_2l2,
+            "max_abs_weight_diff_vs_weight_decay_l2": diff_l2,
+            "largest_penalty_share_of_update": largest_share,
+        },
+        "summary": (
+            f"MLP, λ = {l2:g}: the penalty λΣw² is {keras_penalty:.5f} in Keras' model.losses and {torch_penalty:.5f} "
+            f"computed in torch; after one SGD step (lr {SGD_LEARNING_RATE:g}) the penalty moves each kernel weight "
+            f"{factor:.3f}× as far as torch's SGD(weight_decay=λ) does, because d(λw²)/dw = 2λw; with "
+            f"weight_decay=2λ the weights match to {diff_2l2:.1e} (with weight_decay=λ they are off by "
+            f"{diff_l2:.1e}, the largest penalty share being {largest_share:.1e})"
+        ),
+    }
+
+
+def adam_weight_decay() -> dict:
+    """The same `weight_decay=0.01` in Keras' Adam, torch's Adam and torch's AdamW: first step."""
+    learning_rate, weight_decay = 1e-3, 0.01
+    gradient = np.array([0.0, 1e-3, 1.0], np.float32)
+    updates = {}
+    for label, optimizer_class in (("torch_adam", torch.optim.Adam), ("torch_adamw", torch.optim.AdamW)):
+        weight = torch.ones(3, requires_grad=True)
+        optimizer = optimizer_class([weight], lr=learning_rate, eps=ADAM_EPSILON, weight_decay=weight_decay)
+        weight.grad = torch.from_numpy(gradient)
+        optimizer.step()
+        updates[label] = (1 - weight.detach().numpy()).tolist()
+    keras_weight = keras.Variable(np.ones(3, np.float32))
+    keras.optimizers.Adam(learning_rate, epsilon=ADAM_EPSILON, weight_decay=weight_decay).apply_gradients(
+        [(keras.ops.convert_to_tensor(gradient), keras_weight)])
+    updates["keras_adam"] = (1 - to_numpy(keras_weight)).tolist()
+    keras_vs_adamw = float(np.max(np.abs(np.subtract(updates["keras_adam"], updates["torch_adamw"]))))
+    return {
+        "measured": {"gradient": gradient.tolist(), "weight_before": 1.0, "learning_rate": learning_rate,
+                     "weight_decay": weight_decay, **updates, "keras_adam_vs_torch_adamw_max_abs_diff": keras_vs_adamw},
+        "summary": (
+            f"weights at 1.0, lr {learning_rate:g}, weight_decay {weight_decay:g}, first step: a weight with zero "
+            f"gradient moves {updates['keras_adam'][0]:.2e} with keras.optimizers.Adam, {updates['torch_adamw'][0]:.2e} "
+            f"with torch.optim.AdamW (both decoupled: lr·wd·w) but {updates['torch_adam'][0]:.2e} with torch.optim.Adam "
+            f"(wd·w is added to the gradient, then normalized by Adam into a full-size step); with gradient 1 the "
+            f"moves are {updates['keras_adam'][2]:.3e}, {updates['torch_adamw'][2]:.3e} and {updates['torch_adam'][2]:.3e}; "
+            f"Keras' Adam matches AdamW to {keras_vs_adamw:.1e}"
+        ),
+    }
+
+
+def dropout_scaling() -> dict:
+    """Keras Dropout and torch nn.Dropout on a tensor of ones, training and inference."""
+    rate, ones = 0.5, np.ones(100_000, np.float32)
+    keras_dropout = keras.layers.Dropout(rate)
+    keras_train = to_numpy(keras_dropout(ones, training=True))
+    keras_infer = to_numpy(keras_dropout(ones))  # training defaults to inference in a direct call
+    torch_dropout = torch.nn.Dropout(rate)  # modules start in training mode
+    torch_train = torch_dropout(torch.from_numpy(ones)).numpy()
+    torch_infer = torch_dropout.eval()(torch.from_numpy(ones)).numpy()
+    measured = {}
+    for name, train, infer in (("keras", keras_train, keras_infer), ("torch", torch_train, torch_infer)):
+        kept = train[train != 0]
+        measured[f"{name}_kept_fraction"] = float(kept.size / train.size)
+        measured[f"{name}_kept_values"] = sorted({float(v) for v in np.unique(kept)})
+        measured[f"{name}_training_mean"] = float(train.mean())
+        measured[f"{name}_inference_max_abs_change"] = float(np.abs(infer - ones).max())
+    return {
+        "measured": {"rate": rate, **measured},
+        "summary": (
+            f"rate {rate} on 100,000 ones in training: Keras keeps {measured['keras_kept_fraction']:.1%} at "
+            f"{measured['keras_kept_values']}, torch {measured['torch_kept_fraction']:.1%} at "
+            f"{measured['torch_kept_values']} (both inverted dropout: means {measured['keras_training_mean']:.3f} "
+            f"and {measured['torch_training_mean']:.3f}); at inference both are the identity (largest change "
+            f"{max(measured['keras_inference_max_abs_change'], measured['torch_inference_max_abs_change']):g})"
+        ),
+    }
+
+
+def training_mode(images: np.ndarray) -> dict:
+    """What `training=` (Keras) and `model.train()`/`.eval()` (torch) do to Dropout and BatchNorm."""
+    batch = images[..., None]  # (B, 28, 28, 1)
+    keras_mlp, torch_mlp = twins("mlp", seed=0, dropout_rate=0.5)
+    keras_default_diff = max_abs_diff(to_numpy(keras_mlp(batch)), to_numpy(keras_mlp(batch)))
+    keras_training_diff = max_abs_diff(to_numpy(keras_mlp(batch, training=True)), to_numpy(keras_mlp(batch, training=True)))
+    with torch.no_grad():
+        torch_starts_training = torch_mlp.training
+        torch_default_diff = max_abs_diff(torch_mlp(nchw(images)).numpy(), torch_mlp(nchw(images)).numpy())
+        torch_mlp.eval()
+        torch_eval_diff = max_abs_diff(torch_mlp(nchw(images)).numpy(), torch_mlp(nchw(images)).numpy())
+
+    def keras_moving_mean_change(bn: keras.layers.BatchNormalization, **call) -> float:
+        before = to_numpy(bn.moving_mean).copy()
+        bn(batch, **call)
+        return float(np.abs(to_numpy(bn.moving_mean) - before).max())
+
+    def torch_running_mean_change(bn: torch.nn.BatchNorm2d) -> float:
+        before = bn.running_mean.clone()
+        with torch.no_grad():  # no gradients, yet training mode still updates the statistics
+            bn(nchw(images))
+        return float((bn.running_mean - before).abs().max())
+
+    keras_bn = keras.layers.BatchNormalization()
+    keras_bn.build(batch.shape)
+    frozen_keras_bn = keras.layers.BatchNormalization()
+    frozen_keras_bn.build(batch.shape)
+    frozen_keras_bn.trainable = False  # Keras: also switches the layer to inference mode
+    frozen_torch_bn = torch.nn.BatchNorm2d(1).requires_grad_(False)  # torch: mode unchanged
+    measured = {
+        "keras_call_without_training_max_abs_diff_between_calls": keras_default_diff,
+        "keras_training_true_max_abs_diff_between_calls": keras_training_diff,
+        "torch_module_starts_in_training_mode": torch_starts_training,
+        "torch_default_max_abs_diff_between_calls": torch_default_diff,
+        "torch_eval_max_abs_diff_between_calls": torch_eval_diff,
+        "keras_bn_moving_mean_change_call_without_training": keras_moving_mean_change(keras_bn),
+        "keras_bn_moving_mean_change_training_true": keras_moving_mean_change(keras_bn, training=True),
+        "keras_bn_trainable_false_moving_mean_change_training_true": keras_moving_mean_change(frozen_keras_bn, training=True),
+        "torch_bn_running_mean_change_train_mode_no_grad": torch_running_mean_change(torch.nn.BatchNorm2d(1)),
+        "torch_bn_requires_grad_false_running_mean_change": torch_running_mean_change(frozen_torch_bn),
+    }
+    return {
+        "measured": measured,
+        "summary": (
+            f"MLP with dropout 0.5, two calls on the same batch: Keras `model(x)` differs by {keras_default_diff:g} "
+            f"(a direct call is inference unless training=True; with it, {keras_training_diff:.2f}); a new torch "
+            f"module is in training mode ({torch_starts_training}) and differs by {torch_default_diff:.2f} until "
+            f".eval() ({torch_eval_diff:g}). BatchNorm on a batch: Keras' moving mean moves "
+            f"{measured['keras_bn_moving_mean_change_call_without_training']:g} without training=True and "
+            f"{measured['keras_bn_moving_mean_change_training_true']:.4f} with it, but "
+            f"{measured['keras_bn_trainable_false_moving_mean_change_training_true']:g} once trainable=False; torch's "
+            f"running mean moves {measured['torch_bn_running_mean_change_train_mode_no_grad']:.4f} in train mode even "
+            f"under no_grad, and {measured['torch_bn_requires_grad_false_running_mean_change']:.4f} with "
+            f"requires_grad_(False)"
+        ),
+    }
+
+
+def orientation_and_centroid(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per image (B, H, W): centroid x and y in pixels from the centre, and the
+    orientation of the intensity's principal axis in degrees."""
+    height, width = images.shape[1:]
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
+    mass = images.sum(axis=(1, 2))
+    cx = (images * xs).sum(axis=(1, 2)) / mass
+    cy = (images * ys).sum(axis=(1, 2)) / mass
+    dx, dy = xs[None] - cx[:, None, None], ys[None] - cy[:, None, None]
+    mu20, mu02, mu11 = ((images * d).sum(axis=(1, 2)) / mass for d in (dx * dx, dy * dy, dx * dy))
+    angle = 0.5 * np.degrees(np.arctan2(2 * mu11, mu20 - mu02))
+    return cx - (width - 1) / 2, cy - (height - 1) / 2, angle
+
+
+def augmentation_distribution(samples: int = 1000) -> dict:
+    """Both RandomShiftRotate twins on copies of one horizontal bar: the spread of
+    its centroid (the shifts) and of its orientation (the rotations)."""
+    bar = np.zeros((28, 28), np.float32)
+    bar[13:15, 6:22] = 1.0  # centred, 16 px long: its angle is well defined
+    copies = np.repeat(bar[None], samples, axis=0)
+    keras_out = to_numpy(KerasShiftRotate()(copies[..., None], training=True))[..., 0]
+    torch_out = TorchShiftRotate().train()(nchw(copies))[:, 0].numpy()
+    measured = {"samples": samples, "uniform_shift_std_px": 0.1 * 28 / math.sqrt(3),
+                "uniform_angle_std_deg": 10 / math.sqrt(3)}
+    for name, out in (("keras", keras_out), ("torch", torch_out)):
+        cx, cy, angle = orientation_and_centroid(out)
+        measured.update({
+            f"{name}_shift_x_std_px": float(cx.std()), f"{name}_shift_y_std_px": float(cy.std()),
+            f"{name}_angle_std_deg": float(angle.std()), f"{name}_angle_mean_deg": float(angle.mean()),
+            f"{name}_mass_ratio_mean": float(out.sum(axis=(1, 2)).mean() / bar.sum()),
+        })
+    return {
+        "measured": measured,
+        "summary": (
+            f"{samples} augmented copies of a bar: centroid spread (x, y) {measured['keras_shift_x_std_px']:.2f}, "
+            f"{measured['keras_shift_y_std_px']:.2f} px in Keras and {measured['torch_shift_x_std_px']:.2f}, "
+            f"{measured['torch_shift_y_std_px']:.2f} px in torch (uniform ±10% of 28 px: "
+            f"{measured['uniform_shift_std_px']:.2f}); angle spread {measured['keras_angle_std_deg']:.2f}° and "
+            f"{measured['torch_angle_std_deg']:.2f}° (uniform ±10°: {measured['uniform_angle_std_deg']:.2f}°); "
+            f"intensity kept {measured['keras_mass_ratio_mean']:.3f} and {measured['torch_mass_ratio_mean']:.3f}"
         ),
     }

@@ -14,6 +14,7 @@ arguments, data or folders; 130 when interrupted (finished runs are kept).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import os
@@ -25,7 +26,7 @@ from pathlib import Path
 from compare.environment import environment_record, nvidia_gpus
 from compare.frameworks import FRAMEWORKS
 from compare.mnist import MNISTError, load_mnist
-from compare.registry import MODELS, PRESETS, Budget
+from compare.registry import MODELS, PRESETS, VALIDATION_FRACTION, Budget, Regularization
 from compare.results import ResultsError, load_results
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -42,6 +43,23 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def dropout_rate(text: str) -> float:
+    value = non_negative_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"expected a rate in [0, 1), got {text!r}")
     return value
 
 
@@ -78,8 +96,8 @@ def run_parser() -> argparse.ArgumentParser:
         "PyTorch backends) and plain PyTorch, each framework in its own process, and write a report.",
         epilog="Other commands: `python -m compare report DIR`, `python -m compare env`.",
     )
-    parser.add_argument("--models", type=names(MODELS, "model"), default=list(MODELS),
-                        help=f"comma-separated, from: {', '.join(MODELS)} (default: all)")
+    parser.add_argument("--models", type=names(MODELS, "model"),
+                        help=f"comma-separated, from: {', '.join(MODELS)} (default: every model the preset trains)")
     parser.add_argument("--frameworks", type=names(FRAMEWORKS, "framework"), default=None,
                         help=f"comma-separated, from: {', '.join(FRAMEWORKS)} (default: every one installed)")
     parser.add_argument("--preset", choices=list(PRESETS), default="default",
@@ -108,7 +126,45 @@ def run_parser() -> argparse.ArgumentParser:
                         help="leave out the parity and framework-difference checks (see `check`)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the comparison in --out: keep its finished runs, run the rest")
+    regularization = parser.add_argument_group(
+        "regularization", "each spelled the idiomatic way in each framework (see the README); the "
+        "regularization preset sets these itself, one variant at a time")
+    regularization.add_argument("--l2", type=non_negative_float, default=0.0, metavar="λ",
+                                help="add λ·Σw² over every kernel to the loss (Keras: L2(λ) regularizers)")
+    regularization.add_argument("--weight-decay", type=non_negative_float, default=0.0, metavar="WD",
+                                help="the optimizer's weight_decay (decoupled in Keras, coupled in torch's Adam)")
+    regularization.add_argument("--dropout", type=dropout_rate, metavar="RATE",
+                                help="dropout rate of the models that have dropout (mlp, transformer)")
+    regularization.add_argument("--early-stopping", type=positive_int, metavar="PATIENCE",
+                                help=f"stop after PATIENCE epochs without a lower validation loss and restore "
+                                f"the best weights; the validation split is "
+                                f"{VALIDATION_FRACTION:.0%} of the training images")
+    regularization.add_argument("--augment", action="store_true",
+                                help="random rotations (±10°) and shifts (±10%%) of the training images")
     return parser
+
+
+REGULARIZATION_FLAGS = {"l2": "--l2", "weight_decay": "--weight-decay", "dropout_rate": "--dropout",
+                        "early_stopping_patience": "--early-stopping", "augment": "--augment"}
+
+
+def variants(args: argparse.Namespace, preset, models: list[str]) -> tuple[Regularization, ...]:
+    """The preset's regularization variants, or the one the flags describe."""
+    flags = {"l2": args.l2, "weight_decay": args.weight_decay, "dropout_rate": args.dropout,
+             "early_stopping_patience": args.early_stopping, "augment": args.augment}
+    given = [REGULARIZATION_FLAGS[key] for key, value in flags.items() if value != getattr(Regularization(), key)]
+    if preset.variants:
+        if given:
+            raise UsageError(f"{', '.join(given)} cannot be combined with --preset {preset.name}, which sets "
+                             f"each variant's regularization itself; use another preset to set them.")
+        return preset.variants
+    if args.dropout is not None:
+        without = [m for m in models if not MODELS[m].has_dropout]
+        if without:
+            raise UsageError(f"--dropout: {', '.join(without)} has no dropout layer; choose --models from "
+                             f"{', '.join(m for m in MODELS if MODELS[m].has_dropout)}.")
+    from_flags = Regularization(**flags)  # named "as built" when no flag is given
+    return (dataclasses.replace(from_flags, name=from_flags.describe()) if given else from_flags,)
 
 
 def resolve_device(choice: str) -> str:
@@ -133,6 +189,11 @@ def make_plan(args: argparse.Namespace):
     from compare.orchestrator import Plan
 
     preset = PRESETS[args.preset]
+    models = args.models or list(preset.budgets)
+    untrained = [m for m in models if m not in preset.budgets]
+    if untrained:
+        raise UsageError(f"--preset {preset.name} trains only {', '.join(preset.budgets)}; "
+                         f"{', '.join(untrained)} is not part of it.")
     data_kind = "mnist" if args.mnist_dir else (args.data or preset.data)
     try:
         data = load_mnist(args.mnist_dir, sample=data_kind == "sample")
@@ -152,7 +213,7 @@ def make_plan(args: argparse.Namespace):
     return Plan(
         preset=preset,
         budgets=budgets,
-        models=args.models,
+        models=models,
         frameworks=args.frameworks or list(FRAMEWORKS),
         frameworks_chosen=args.frameworks is not None,
         data=data,
@@ -164,6 +225,7 @@ def make_plan(args: argparse.Namespace):
         out=writable_folder(args.out or Path("results") / stamp),
         deterministic=args.deterministic,
         checks=not args.skip_checks,
+        variants=variants(args, preset, models),
     )
 
 

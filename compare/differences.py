@@ -103,4 +103,54 @@ DIFFERENCES = [
         "torch.backends.cuda.matmul.allow_tf32 = False; jax.config.update('jax_default_matmul_precision', "
         "'highest'); tf.config.experimental.enable_tensor_float_32_execution(False)",
     ),
+    Difference(
+        "l2_penalty_vs_sgd_weight_decay",
+        "L2 in the loss versus SGD's weight_decay: a factor of two",
+        "Keras' `L2(λ)` adds λΣw² to the loss; its gradient is 2λw. torch's SGD `weight_decay=wd` adds "
+        "wd·w to the gradient directly. So the same number means half the decay in torch: "
+        "L2(λ) ≡ SGD(weight_decay=2λ). (Applied to kernels only in both, as `kernel_regularizer` is; in "
+        "torch that takes two parameter groups.)",
+        "torch.optim.SGD([{'params': kernels, 'weight_decay': 2 * l2}, {'params': others, 'weight_decay': 0}], lr)"
+        "  # ≡ Keras kernel_regularizer=L2(l2)",
+    ),
+    Difference(
+        "adam_weight_decay",
+        "Adam's `weight_decay`: decoupled in Keras, coupled in torch",
+        "Both Adams take `weight_decay`, with different updates. Keras optimizers apply it decoupled, "
+        "w ← w − lr·wd·w before the Adam step, exactly as torch's AdamW. torch's `Adam(weight_decay=wd)` "
+        "adds wd·w to the gradient, which Adam then divides by its running RMS: an L2 penalty whose "
+        "strength adapts per weight, so weights with small gradients are decayed far harder.",
+        "torch.optim.AdamW(params, lr, eps=1e-8, weight_decay=wd)  # ≡ keras.optimizers.Adam(lr, epsilon=1e-8, weight_decay=wd)",
+    ),
+    Difference(
+        "dropout_scaling",
+        "Dropout: inverted in both",
+        "Both frameworks use inverted dropout: in training a unit is zeroed with probability `rate` and "
+        "the survivors are scaled by 1/(1 − rate), so the expected activation is unchanged and inference "
+        "is the identity. Nothing to convert; only the switch differs (next).",
+        "keras.layers.Dropout(rate) ≡ torch.nn.Dropout(rate)",
+    ),
+    Difference(
+        "training_mode",
+        "Training mode: an argument in Keras, a module state in torch",
+        "Keras passes `training=` down each call: `fit` uses training=True, `evaluate`/`predict` and a "
+        "direct `model(x)` use inference. A torch module carries a mode: it starts in training mode and "
+        "stays there until `.eval()`, so forgetting it evaluates with dropout on and BatchNorm updating "
+        "its running statistics, even under `torch.no_grad()`. Freezing differs too: Keras' "
+        "`layer.trainable = False` also puts BatchNorm in inference mode; torch's `requires_grad_(False)` "
+        "does not change the mode.",
+        "model.eval()  # before evaluating in torch; bn.eval() to freeze BatchNorm statistics like trainable=False",
+    ),
+    Difference(
+        "augmentation_distribution",
+        "Augmentation: preprocessing layers versus tensor ops, the same distribution",
+        "Keras: `RandomRotation(10/360)` then `RandomTranslation(0.1, 0.1)` (fill_mode='constant': the "
+        "default 'reflect' would mirror strokes into the border), inside the model and active only in "
+        "training. torch: one `affine_grid`/`grid_sample` with the same random rotation and shift, in the "
+        "training loop (compare the twins in keras_models/augment.py and torch_models/augment.py). The "
+        "centroid and orientation spreads of an augmented bar show the same distribution; Keras resamples "
+        "twice, torch once. Keras' image layers declare supports_jit=False, which turns XLA off for "
+        "a model that contains them.",
+        "x = F.grid_sample(x, F.affine_grid(theta, x.shape, align_corners=False), padding_mode='zeros', align_corners=False)",
+    ),
 ]

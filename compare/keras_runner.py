@@ -1,5 +1,15 @@
-"""Train, evaluate and time one Keras model, the idiomatic way: `compile`, `fit`,
-`evaluate`, `predict_on_batch`. Runs inside a worker whose KERAS_BACKEND is set."""
+"""Train, evaluate and time one Keras model, the idiomatic way: `compile`, one
+`fit` over all epochs with callbacks, `evaluate`, `predict_on_batch`.
+Runs inside a worker whose KERAS_BACKEND is set. The mirror of `torch_runner.py`.
+
+Regularization, the Keras way:
+- L2: a regularizer on every kernel; `fit` adds `model.losses` to the loss.
+- weight_decay: the optimizer's argument, which Keras applies *decoupled*
+  (w ← w − lr·wd·w, as AdamW), not as a gradient term.
+- early stopping: the `EarlyStopping` callback, restoring the best weights.
+- augmentation: preprocessing layers in front of the model; `fit` runs them with
+  training=True, `evaluate`/`predict` skip them.
+"""
 
 from __future__ import annotations
 
@@ -8,43 +18,89 @@ import time
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from compare import backends
 from compare.frameworks import Framework
 from compare.params import keras_param_counts
 from compare.port_keras import state_to_keras
-from compare.registry import ModelSpec
+from compare.registry import AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT, ModelSpec
 from compare.timing import StepClock
 from compare.weights import REFERENCE_IMAGES, REFERENCE_LOGITS, load_weights, max_abs_diff
-from compare.worker import Outcome, Prepared
+from compare.worker import Outcome, Prepared, epoch_record, model_arguments
+from keras_models.augment import RandomShiftRotate
 
 DATA_PATH = (
-    "NumPy arrays passed to model.fit/evaluate; Keras' data adapter slices each batch "
-    "on the host and the backend copies it to the device inside the step "
-    "(through tf.data on TensorFlow)."
+    "A keras.utils.PyDataset slices each batch from NumPy arrays on the host, in the shared "
+    "order; the backend copies it to the device inside the step (through tf.data on TensorFlow)."
 )
 JIT_COMPILE = {"auto": "auto", "on": True, "off": False}
+KERNELS = ("kernel", "recurrent_kernel")  # what kernel_regularizer/recurrent_regularizer cover
 
 
-class StepTimer(keras.callbacks.Callback):
-    """Feeds the StepClock from fit's batch hooks and stops on a non-finite loss."""
+class EpochBatches(keras.utils.PyDataset):
+    """Every training batch of the run, epoch after epoch, in the shared orders.
 
-    def __init__(self, clock: StepClock):
+    `fit(..., steps_per_epoch=S)` reads this one sequence of epochs × S batches
+    straight through, so epoch e sees exactly the batches torch's loop sees.
+    """
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, orders: list[np.ndarray], batch_size: int):
         super().__init__()
-        self.clock = clock
+        self.images, self.labels, self.orders, self.batch_size = images, labels, orders, batch_size
+        self.steps_per_epoch = len(orders[0]) // batch_size
+
+    def __len__(self) -> int:
+        return len(self.orders) * self.steps_per_epoch
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        epoch, step = divmod(index, self.steps_per_epoch)
+        rows = self.orders[epoch][step * self.batch_size:(step + 1) * self.batch_size]
+        return self.images[rows], self.labels[rows]  # (B, 28, 28, 1), (B,)
+
+
+class EpochLog(keras.callbacks.Callback):
+    """Times every step, evaluates the test set after every epoch, and stops on a
+    non-finite loss. Listed before EarlyStopping, so it sees each epoch's own weights."""
+
+    def __init__(self, clock: StepClock, evaluate_test):
+        super().__init__()
+        self.clock, self.evaluate_test = clock, evaluate_test
+        self.history: list[dict] = []
         self.steps_done = 0
         self.diverged_at_step: int | None = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self.clock.new_epoch()
+        self.started = self.trained = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
         loss = float(logs["loss"])  # a host read: waits for the device to finish the step
         self.clock.tick()
+        self.trained = time.perf_counter()
         self.steps_done += 1
         if not math.isfinite(loss) and self.diverged_at_step is None:
             self.diverged_at_step = self.steps_done
             self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        val = {"loss": logs["val_loss"], "accuracy": logs["val_accuracy"]} if "val_loss" in logs else None
+        self.history.append(epoch_record(epoch + 1, logs, val, self.evaluate_test(), self.trained - self.started))
+
+
+def add_l2(model: keras.Model, l2: float) -> None:
+    """Give every kernel of a built model the regularizer L2(l2), exactly what
+    `kernel_regularizer=keras.regularizers.L2(l2)` (and `recurrent_regularizer`
+    for the LSTM) would attach when the layers were built. Biases, normalization
+    scales and the position embedding are not penalized, as in torch_runner."""
+    for variable in model.trainable_weights:
+        if variable.name in KERNELS:
+            variable.regularizer = keras.regularizers.L2(l2)  # adds l2·Σw² to model.losses
+
+
+def with_augmentation(model: keras.Model) -> keras.Model:
+    """The model behind random shifts and rotations (active only in training)."""
+    return keras.Sequential([keras.Input((28, 28, 1)), RandomShiftRotate(AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT), model])
 
 
 def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework) -> Outcome:
@@ -53,8 +109,9 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework)
     precision = backends.set_tf32(engine, spec["tf32"])
     if spec["deterministic"]:
         precision += "; " + backends.set_deterministic(engine)
+    regularization = spec["regularization"]
 
-    model = model_spec.keras_class()()
+    model = model_spec.keras_class()(**model_arguments(spec))
     model.build((None, 28, 28, 1))
     step0 = None
     if spec["initial_weights"]:
@@ -62,47 +119,61 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework)
         state_to_keras(state, model)  # torch layout → Keras layout, see compare.port_keras
         step0 = max_abs_diff(model.predict_on_batch(reference[REFERENCE_IMAGES][..., None]),
                              reference[REFERENCE_LOGITS])
-    model.compile(
+    if regularization["l2"]:
+        add_l2(model, regularization["l2"])
+    trained = with_augmentation(model) if regularization["augment"] else model
+    trained.compile(
         # Keras' Adam epsilon defaults to 1e-7, torch's to 1e-8: set explicitly.
-        optimizer=keras.optimizers.Adam(learning_rate=spec["learning_rate"], epsilon=spec["adam_epsilon"]),
+        # Keras' weight_decay is decoupled (AdamW-like); torch's Adam couples it.
+        optimizer=keras.optimizers.Adam(learning_rate=spec["learning_rate"], epsilon=spec["adam_epsilon"],
+                                        weight_decay=regularization["weight_decay"] or None),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
         jit_compile=JIT_COMPILE[spec["jit_compile"]],
     )
 
-    x_train, x_test = data.x_train[..., None], data.x_test[..., None]  # (B, 28, 28, 1)
+    x_test = data.x_test[..., None]  # (B, 28, 28, 1)
+    batches = EpochBatches(data.x_train[..., None], data.y_train, data.epoch_orders, spec["batch_size"])
+
+    def evaluate_test() -> dict:
+        return trained.evaluate(x_test, data.y_test, batch_size=spec["eval_batch_size"], verbose=0, return_dict=True)
+
     clock = StepClock(spec["warmup_steps"])
-    timer = StepTimer(clock)
-    history = []
+    log = EpochLog(clock, evaluate_test)
+    callbacks = [log]
+    validation = None
+    if regularization["early_stopping_patience"]:
+        validation = (data.x_val[..., None], data.y_val)
+        stopper = keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=regularization["early_stopping_patience"], restore_best_weights=True)
+        callbacks.append(stopper)
     clock.start()
-    for epoch, order in enumerate(data.epoch_orders, start=1):
-        started = time.perf_counter()
-        fit = model.fit(
-            x_train[order], data.y_train[order], batch_size=spec["batch_size"],
-            epochs=1, shuffle=False, verbose=0, callbacks=[timer],
-        )
-        epoch_time_s = time.perf_counter() - started
-        test = model.evaluate(x_test, data.y_test, batch_size=spec["eval_batch_size"], verbose=0, return_dict=True)
-        history.append({
-            "epoch": epoch,
-            "train_loss": float(fit.history["loss"][-1]),
-            "test_loss": float(test["loss"]),
-            "test_accuracy": float(test["accuracy"]),
-            "epoch_time_s": epoch_time_s,
-        })
-        if timer.diverged_at_step is not None:
-            break
+    trained.fit(batches, epochs=len(data.epoch_orders), steps_per_epoch=batches.steps_per_epoch,
+                validation_data=validation, validation_batch_size=spec["eval_batch_size"],
+                callbacks=callbacks, verbose=0)
+
+    last = log.history[-1]
+    final_test, early_stopping = {"loss": last["test_loss"], "accuracy": last["test_accuracy"]}, None
+    if validation is not None:
+        final_test = evaluate_test()  # EarlyStopping restored the best epoch's weights
+        early_stopping = {
+            "patience": stopper.patience,
+            "best_epoch": stopper.best_epoch + 1,  # Keras counts epochs from 0
+            "stopped_epoch": stopper.stopped_epoch + 1 if stopper.stopped_epoch else None,
+        }
 
     return Outcome(
         engine=engine,
         params=keras_param_counts(model),
         reference_params=model_spec.keras_params,
-        history=history,
+        history=log.history,
         clock=clock,
-        diverged_at_step=timer.diverged_at_step,
+        diverged_at_step=log.diverged_at_step,
         step0_max_abs_logit_diff=step0,
-        predict=lambda n: model.predict_on_batch(x_test[:n]),
-        jit_compile=model.jit_compile,
+        predict=lambda n: trained.predict_on_batch(x_test[:n]),
+        final_test=final_test,
+        early_stopping=early_stopping,
+        jit_compile=trained.jit_compile,
         precision=precision,
         data_path=DATA_PATH,
         device=backends.device_description(engine),

@@ -13,18 +13,19 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from compare.environment import environment_record
 from compare.frameworks import FRAMEWORKS
 from compare.mnist import MNIST, SAMPLE_PATH
-from compare.registry import MODELS, Budget, Preset
+from compare.registry import MODELS, VALIDATION_FRACTION, Budget, Preset, Regularization
 from compare.results import SCHEMA_VERSION, write_json_atomic
 
 ADAM_EPSILON = 1e-8  # one value for every framework (Keras' default is 1e-7, torch's 1e-8)
@@ -54,6 +55,11 @@ class Plan:
     out: Path
     deterministic: bool = False
     checks: bool = True  # run the parity and difference checks on one backend first
+    variants: tuple[Regularization, ...] = field(default=(Regularization(),))
+
+    @property
+    def validation_fraction(self) -> float:
+        return VALIDATION_FRACTION if any(v.early_stopping_patience for v in self.variants) else 0.0
 
 
 def is_shipped_sample(data: MNIST) -> bool:
@@ -73,6 +79,8 @@ def settings_record(plan: Plan) -> dict:
         "warmup_steps": WARMUP_STEPS,
         "latency_repeats": LATENCY_REPEATS,
         "timeout_s": plan.timeout_s,
+        "validation_fraction": plan.validation_fraction,
+        "variants": [asdict(variant) for variant in plan.variants],
         "data": {
             "kind": "sample" if is_shipped_sample(plan.data) else "mnist",
             "source": plan.data.describe(),
@@ -83,11 +91,14 @@ def settings_record(plan: Plan) -> dict:
     }
 
 
-def job_spec(plan: Plan, model: str, framework: str) -> dict:
+def job_spec(plan: Plan, model: str, framework: str, variant: Regularization) -> dict:
     budget = plan.budgets[model]
     return {
         "model": model,
         "framework": framework,
+        "variant": variant.name,
+        "regularization": asdict(variant),
+        "validation_fraction": plan.validation_fraction,
         "data": {"sample": is_shipped_sample(plan.data), "location": str(plan.data.location)},
         "epochs": budget.epochs,
         "batch_size": budget.batch_size,
@@ -181,18 +192,27 @@ def python_module(name: str) -> list[str]:
     return [sys.executable, "-m", name]
 
 
-def run_job(plan: Plan, model: str, framework: str, workdir: Path, initial_weights: Path | None) -> dict:
+def file_stem(model: str, framework: str, variant: Regularization) -> str:
+    stem = f"{model}--{framework}"
+    if variant != Regularization():
+        stem += "--" + re.sub(r"[^a-z0-9]+", "-", variant.name.lower()).strip("-")
+    return stem
+
+
+def run_job(plan: Plan, model: str, framework: str, variant: Regularization, workdir: Path,
+            initial_weights: Path | None) -> dict:
     """Run one job in a child process and return its result entry."""
-    spec = {**job_spec(plan, model, framework), "initial_weights": str(initial_weights) if initial_weights else None}
-    base = {"model": model, "framework": framework, "budget": {
-        key: spec[key] for key in ("epochs", "batch_size", "learning_rate", "train_samples", "test_samples")
-    }}
+    spec = {**job_spec(plan, model, framework, variant),
+            "initial_weights": str(initial_weights) if initial_weights else None}
+    base = {"model": model, "framework": framework, "variant": variant.name, "regularization": asdict(variant),
+            "budget": {key: spec[key] for key in ("epochs", "batch_size", "learning_rate", "train_samples",
+                                                  "test_samples")}}
     missing = FRAMEWORKS[framework].missing_modules()
     if missing:
         reason = f"not installed here: no module {', '.join(missing)} ({FRAMEWORKS[framework].install_hint})"
         return {**base, "status": "not_installed", "error": {"reason": reason}, "wall_time_s": 0.0}
 
-    stem = f"{model}--{framework}"
+    stem = file_stem(model, framework, variant)
     spec_path, result_path, log_path = (workdir / f"{stem}{ext}" for ext in (".spec.json", ".result.json", ".log"))
     spec_path.write_text(json.dumps(spec, indent=2))
     result_path.unlink(missing_ok=True)
@@ -264,7 +284,7 @@ def checkable_backends(frameworks: list[str]) -> list[str]:
 
 def describe_run(run: dict) -> str:
     if run["status"] in ("ok", "diverged"):
-        accuracy = run["history"][-1]["test_accuracy"] if run["history"] else float("nan")
+        accuracy = run["final_test_accuracy"] if run["final_test_accuracy"] is not None else float("nan")
         timing = run["timing"]
         step = timing["step_time_ms_median"]
         step_text = f"{step:.1f} ms/step" if step is not None else "no steady steps"
@@ -294,7 +314,7 @@ DONE = ("ok", "diverged")  # what --resume keeps; everything else runs again
 
 def resumable(plan: Plan, previous: dict) -> dict:
     """The earlier document, if it was made with the same settings; else an error."""
-    same = ("preset", "device", "jit_compile", "tf32", "seed", "deterministic")
+    same = ("preset", "device", "jit_compile", "tf32", "seed", "deterministic", "variants")
     changed = [key for key in same if previous["settings"].get(key) != settings_record(plan)[key]]
     if previous["settings"]["data"]["source"] != plan.data.describe():
         changed.append("data")
@@ -315,7 +335,7 @@ def run_all(plan: Plan, say: Callable[[str], None] = print, previous: dict | Non
     workdir = plan.out / "runs"
     workdir.mkdir(parents=True, exist_ok=True)
     document = new_document(plan)
-    kept = {(run["model"], run["framework"]): run for run in (previous or {}).get("runs", [])
+    kept = {(run["model"], run["framework"], run["variant"]): run for run in (previous or {}).get("runs", [])
             if run["status"] in DONE}
     results_path = plan.out / "results.json"
     write_json_atomic(results_path, document)
@@ -331,16 +351,18 @@ def run_all(plan: Plan, say: Callable[[str], None] = print, previous: dict | Non
         document["checks"] = run_checks(backends, workdir, CHECKS_TIMEOUT_S)
         write_json_atomic(results_path, document)
 
-    jobs = [(model, framework) for model in plan.models for framework in plan.frameworks]
+    jobs = [(model, framework, variant) for model in plan.models for variant in plan.variants
+            for framework in plan.frameworks]
     width = len(str(len(jobs)))
-    for number, (model, framework) in enumerate(jobs, start=1):
-        say(f"[{number:>{width}}/{len(jobs)}] {model} on {framework} ...")
-        if (model, framework) in kept:
-            document["runs"].append(kept[(model, framework)])
+    for number, (model, framework, variant) in enumerate(jobs, start=1):
+        named = f" ({variant.name})" if len(plan.variants) > 1 else ""
+        say(f"[{number:>{width}}/{len(jobs)}] {model}{named} on {framework} ...")
+        if (model, framework, variant.name) in kept:
+            document["runs"].append(kept[(model, framework, variant.name)])
             write_json_atomic(results_path, document)
             say(f"{'':>{2 * width + 3}} kept from the earlier run (--resume)")
             continue
-        run = run_job(plan, model, framework, workdir, weights.get(model))
+        run = run_job(plan, model, framework, variant, workdir, weights.get(model))
         document["runs"].append(run)
         write_json_atomic(results_path, document)
         say(f"{'':>{2 * width + 3}} {describe_run(run)}")

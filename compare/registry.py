@@ -22,6 +22,7 @@ class ModelSpec:
     keras_params: tuple[int, int]
     torch_params: tuple[int, int]
     target_accuracy: float  # test accuracy the `full` preset must reach on full MNIST
+    has_dropout: bool  # takes a `dropout_rate` argument (what --dropout sets)
     why_counts_differ: str = ""
 
     def keras_class(self) -> type:
@@ -34,17 +35,18 @@ class ModelSpec:
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
-        ModelSpec("mlp", "mlp", "MLP", (235_146, 0), (235_146, 0), 0.980),
+        ModelSpec("mlp", "mlp", "MLP", (235_146, 0), (235_146, 0), 0.980, has_dropout=True),
         ModelSpec(
-            "resnet_v2", "resnet_v2", "ResNetV2", (677_162, 1_792), (677_162, 1_792), 0.994,
+            "resnet_v2", "resnet_v2", "ResNetV2", (677_162, 1_792), (677_162, 1_792), 0.994, has_dropout=False,
             why_counts_differ="Keras' count_params() includes the 1,792 BatchNorm moving "
             "statistics; torch keeps them as buffers, outside parameters().",
         ),
         ModelSpec(
-            "transformer", "transformer", "TransformerClassifier", (71_946, 0), (71_946, 0), 0.975
+            "transformer", "transformer", "TransformerClassifier", (71_946, 0), (71_946, 0), 0.975,
+            has_dropout=True,
         ),
         ModelSpec(
-            "lstm", "lstm", "LSTMClassifier", (81_674, 0), (82_186, 0), 0.985,
+            "lstm", "lstm", "LSTMClassifier", (81_674, 0), (82_186, 0), 0.985, has_dropout=False,
             why_counts_differ="torch's LSTM keeps two bias vectors (bias_ih, bias_hh) that are "
             "only ever summed; Keras keeps one: 4 × 128 = 512 more parameters in torch.",
         ),
@@ -64,12 +66,58 @@ class Budget:
 
 
 @dataclass(frozen=True)
+class Regularization:
+    """How a run is regularized, beyond the model's own dropout.
+
+    Each framework spells these its own way (see compare.keras_runner and
+    compare.torch_runner); the values mean the same thing in both.
+    """
+
+    name: str = "as built"  # the label in results and reports
+    l2: float = 0.0  # λ: λ·Σw² over every kernel is added to the loss
+    weight_decay: float = 0.0  # the optimizer's own `weight_decay` argument, as each defines it
+    dropout_rate: float | None = None  # None: the model's default rate
+    early_stopping_patience: int | None = None  # epochs without a better validation loss
+    augment: bool = False  # random shifts and rotations of the training images
+
+    def describe(self) -> str:
+        parts = [f"L2 λ={self.l2:g}" if self.l2 else "",
+                 f"weight_decay={self.weight_decay:g}" if self.weight_decay else "",
+                 f"dropout {self.dropout_rate:g}" if self.dropout_rate is not None else "",
+                 f"early stopping (patience {self.early_stopping_patience})" if self.early_stopping_patience else "",
+                 f"augmentation (±{AUGMENT_MAX_DEGREES:g}°, ±{AUGMENT_MAX_SHIFT:.0%} shifts)" if self.augment else ""]
+        return ", ".join(part for part in parts if part) or "none beyond the model's own dropout"
+
+
+# Early stopping watches a validation split carved from the training images; when
+# any run of a comparison uses it, every run trains on the same remaining images.
+VALIDATION_FRACTION = 0.1
+# Augmentation: rotations uniform in ±10°, shifts uniform in ±10% of the image side.
+AUGMENT_MAX_DEGREES = 10.0
+AUGMENT_MAX_SHIFT = 0.1
+
+
+@dataclass(frozen=True)
 class Preset:
     name: str
     data: str  # "sample": the shipped sample; "mnist": full MNIST (see compare.mnist)
     description: str
-    budgets: dict[str, Budget]
+    budgets: dict[str, Budget]  # the models the preset trains, and how
     timeout_s: int  # per run, including imports and compilation
+    # Each (model, framework) pair runs once per variant; the usual presets have
+    # one variant, made from the --l2/--dropout/... flags.
+    variants: tuple[Regularization, ...] | None = None
+
+
+# The workshop's regularization lesson: the MLP on 4,480 training digits overfits
+# within a few epochs; each variant adds one remedy on the same budget.
+REGULARIZATION_STUDY = (
+    Regularization("none", dropout_rate=0.0),
+    Regularization("L2", l2=1e-3, dropout_rate=0.0),
+    Regularization("dropout", dropout_rate=0.5),
+    Regularization("early stopping", dropout_rate=0.0, early_stopping_patience=3),
+    Regularization("augmentation", dropout_rate=0.0, augment=True),
+)
 
 
 PRESETS: dict[str, Preset] = {
@@ -106,6 +154,15 @@ PRESETS: dict[str, Preset] = {
                 "lstm": Budget(15, 128, 1e-3, None, None),
             },
             timeout_s=6 * 3600,
+        ),
+        Preset(
+            "regularization",
+            "sample",
+            "the regularization lesson: the MLP with none / L2 / dropout / early stopping / "
+            "augmentation, 30 epochs on the shipped sample, train versus test accuracy per epoch",
+            {"mlp": Budget(30, 128, 1e-3, None, None)},
+            timeout_s=900,
+            variants=REGULARIZATION_STUDY,
         ),
     )
 }

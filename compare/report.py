@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from compare.differences import DIFFERENCES
-from compare.registry import MODELS
+from compare.registry import MODELS, Regularization
 
-PLOT_NAMES = ("step_time", "throughput", "accuracy", "parameters")
+PLOT_NAMES = ("step_time", "throughput", "accuracy", "parameters", "regularization")
 BASELINE = "torch"  # step-time ratios are given against plain PyTorch
+AS_BUILT = "as built"  # the variant name of a run with no regularization flags
 
 
 @dataclass
@@ -37,25 +38,35 @@ def fmt(value, spec: str = ".1f", unit: str = "") -> str:
     return f"{value:{spec}}{unit}"
 
 
+def percent(fraction: float | None) -> str:
+    return fmt(fraction * 100 if fraction is not None else None, ".2f", "%")
+
+
 def finished_runs(document: dict) -> list[dict]:
     return [run for run in document["runs"] if run["status"] in ("ok", "diverged")]
 
 
-def baseline_step_ms(document: dict, model: str) -> float | None:
-    for run in finished_runs(document):
-        if run["model"] == model and run["framework"] == BASELINE:
-            return run["timing"]["step_time_ms_median"]
+def model_label(run: dict) -> str:
+    """The model's name, and its regularization variant when it has one."""
+    return run["model"] if run["variant"] == AS_BUILT else f"{run['model']} ({run['variant']})"
+
+
+def baseline_step_ms(document: dict, run: dict) -> float | None:
+    """Plain torch's step time for the same model and variant."""
+    for other in finished_runs(document):
+        if model_label(other) == model_label(run) and other["framework"] == BASELINE:
+            return other["timing"]["step_time_ms_median"]
     return None
 
 
 def target_text(document: dict, run: dict) -> str:
     """The run's final accuracy against its model's target, on full MNIST only."""
     target = MODELS[run["model"]].target_accuracy if run["model"] in MODELS else None
-    if target is None or not run["history"]:
+    if target is None or run["final_test_accuracy"] is None:
         return "—"
     if not document["settings"]["data"]["is_full"]:
         return f"n/a (target {target:.1%} is for full MNIST)"
-    reached = run["history"][-1]["test_accuracy"] >= target
+    reached = run["final_test_accuracy"] >= target
     return f"{'met' if reached else 'MISSED'} (≥ {target:.1%})"
 
 
@@ -63,17 +74,17 @@ def summary_section(document: dict) -> Section:
     rows = []
     for run in document["runs"]:
         if run["status"] not in ("ok", "diverged"):
-            rows.append([run["model"], run["framework"], run["status"], *["—"] * 6])
+            rows.append([model_label(run), run["framework"], run["status"], *["—"] * 6])
             continue
         timing = run["timing"]
         step = timing["step_time_ms_median"]
-        base = baseline_step_ms(document, run["model"])
+        base = baseline_step_ms(document, run)
         ratio = step / base if step and base else None
         rows.append([
-            run["model"],
+            model_label(run),
             run["framework"],
             run["status"],
-            fmt(run["history"][-1]["test_accuracy"] * 100 if run["history"] else None, ".2f", "%"),
+            percent(run["final_test_accuracy"]),
             target_text(document, run),
             f"{fmt(step, '.2f')} ± {fmt(timing['step_time_ms_iqr'], '.2f')}",
             fmt(ratio, ".2f", "×"),
@@ -102,7 +113,7 @@ def parameters_section(document: dict) -> Section:
         counts = [info["trainable_params"], info["non_trainable_params"]]
         matches = counts == info["reference_params"]
         rows.append([
-            run["model"], run["framework"], f"{counts[0]:,}", f"{counts[1]:,}",
+            model_label(run), run["framework"], f"{counts[0]:,}", f"{counts[1]:,}",
             str(tuple(info["output_shape"])),
             "yes" if matches else f"NO: expected {info['reference_params'][0]:,} / {info['reference_params'][1]:,}",
             fmt(run.get("step0_max_abs_logit_diff"), ".1e") if run.get("initial_weights") == "shared" else "own init",
@@ -124,17 +135,20 @@ def parameters_section(document: dict) -> Section:
 
 def history_section(document: dict) -> Section:
     rows = [
-        [run["model"], run["framework"], str(epoch["epoch"]), fmt(epoch["train_loss"], ".4f"),
-         fmt(epoch["test_loss"], ".4f"), fmt(epoch["test_accuracy"] * 100, ".2f", "%"),
-         fmt(epoch["epoch_time_s"], ".2f")]
+        [model_label(run), run["framework"], str(epoch["epoch"]), fmt(epoch["train_loss"], ".4f"),
+         percent(epoch["train_accuracy"]), fmt(epoch["val_loss"], ".4f"), percent(epoch["val_accuracy"]),
+         fmt(epoch["test_loss"], ".4f"), percent(epoch["test_accuracy"]), fmt(epoch["epoch_time_s"], ".2f")]
         for run in finished_runs(document)
         for epoch in run["history"]
     ]
     return Section(
         "Per epoch",
-        ["Train loss: mean over the epoch's batches in training mode (dropout on). Epoch time: "
-         "the training loop only; the first epoch includes compilation."],
-        ["model", "framework", "epoch", "train loss", "test loss", "test acc", "epoch s"],
+        ["Train loss and accuracy: running means over the epoch's batches in training mode (dropout and "
+         "augmentation on), as Keras' `fit` reports them. Losses include the L2 penalty when one is set "
+         "(Keras' definition of `loss`). Validation: the split early stopping watches, when there is one. "
+         "Epoch time: the training loop only; the first epoch includes compilation."],
+        ["model", "framework", "epoch", "train loss", "train acc", "val loss", "val acc", "test loss",
+         "test acc", "epoch s"],
         rows,
     )
 
@@ -144,7 +158,7 @@ def timing_section(document: dict) -> Section:
     for run in finished_runs(document):
         timing, memory = run["timing"], run["memory"]
         rows.append([
-            run["model"], run["framework"], str(timing["steady_steps"]),
+            model_label(run), run["framework"], str(timing["steady_steps"]),
             fmt(timing["inference_latency_ms_batch_1"], ".2f"),
             f"{fmt(timing['inference_latency_ms_large_batch'], '.1f')} (batch {timing['inference_large_batch_size']})",
             fmt(memory["peak_rss_mb"], ",.0f"),
@@ -184,7 +198,7 @@ def problems_section(document: dict) -> Section:
         reason = run.get("error", {}).get("reason", "")
         if run["status"] == "diverged":
             reason = f"loss became NaN or infinite at step {run['diverged_at_step']}"
-        rows.append([run["model"], run["framework"], run["status"], reason])
+        rows.append([model_label(run), run["framework"], run["status"], reason])
     paragraphs = [] if rows else ["Every run finished."]
     if rows:
         paragraphs.append("Each worker's full output is in `runs/<model>--<framework>.log`.")
@@ -277,10 +291,71 @@ def differences_sections(document: dict) -> list[Section]:
     return parts
 
 
+def regularized_runs(document: dict) -> list[dict]:
+    return [run for run in finished_runs(document) if run["variant"] != AS_BUILT]
+
+
+REGULARIZATION_SPELLINGS = [
+    "How each is spelled. **L2**: Keras `kernel_regularizer=keras.regularizers.L2(λ)` on each layer "
+    "(`fit` adds `model.losses` to the loss); torch `loss = loss + λ * sum(w.square().sum() for w in kernels)`. "
+    "**Weight decay**: both optimizers take `weight_decay`, but Keras decouples it (w ← w − lr·wd·w, as "
+    "AdamW) while torch's Adam adds wd·w to the gradient. **Dropout**: `keras.layers.Dropout(rate)` and "
+    "`nn.Dropout(rate)`, both scaling kept units by 1/(1 − rate) in training. **Early stopping**: "
+    "`keras.callbacks.EarlyStopping(monitor=\"val_loss\", patience=P, restore_best_weights=True)`; in torch "
+    "the loop keeps the best weights and stops itself. **Augmentation**: `keras.layers.RandomRotation` and "
+    "`RandomTranslation` in front of the model; in torch `F.affine_grid` + `F.grid_sample` on the device.",
+    "Train accuracy is the running mean over each epoch in training mode (dropout and augmentation on), "
+    "as `fit` reports it; the gap is train minus test accuracy at the epoch whose weights the run ends "
+    "with (the best epoch after early stopping). Keras' image preprocessing layers declare "
+    "`supports_jit=False`, so `jit_compile=\"auto\"` trains an augmented Keras model without XLA: see "
+    "the jit_compile and step-time columns.",
+]
+
+
+def regularization_section(document: dict) -> Section | None:
+    runs = regularized_runs(document)
+    if not runs:
+        return None
+    rows = []
+    for run in runs:
+        stopping = run["early_stopping"]
+        end = stopping["best_epoch"] if stopping and stopping["best_epoch"] else len(run["history"])
+        train_accuracy = run["history"][end - 1]["train_accuracy"] if run["history"] else None
+        test_accuracy = run["final_test_accuracy"]
+        gap = (train_accuracy - test_accuracy) * 100 if train_accuracy is not None and test_accuracy is not None else None
+        stopped = "—" if not stopping else (
+            f"stopped at {stopping['stopped_epoch']}, best {stopping['best_epoch']}" if stopping["stopped_epoch"]
+            else f"ran every epoch, best {stopping['best_epoch']}")
+        rows.append([
+            run["model"], run["variant"], run["framework"], str(len(run["history"])), stopped,
+            percent(train_accuracy), percent(test_accuracy), fmt(gap, "+.2f", " pp"),
+            fmt(run["timing"]["step_time_ms_median"], ".2f"), str(run["settings"]["jit_compile"]),
+        ])
+    variants = {variant["name"]: variant for variant in document["settings"].get("variants", [])}
+    described = [f"**{name}**: {describe_variant(variant)}" if name != describe_variant(variant) else name
+                 for name, variant in variants.items()]
+    held_out = document["settings"]["validation_fraction"]
+    return Section(
+        "Regularization: train versus test accuracy",
+        ["Every variant trains on the same images, from the same initial weights and budget"
+         + (f"; {held_out:.0%} of the training images are held out as early stopping's validation split."
+            if held_out else "."), "; ".join(described) + ".",
+         *REGULARIZATION_SPELLINGS],
+        ["model", "variant", "framework", "epochs run", "early stopping", "train acc", "test acc",
+         "gap (train − test)", "step ms", "jit_compile"],
+        rows,
+    )
+
+
+def describe_variant(variant: dict) -> str:
+    return Regularization(**variant).describe()
+
+
 def sections(document: dict) -> list[Section]:
     return [
         environment_section(document),
         summary_section(document),
+        *filter(None, [regularization_section(document)]),
         parameters_section(document),
         history_section(document),
         timing_section(document),
@@ -359,9 +434,9 @@ def draw_plots(document: dict, folder: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     folder.mkdir(parents=True, exist_ok=True)
-    models = list(dict.fromkeys(run["model"] for run in runs))
+    models = list(dict.fromkeys(model_label(run) for run in runs))
     frameworks = list(dict.fromkeys(run["framework"] for run in runs))
-    lookup = {(run["model"], run["framework"]): run for run in runs}
+    lookup = {(model_label(run), run["framework"]): run for run in runs}
     paths = []
 
     def grouped_bars(name: str, value, ylabel: str, title: str, log: bool) -> None:
@@ -391,7 +466,7 @@ def draw_plots(document: dict, folder: Path) -> list[Path]:
                  "Training throughput", log=True)
 
     if max(len(run["history"]) for run in runs) == 1:
-        grouped_bars("accuracy", lambda r: r["history"][-1]["test_accuracy"] * 100 if r["history"] else None,
+        grouped_bars("accuracy", lambda r: r["final_test_accuracy"] * 100 if r["final_test_accuracy"] is not None else None,
                      "test accuracy %", "Test accuracy after one epoch", log=False)
     else:
         fig, axes = plt.subplots(1, len(models), figsize=(4 * len(models), 3.5), squeeze=False)
@@ -414,7 +489,39 @@ def draw_plots(document: dict, folder: Path) -> list[Path]:
 
     grouped_bars("parameters", lambda r: r["model_info"]["trainable_params"], "trainable parameters (log)",
                  "Trainable parameters", log=True)
+    if regularized_runs(document):
+        paths.append(draw_regularization(regularized_runs(document), folder, plt))
     return paths
+
+
+def draw_regularization(runs: list[dict], folder: Path, plt) -> Path:
+    """Train (dashed) and test (solid) accuracy per epoch: one panel per model and
+    variant, one colour per framework, so each remedy's effect on the gap shows."""
+    models = list(dict.fromkeys(run["model"] for run in runs))
+    variants = list(dict.fromkeys(run["variant"] for run in runs))
+    frameworks = list(dict.fromkeys(run["framework"] for run in runs))
+    colours = {framework: f"C{i}" for i, framework in enumerate(frameworks)}
+    fig, axes = plt.subplots(len(models), len(variants), figsize=(3.6 * len(variants), 3.2 * len(models)),
+                             squeeze=False, sharey=True)
+    for run in runs:
+        ax = axes[models.index(run["model"])][variants.index(run["variant"])]
+        epochs = [e["epoch"] for e in run["history"]]
+        colour = colours[run["framework"]]
+        ax.plot(epochs, [e["train_accuracy"] * 100 for e in run["history"]], "--", color=colour)
+        ax.plot(epochs, [e["test_accuracy"] * 100 for e in run["history"]], "-", color=colour, label=run["framework"])
+        if run["early_stopping"] and run["early_stopping"]["best_epoch"]:
+            ax.axvline(run["early_stopping"]["best_epoch"], color=colour, linewidth=0.8, alpha=0.5)
+        ax.set_title(f"{run['model']}: {run['variant']}", fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    for row in axes:
+        row[0].set_ylabel("accuracy % (train dashed, test solid)")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    path = folder / "regularization.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
 
 
 def write_report(document: dict, folder: Path) -> list[Path]:

@@ -1,6 +1,14 @@
 """Train, evaluate and time one PyTorch model, the idiomatic way: a DataLoader,
 an explicit training loop, `torch.inference_mode()` for evaluation, and
-optionally `torch.compile`. The mirror of `keras_runner.py`."""
+optionally `torch.compile`. The mirror of `keras_runner.py`.
+
+Regularization, the torch way:
+- L2: the penalty λ·Σw² written into the loss, over the same kernels Keras penalizes.
+- weight_decay: the optimizer's argument, which torch's Adam applies *coupled*
+  (g ← g + wd·w, an L2 gradient term); AdamW would decouple it.
+- early stopping: the loop keeps a copy of the best weights and stops itself.
+- augmentation: random affine transforms as tensor ops on the device, in the loop.
+"""
 
 from __future__ import annotations
 
@@ -18,10 +26,11 @@ from compare import backends
 from compare.frameworks import Framework
 from compare.params import torch_param_counts
 from compare.port_torch import state_to_torch
-from compare.registry import ModelSpec
+from compare.registry import AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT, ModelSpec
 from compare.timing import StepClock
 from compare.weights import REFERENCE_IMAGES, REFERENCE_LOGITS, load_weights, max_abs_diff
-from compare.worker import Outcome, Prepared
+from compare.worker import Outcome, Prepared, epoch_record, model_arguments
+from torch_models.augment import RandomShiftRotate
 
 DATA_PATH = (
     "A torch.utils.data.DataLoader over an in-memory TensorDataset collates each batch "
@@ -29,8 +38,50 @@ DATA_PATH = (
 )
 
 
-def evaluate(model: torch.nn.Module, loader: DataLoader, device: torch.device) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy over `loader`, in inference mode."""
+def is_kernel(name: str, parameter: torch.nn.Parameter) -> bool:
+    """Weight matrices and conv kernels (Keras' "kernels"): not biases, not
+    normalization scales (1-D weights), not the position embedding."""
+    return "weight" in name.rsplit(".", 1)[-1] and parameter.ndim >= 2
+
+
+def l2_penalty(model: torch.nn.Module, l2: float) -> torch.Tensor:
+    """l2·Σw² over every kernel: the term Keras' L2(l2) regularizers add to the loss."""
+    return l2 * sum(p.square().sum() for name, p in model.named_parameters() if is_kernel(name, p))
+
+
+class EarlyStopping:
+    """Keras' `EarlyStopping(monitor="val_loss", restore_best_weights=True)`, spelled
+    out: a lower validation loss than any before saves a copy of the weights;
+    `patience` epochs in a row without one stop training; `restore_best` puts
+    the saved weights back (Keras does so when fit ends, stopped early or not)."""
+
+    def __init__(self, patience: int):
+        self.patience = patience
+        self.best_loss = math.inf
+        self.best_epoch: int | None = None
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.stopped_epoch: int | None = None
+        self.wait = 0
+
+    def should_stop(self, epoch: int, val_loss: float, model: torch.nn.Module) -> bool:
+        if val_loss < self.best_loss:  # False for NaN, as in Keras
+            self.best_loss, self.best_epoch, self.wait = val_loss, epoch, 0
+            self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            return False
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.stopped_epoch = epoch
+            return True
+        return False
+
+    def restore_best(self, model: torch.nn.Module) -> None:
+        if self.best_state is not None:
+            model.load_state_dict(self.best_state)
+
+
+def evaluate(model: torch.nn.Module, loader: DataLoader, device: torch.device, l2: float) -> dict:
+    """Mean loss (cross-entropy, plus the L2 penalty if any, as Keras reports it)
+    and accuracy over `loader`, in inference mode."""
     model.eval()
     loss_sum, correct, count = 0.0, 0, 0
     with torch.inference_mode():
@@ -40,7 +91,8 @@ def evaluate(model: torch.nn.Module, loader: DataLoader, device: torch.device) -
             loss_sum += F.cross_entropy(logits, labels, reduction="sum").item()
             correct += (logits.argmax(dim=1) == labels).sum().item()
             count += len(labels)
-    return loss_sum / count, correct / count
+        penalty = l2_penalty(model, l2).item() if l2 else 0.0
+    return {"loss": loss_sum / count + penalty, "accuracy": correct / count}
 
 
 def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework) -> Outcome:
@@ -51,8 +103,10 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework)
     precision = backends.set_tf32("torch", spec["tf32"])
     if spec["deterministic"]:
         precision += "; " + backends.set_deterministic("torch")
+    regularization = spec["regularization"]
+    l2 = regularization["l2"]
 
-    model = model_spec.torch_class()()
+    model = model_spec.torch_class()(**model_arguments(spec))
     step0 = None
     if spec["initial_weights"]:
         state, reference = load_weights(Path(spec["initial_weights"]))
@@ -63,13 +117,20 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework)
     model = model.to(device)
     step_model = torch.compile(model) if framework.torch_compile else model
     # torch's Adam epsilon defaults to 1e-8, Keras' to 1e-7: set explicitly.
-    optimizer = torch.optim.Adam(model.parameters(), lr=spec["learning_rate"], eps=spec["adam_epsilon"])
+    # torch's Adam adds weight_decay·w to the gradient (coupled); Keras decouples it.
+    optimizer = torch.optim.Adam(model.parameters(), lr=spec["learning_rate"], eps=spec["adam_epsilon"],
+                                 weight_decay=regularization["weight_decay"])
+    augment = RandomShiftRotate(AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT) if regularization["augment"] else None
+    stopper = EarlyStopping(regularization["early_stopping_patience"]) if regularization["early_stopping_patience"] else None
 
     # torch.from_numpy shares memory with the arrays: no copy. Images become (N, 1, 28, 28).
-    train_set = TensorDataset(torch.from_numpy(data.x_train).unsqueeze(1), torch.from_numpy(data.y_train))
-    test_set = TensorDataset(torch.from_numpy(data.x_test).unsqueeze(1), torch.from_numpy(data.y_test))
+    def dataset(images: np.ndarray, labels: np.ndarray) -> TensorDataset:
+        return TensorDataset(torch.from_numpy(images).unsqueeze(1), torch.from_numpy(labels))
+
+    train_set, test_set = dataset(data.x_train, data.y_train), dataset(data.x_test, data.y_test)
     pin = device.type == "cuda"
     test_loader = DataLoader(test_set, batch_size=spec["eval_batch_size"], pin_memory=pin)
+    val_loader = DataLoader(dataset(data.x_val, data.y_val), batch_size=spec["eval_batch_size"], pin_memory=pin)
 
     clock = StepClock(spec["warmup_steps"])
     history, steps_done, diverged_at_step = [], 0, None
@@ -80,14 +141,20 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework)
         started = time.perf_counter()
         clock.new_epoch()
         model.train()
-        losses = []
+        losses, correct = [], torch.zeros((), dtype=torch.int64, device=device)
         for images, labels in loader:
             images = images.to(device, non_blocking=True)
             labels = labels.to(device, non_blocking=True)
+            if augment is not None:
+                images = augment(images)  # (B, 1, 28, 28), on the device
             optimizer.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(step_model(images), labels)
+            logits = step_model(images)
+            loss = F.cross_entropy(logits, labels)
+            if l2:
+                loss = loss + l2_penalty(model, l2)
             loss.backward()
             optimizer.step()
+            correct += (logits.argmax(dim=1) == labels).sum()
             losses.append(loss.item())  # a host read: waits for the device to finish the step
             clock.tick()
             steps_done += 1
@@ -95,16 +162,19 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework)
                 diverged_at_step = steps_done
                 break
         epoch_time_s = time.perf_counter() - started
-        test_loss, test_accuracy = evaluate(step_model, test_loader, device)
-        history.append({
-            "epoch": epoch,
-            "train_loss": sum(losses) / len(losses),
-            "test_loss": test_loss,
-            "test_accuracy": test_accuracy,
-            "epoch_time_s": epoch_time_s,
-        })
-        if diverged_at_step is not None:
+        train = {"loss": sum(losses) / len(losses), "accuracy": correct.item() / (len(losses) * spec["batch_size"])}
+        val = evaluate(step_model, val_loader, device, l2) if stopper else None
+        history.append(epoch_record(epoch, train, val, evaluate(step_model, test_loader, device, l2), epoch_time_s))
+        if diverged_at_step is not None or (stopper and stopper.should_stop(epoch, val["loss"], model)):
             break
+
+    last = history[-1]
+    final_test, early_stopping = {"loss": last["test_loss"], "accuracy": last["test_accuracy"]}, None
+    if stopper:
+        stopper.restore_best(model)  # as Keras' EarlyStopping does when fit ends
+        final_test = evaluate(step_model, test_loader, device, l2)
+        early_stopping = {"patience": stopper.patience, "best_epoch": stopper.best_epoch,
+                          "stopped_epoch": stopper.stopped_epoch}
 
     # The largest inference batch, copied to the device once; predict(n) slices it.
     test_images = test_set.tensors[0][: spec["inference_batch_size"]].to(device)
@@ -123,6 +193,8 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework)
         diverged_at_step=diverged_at_step,
         step0_max_abs_logit_diff=step0,
         predict=predict,
+        final_test=final_test,
+        early_stopping=early_stopping,
         jit_compile=framework.torch_compile,
         precision=precision,
         data_path=DATA_PATH,

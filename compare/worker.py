@@ -32,10 +32,14 @@ TRACEBACK_TAIL_CHARS = 4000
 @dataclass(frozen=True)
 class Prepared:
     """Data every framework receives identically: images scaled to [0, 1] as
-    float32 (B, 28, 28), int64 labels, and one shared shuffling order per epoch."""
+    float32 (B, 28, 28), int64 labels, and one shared shuffling order per epoch.
+    The validation split (empty unless early stopping asked for one) is carved
+    from the training images."""
 
     x_train: np.ndarray
     y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
     epoch_orders: list[np.ndarray]
@@ -45,13 +49,18 @@ def prepare(spec: dict) -> Prepared:
     source = spec["data"]
     data = load_mnist(source["location"], sample=source["sample"], download=False)
     batch_size = spec["batch_size"]
-    n_train = min(spec["train_samples"] or len(data.y_train), len(data.y_train))
+    n_available = min(spec["train_samples"] or len(data.y_train), len(data.y_train))
+    # A seeded draw, not the last images: the sample and MNIST are not ordered by
+    # class, but a user's own IDX files might be.
+    split = np.random.default_rng([spec["seed"], 2**31]).permutation(n_available)
+    n_val = round(n_available * spec["validation_fraction"])
+    val_index, train_index = np.sort(split[:n_val]), np.sort(split[n_val:])
     # Whole batches only: a smaller last batch has a new shape, which makes
     # XLA (TensorFlow, JAX) and torch.compile compile the step once more.
-    n_train -= n_train % batch_size
-    if n_train == 0:
+    train_index = train_index[: len(train_index) - len(train_index) % batch_size]
+    if len(train_index) == 0:
         raise ValueError(
-            f"batch_size={batch_size} is larger than the {len(data.y_train)} training "
+            f"batch_size={batch_size} is larger than the {n_available - n_val} training "
             f"images available; choose a smaller --batch-size."
         )
     n_test = min(spec["test_samples"] or len(data.y_test), len(data.y_test))
@@ -60,12 +69,14 @@ def prepare(spec: dict) -> Prepared:
         return images.astype(np.float32) / 255.0
 
     orders = [
-        np.random.default_rng([spec["seed"], epoch]).permutation(n_train)
+        np.random.default_rng([spec["seed"], epoch]).permutation(len(train_index))
         for epoch in range(spec["epochs"])
     ]
     return Prepared(
-        scale(data.x_train[:n_train]),
-        data.y_train[:n_train].astype(np.int64),
+        scale(data.x_train[train_index]),
+        data.y_train[train_index].astype(np.int64),
+        scale(data.x_train[val_index]),
+        data.y_train[val_index].astype(np.int64),
         scale(data.x_test[:n_test]),
         data.y_test[:n_test].astype(np.int64),
         orders,
@@ -84,6 +95,8 @@ class Outcome:
     diverged_at_step: int | None
     step0_max_abs_logit_diff: float | None  # vs the shared initial weights' reference logits
     predict: Callable[[int], object]  # logits of the first n test images, on the host
+    final_test: dict  # {"loss", "accuracy"} of the weights the run ends with
+    early_stopping: dict | None  # {"patience", "best_epoch", "stopped_epoch"} when it was on
     jit_compile: object
     precision: str
     data_path: str  # how a batch reaches the device
@@ -105,6 +118,9 @@ def record(outcome: Outcome, spec: dict, prepared: Prepared) -> dict:
             "reference_params": list(outcome.reference_params),
         },
         "history": outcome.history,
+        "final_test_loss": outcome.final_test["loss"],
+        "final_test_accuracy": outcome.final_test["accuracy"],
+        "early_stopping": outcome.early_stopping,
         "timing": {
             **outcome.clock.summary(spec["batch_size"]),
             "inference_latency_ms_batch_1": latency_ms(lambda: outcome.predict(1), spec["latency_repeats"]),
@@ -122,7 +138,29 @@ def record(outcome: Outcome, spec: dict, prepared: Prepared) -> dict:
             "data_path": outcome.data_path,
         },
         "device": outcome.device,
-        "data_used": {"train_samples": len(prepared.y_train), "test_samples": len(prepared.y_test)},
+        "data_used": {"train_samples": len(prepared.y_train), "validation_samples": len(prepared.y_val),
+                      "test_samples": len(prepared.y_test)},
+    }
+
+
+def model_arguments(spec: dict) -> dict:
+    """Constructor arguments for either twin: a dropout rate when the run sets one."""
+    rate = spec["regularization"]["dropout_rate"]
+    return {} if rate is None else {"dropout_rate": rate}
+
+
+def epoch_record(epoch: int, train: dict, val: dict | None, test: dict, epoch_time_s: float) -> dict:
+    """One history entry; every *_loss is the loss being minimized (cross-entropy,
+    plus the L2 penalty when --l2 is set: Keras' definition of `loss`)."""
+    return {
+        "epoch": epoch,
+        "train_loss": train["loss"],
+        "train_accuracy": train["accuracy"],  # running mean over the epoch, in training mode
+        "val_loss": val["loss"] if val else None,
+        "val_accuracy": val["accuracy"] if val else None,
+        "test_loss": test["loss"],
+        "test_accuracy": test["accuracy"],
+        "epoch_time_s": epoch_time_s,
     }
 
 

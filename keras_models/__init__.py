@@ -1,4 +1,5 @@
-"""The four MNIST models as Keras 3 models (any backend, set by KERAS_BACKEND).
+"""The four MNIST models as Keras 3 models (any backend, set by KERAS_BACKEND),
+and the training-time augmentation layer.
 
 Twins of `torch_models`: same class names, constructor arguments and
 sub-layer attribute names. Images are channels-last: (B, 28, 28, 1).
@@ -16,6 +17,7 @@ if os.environ.get("KERAS_BACKEND", "tensorflow") not in KERAS_BACKENDS:
         f"(numpy and openvino exist but cannot train)."
     )
 
+from keras_models.augment import RandomShiftRotate  # noqa: E402
 from keras_models.lstm import LSTMClassifier  # noqa: E402
 from keras_models.mlp import MLP  # noqa: E402
 from keras_models.resnet_v2 import PreActBlock, ResNetV2  # noqa: E402
@@ -29,4 +31,5 @@ __all__ = [
     "EncoderBlock",
     "TransformerClassifier",
     "LSTMClassifier",
+    "RandomShiftRotate",
 ]

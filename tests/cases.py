@@ -22,3 +22,18 @@ INVALID_ARGS = [
 # the batch fastest and is the slowest per step (XLA's CPU convolutions), so it
 # takes fewer steps.
 TRAINING_STEPS = {"mlp": 30, "resnet_v2": 10, "transformer": 30, "lstm": 30}
+
+# Validation losses after each epoch → (patience, epoch training stops at or None,
+# best epoch), worked out by hand from Keras' EarlyStopping rule: only a loss
+# lower than every earlier one counts as better (equal or NaN does not);
+# `patience` epochs in a row without one stop training. Epochs count from 1.
+NAN = float("nan")
+EARLY_STOPPING_CASES = [
+    ([1.0, 0.9, 0.8, 0.7], 2, None, 4),
+    ([1.0, 0.9, 0.95, 0.96, 0.5], 2, 4, 2),
+    ([1.0, 1.0, 1.0], 2, 3, 1),
+    ([1.0, NAN, NAN, 0.1], 2, 3, 1),
+    ([1.0, 1.1, 0.9, 1.2, 1.3, 0.1], 2, 5, 3),
+    ([2.0, 1.9], 1, None, 2),
+    ([2.0, 2.1, 1.0], 1, 2, 1),
+]

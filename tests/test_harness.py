@@ -39,7 +39,8 @@ def test_smoke_run_covers_every_framework(smoke_folder):
         assert run["status"] == "ok", run.get("error")
         assert run["model_info"]["output_shape"] == [2, 10]
         assert run["model_info"]["trainable_params"] == MODELS["mlp"].keras_params[0]
-        assert run["data_used"] == {"train_samples": 512, "test_samples": 256}
+        assert run["data_used"] == {"train_samples": 512, "validation_samples": 0, "test_samples": 256}
+        assert run["variant"] == "as built" and run["early_stopping"] is None
         assert len(run["history"]) == 1 and 0 <= run["history"][0]["test_accuracy"] <= 1
         timing = run["timing"]
         # 8 steps: the first is compilation, the next 3 warm-up, 4 are steady.
@@ -56,6 +57,35 @@ def test_smoke_run_covers_every_framework(smoke_folder):
     # The run's checks ran on one backend (torch, the quickest to start) and all passed.
     assert list(document["checks"]) == ["torch"]
     assert all(p["inference"]["passed"] and p["training"]["passed"] for p in document["checks"]["torch"]["parity"].values())
+
+
+def test_regularization_differences_measure_the_documented_effects(smoke_folder):
+    differences = load_results(smoke_folder)["checks"]["torch"]["differences"]
+    l2 = differences["l2_penalty_vs_sgd_weight_decay"]["measured"]
+    assert l2["keras_penalty"] == pytest.approx(l2["torch_penalty"], rel=1e-5)  # the same weights penalized
+    assert l2["keras_penalty_step_over_torch_weight_decay_step"] == pytest.approx(2.0, rel=1e-3)  # d(λw²)/dw = 2λw
+    # weight_decay=2λ reproduces the step to float32 rounding; weight_decay=λ misses half the decay.
+    assert l2["max_abs_weight_diff_vs_weight_decay_2l2"] < 0.01 * l2["largest_penalty_share_of_update"]
+    assert l2["max_abs_weight_diff_vs_weight_decay_l2"] > 0.4 * l2["largest_penalty_share_of_update"]
+    adam = differences["adam_weight_decay"]["measured"]
+    # A weight with zero gradient: decoupled decay moves it lr·wd·w = 1e-5; coupled, Adam normalizes wd·w to lr.
+    assert adam["keras_adam"][0] == pytest.approx(1e-5, rel=1e-2) == adam["torch_adamw"][0]
+    assert adam["torch_adam"][0] == pytest.approx(1e-3, rel=1e-3)
+    dropout = differences["dropout_scaling"]["measured"]
+    assert dropout["keras_kept_values"] == dropout["torch_kept_values"] == [2.0]  # 1/(1 − 0.5): inverted dropout
+    assert dropout["keras_inference_max_abs_change"] == dropout["torch_inference_max_abs_change"] == 0
+    mode = differences["training_mode"]["measured"]
+    assert mode["torch_module_starts_in_training_mode"] is True
+    assert mode["keras_call_without_training_max_abs_diff_between_calls"] == 0 < mode["torch_default_max_abs_diff_between_calls"]
+    assert mode["keras_bn_trainable_false_moving_mean_change_training_true"] == 0
+    assert mode["torch_bn_requires_grad_false_running_mean_change"] > 0
+    augment = differences["augmentation_distribution"]["measured"]
+    # 1,000 draws estimate a standard deviation to about ±2.2% (1/√(2n)); allow 10%.
+    for name in ("keras", "torch"):
+        for axis in ("x", "y"):
+            assert augment[f"{name}_shift_{axis}_std_px"] == pytest.approx(augment["uniform_shift_std_px"], rel=0.1)
+        assert augment[f"{name}_angle_std_deg"] == pytest.approx(augment["uniform_angle_std_deg"], rel=0.1)
+        assert augment[f"{name}_mass_ratio_mean"] == pytest.approx(1.0, abs=0.01)
 
 
 def test_report_files_are_complete_and_self_contained(smoke_folder):
@@ -164,6 +194,9 @@ def test_missing_framework_is_not_a_failure_unless_named(tmp_path, monkeypatch):
         (["--epochs", "0"], "expected a positive whole number, got '0'"),
         (["--batch-size", "1.5"], "expected a positive whole number, got '1.5'"),
         (["--timeout", "-3"], "expected a positive whole number, got '-3'"),
+        (["--l2", "-1"], "expected a number >= 0, got '-1'"),
+        (["--dropout", "1"], "expected a rate in [0, 1), got '1'"),
+        (["--early-stopping", "0"], "expected a positive whole number, got '0'"),
     ],
 )
 def test_bad_arguments_exit_2_with_a_clear_message(args, message, capsys):
