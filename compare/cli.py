@@ -24,7 +24,7 @@ from collections.abc import Collection
 from pathlib import Path
 
 from compare.environment import environment_record, nvidia_gpus
-from compare.frameworks import FRAMEWORKS
+from compare.frameworks import FRAMEWORKS, default_frameworks
 from compare.mnist import MNISTError, load_mnist
 from compare.registry import MODELS, PRESETS, VALIDATION_FRACTION, Budget, Regularization
 from compare.results import ResultsError, load_results
@@ -99,7 +99,8 @@ def run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--models", type=names(MODELS, "model"),
                         help=f"comma-separated, from: {', '.join(MODELS)} (default: every model the preset trains)")
     parser.add_argument("--frameworks", type=names(FRAMEWORKS, "framework"), default=None,
-                        help=f"comma-separated, from: {', '.join(FRAMEWORKS)} (default: every one installed)")
+                        help=f"comma-separated, from: {', '.join(FRAMEWORKS)} (default: every one installed; "
+                        f"the data-parallel keras-jax-dp and torch-ddp only with two or more GPUs)")
     parser.add_argument("--preset", choices=list(PRESETS), default="default",
                         help="; ".join(f"{p.name}: {p.description}" for p in PRESETS.values()))
     parser.add_argument("--epochs", type=positive_int, help="override the preset's epochs for every model")
@@ -124,6 +125,9 @@ def run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, help="results folder (default: results/<timestamp>)")
     parser.add_argument("--skip-checks", action="store_true",
                         help="leave out the parity and framework-difference checks (see `check`)")
+    parser.add_argument("--dp-devices", type=positive_int,
+                        help="devices for keras-jax-dp and torch-ddp (default: every GPU; on a CPU, 2 host "
+                        "devices or processes, a correctness check rather than a speed-up)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the comparison in --out: keep its finished runs, run the rest")
     regularization = parser.add_argument_group(
@@ -174,6 +178,28 @@ def resolve_device(choice: str) -> str:
     return "gpu" if choice == "gpu" or (choice == "auto" and has_gpu) else "cpu"
 
 
+CPU_DP_DEVICES = 2  # host devices (JAX) or processes (torch) on a CPU
+
+
+def resolve_dp_devices(requested: int | None, device: str) -> int:
+    """How many devices the data-parallel frameworks spread over."""
+    if device == "cpu":
+        return requested or CPU_DP_DEVICES
+    gpus = len(nvidia_gpus())
+    if requested and requested > gpus:
+        raise UsageError(f"--dp-devices {requested}: only {gpus} GPU(s) here; choose at most {gpus}.")
+    return requested or gpus
+
+
+def check_divisible_batches(budgets: dict[str, Budget], models: list[str], devices: int) -> None:
+    """Data parallelism splits every batch evenly across the devices."""
+    uneven = [f"{m} (batch {budgets[m].batch_size})" for m in models if budgets[m].batch_size % devices]
+    if uneven:
+        raise UsageError(f"the data-parallel frameworks split each batch over {devices} devices, but "
+                         f"{', '.join(uneven)} is not a multiple of {devices}; choose --batch-size or --dp-devices "
+                         f"so that it is.")
+
+
 def writable_folder(path: Path) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -210,14 +236,19 @@ def make_plan(args: argparse.Namespace):
         for name, budget in preset.budgets.items()
     }
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    device = resolve_device(args.device)
+    frameworks = args.frameworks or default_frameworks(len(nvidia_gpus()) if device == "gpu" else 0)
+    dp_devices = resolve_dp_devices(args.dp_devices, device)
+    if any(FRAMEWORKS[f].data_parallel for f in frameworks):
+        check_divisible_batches(budgets, models, dp_devices)
     return Plan(
         preset=preset,
         budgets=budgets,
         models=models,
-        frameworks=args.frameworks or list(FRAMEWORKS),
+        frameworks=frameworks,
         frameworks_chosen=args.frameworks is not None,
         data=data,
-        device=resolve_device(args.device),
+        device=device,
         jit_compile=args.jit_compile,
         tf32=args.tf32 == "on",
         seed=args.seed,
@@ -226,6 +257,7 @@ def make_plan(args: argparse.Namespace):
         deterministic=args.deterministic,
         checks=not args.skip_checks,
         variants=variants(args, preset, models),
+        dp_devices=dp_devices,
     )
 
 

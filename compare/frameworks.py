@@ -1,4 +1,5 @@
-"""The five frameworks a model can run on, and whether each is installed here.
+"""The frameworks a model can run on, and whether each is installed here: five on
+one device, and two that train data-parallel over several.
 
 Nothing here imports a framework: availability is read with `find_spec`, so
 the orchestrator stays fast and leaves every backend free for its children.
@@ -16,6 +17,10 @@ class Framework:
     family: str  # "keras" or "torch": which runner trains it
     keras_backend: str | None = None  # KERAS_BACKEND for the child
     torch_compile: bool = False
+    # Data parallel over every local device: Keras' DataParallel distribution, or
+    # torch DistributedDataParallel with one process per device (torchrun).
+    data_parallel: bool = False
+    single_device_twin: str | None = None  # the run a data-parallel run must match
     install_hint: str = ""
 
     @property
@@ -40,5 +45,15 @@ FRAMEWORKS: dict[str, Framework] = {
         Framework("keras-torch", "keras", "torch", install_hint="pip install torch"),
         Framework("torch", "torch", install_hint="pip install torch"),
         Framework("torch-compile", "torch", torch_compile=True, install_hint="pip install torch"),
+        Framework("keras-jax-dp", "keras", "jax", data_parallel=True, single_device_twin="keras-jax",
+                  install_hint="pip install jax (CPU) or 'jax[cuda12]' (GPU)"),
+        Framework("torch-ddp", "torch", data_parallel=True, single_device_twin="torch",
+                  install_hint="pip install torch"),
     )
 }
+
+
+def default_frameworks(gpu_count: int) -> list[str]:
+    """Every framework, leaving out the data-parallel ones unless there are GPUs
+    for them to spread over (on a CPU they are a correctness check: name them)."""
+    return [name for name, fw in FRAMEWORKS.items() if not fw.data_parallel or gpu_count > 1]

@@ -9,10 +9,14 @@ Regularization, the Keras way:
 - early stopping: the `EarlyStopping` callback, restoring the best weights.
 - augmentation: preprocessing layers in front of the model; `fit` runs them with
   training=True, `evaluate`/`predict` skip them.
+
+Data parallel (keras-jax-dp): the same code inside a `DataParallel` distribution's
+scope, which replicates the variables on every device and splits each batch.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from pathlib import Path
@@ -23,7 +27,7 @@ import numpy as np
 from compare import backends
 from compare.frameworks import Framework
 from compare.params import keras_param_counts
-from compare.port_keras import state_to_keras
+from compare.port_keras import keras_to_state, state_to_keras
 from compare.registry import AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT, ModelSpec
 from compare.timing import StepClock
 from compare.weights import REFERENCE_IMAGES, REFERENCE_LOGITS, load_weights, max_abs_diff
@@ -111,8 +115,17 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework)
         precision += "; " + backends.set_deterministic(engine)
     regularization = spec["regularization"]
 
-    model = model_spec.keras_class()(**model_arguments(spec))
-    model.build((None, 28, 28, 1))
+    devices = keras.distribution.list_devices()
+    if framework.data_parallel:
+        # Every variable replicated on each device, every batch split across them;
+        # model code and fit are unchanged. Evaluation inside fit is split too.
+        distributed = keras.distribution.DataParallel(devices=devices).scope
+    else:
+        devices, distributed = devices[:1], contextlib.nullcontext
+
+    with distributed():
+        model = model_spec.keras_class()(**model_arguments(spec))
+        model.build((None, 28, 28, 1))
     step0 = None
     if spec["initial_weights"]:
         state, reference = load_weights(Path(spec["initial_weights"]))
@@ -121,6 +134,49 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework)
                              reference[REFERENCE_LOGITS])
     if regularization["l2"]:
         add_l2(model, regularization["l2"])
+    with distributed():
+        trained, log, stopper = fit(spec, data, model)
+
+    last = log.history[-1]
+    final_test, early_stopping = {"loss": last["test_loss"], "accuracy": last["test_accuracy"]}, None
+    if stopper is not None:
+        final_test = evaluate(trained, data, spec)  # EarlyStopping restored the best epoch's weights
+        early_stopping = {
+            "patience": stopper.patience,
+            "best_epoch": stopper.best_epoch + 1,  # Keras counts epochs from 0
+            "stopped_epoch": stopper.stopped_epoch + 1 if stopper.stopped_epoch else None,
+        }
+
+    x_test = data.x_test[..., None]
+    return Outcome(
+        engine=engine,
+        params=keras_param_counts(model),
+        reference_params=model_spec.keras_params,
+        history=log.history,
+        clock=log.clock,
+        diverged_at_step=log.diverged_at_step,
+        step0_max_abs_logit_diff=step0,
+        predict=lambda n: trained.predict_on_batch(x_test[:n]),  # outside the distribution: any batch size
+        final_test=final_test,
+        final_state=lambda: keras_to_state(model),
+        early_stopping=early_stopping,
+        jit_compile=trained.jit_compile,
+        precision=precision,
+        data_path=DATA_PATH,
+        device={**backends.device_description(engine), "count": len(devices)},
+        peak_device_memory_mb=backends.peak_device_memory_mb(engine),
+    )
+
+
+def evaluate(model: keras.Model, data: Prepared, spec: dict) -> dict:
+    return model.evaluate(data.x_test[..., None], data.y_test, batch_size=spec["eval_batch_size"], verbose=0,
+                          return_dict=True)
+
+
+def fit(spec: dict, data: Prepared, model: keras.Model) -> tuple[keras.Model, EpochLog, keras.callbacks.EarlyStopping | None]:
+    """Compile and fit `model` (behind the augmentation, if any) over every epoch;
+    returns the model that was trained, the epoch log and the early stopper."""
+    regularization = spec["regularization"]
     trained = with_augmentation(model) if regularization["augment"] else model
     trained.compile(
         # Keras' Adam epsilon defaults to 1e-7, torch's to 1e-8: set explicitly.
@@ -132,50 +188,16 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework)
         jit_compile=JIT_COMPILE[spec["jit_compile"]],
     )
 
-    x_test = data.x_test[..., None]  # (B, 28, 28, 1)
     batches = EpochBatches(data.x_train[..., None], data.y_train, data.epoch_orders, spec["batch_size"])
-
-    def evaluate_test() -> dict:
-        return trained.evaluate(x_test, data.y_test, batch_size=spec["eval_batch_size"], verbose=0, return_dict=True)
-
-    clock = StepClock(spec["warmup_steps"])
-    log = EpochLog(clock, evaluate_test)
-    callbacks = [log]
-    validation = None
+    log = EpochLog(StepClock(spec["warmup_steps"]), lambda: evaluate(trained, data, spec))
+    callbacks, validation, stopper = [log], None, None
     if regularization["early_stopping_patience"]:
         validation = (data.x_val[..., None], data.y_val)
         stopper = keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=regularization["early_stopping_patience"], restore_best_weights=True)
         callbacks.append(stopper)
-    clock.start()
+    log.clock.start()
     trained.fit(batches, epochs=len(data.epoch_orders), steps_per_epoch=batches.steps_per_epoch,
                 validation_data=validation, validation_batch_size=spec["eval_batch_size"],
                 callbacks=callbacks, verbose=0)
-
-    last = log.history[-1]
-    final_test, early_stopping = {"loss": last["test_loss"], "accuracy": last["test_accuracy"]}, None
-    if validation is not None:
-        final_test = evaluate_test()  # EarlyStopping restored the best epoch's weights
-        early_stopping = {
-            "patience": stopper.patience,
-            "best_epoch": stopper.best_epoch + 1,  # Keras counts epochs from 0
-            "stopped_epoch": stopper.stopped_epoch + 1 if stopper.stopped_epoch else None,
-        }
-
-    return Outcome(
-        engine=engine,
-        params=keras_param_counts(model),
-        reference_params=model_spec.keras_params,
-        history=log.history,
-        clock=clock,
-        diverged_at_step=log.diverged_at_step,
-        step0_max_abs_logit_diff=step0,
-        predict=lambda n: trained.predict_on_batch(x_test[:n]),
-        final_test=final_test,
-        early_stopping=early_stopping,
-        jit_compile=trained.jit_compile,
-        precision=precision,
-        data_path=DATA_PATH,
-        device=backends.device_description(engine),
-        peak_device_memory_mb=backends.peak_device_memory_mb(engine),
-    )
+    return trained, log, stopper

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from compare import data_parallel
 from compare.environment import environment_record
 from compare.frameworks import FRAMEWORKS
 from compare.mnist import MNIST, SAMPLE_PATH
@@ -56,6 +57,7 @@ class Plan:
     deterministic: bool = False
     checks: bool = True  # run the parity and difference checks on one backend first
     variants: tuple[Regularization, ...] = field(default=(Regularization(),))
+    dp_devices: int = 2  # devices the data-parallel frameworks spread over
 
     @property
     def validation_fraction(self) -> float:
@@ -81,6 +83,7 @@ def settings_record(plan: Plan) -> dict:
         "timeout_s": plan.timeout_s,
         "validation_fraction": plan.validation_fraction,
         "variants": [asdict(variant) for variant in plan.variants],
+        "dp_devices": plan.dp_devices,
         "data": {
             "kind": "sample" if is_shipped_sample(plan.data) else "mnist",
             "source": plan.data.describe(),
@@ -91,11 +94,16 @@ def settings_record(plan: Plan) -> dict:
     }
 
 
+def devices_for(plan: Plan, framework: str) -> int:
+    return plan.dp_devices if FRAMEWORKS[framework].data_parallel else 1
+
+
 def job_spec(plan: Plan, model: str, framework: str, variant: Regularization) -> dict:
     budget = plan.budgets[model]
     return {
         "model": model,
         "framework": framework,
+        "devices": devices_for(plan, framework),
         "variant": variant.name,
         "regularization": asdict(variant),
         "validation_fraction": plan.validation_fraction,
@@ -118,17 +126,25 @@ def job_spec(plan: Plan, model: str, framework: str, variant: Regularization) ->
     }
 
 
-def child_environment(framework: str, device: str, deterministic: bool = False) -> dict[str, str]:
+def child_environment(framework: str, device: str, deterministic: bool = False, devices: int = 1) -> dict[str, str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    backend = FRAMEWORKS[framework].keras_backend
-    if backend:
-        env["KERAS_BACKEND"] = backend
+    spec = FRAMEWORKS[framework]
+    if spec.keras_backend:
+        env["KERAS_BACKEND"] = spec.keras_backend
     else:
         env.pop("KERAS_BACKEND", None)
     if device == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""  # hide GPUs from every framework
         env["JAX_PLATFORMS"] = "cpu"
+        if spec.data_parallel and spec.family == "keras":
+            # JAX shows one CPU device unless told to split the host into several.
+            env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={devices}").strip()
+        if spec.data_parallel and spec.family == "torch":
+            env["GLOO_SOCKET_IFNAME"] = "lo"  # gloo on the loopback interface only
+            env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // devices))  # share the cores
     else:
+        if spec.data_parallel:
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, range(devices)))
         env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"  # JAX would take 75% of the GPU
         env["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"  # TensorFlow would take all of it
     if deterministic:
@@ -192,6 +208,14 @@ def python_module(name: str) -> list[str]:
     return [sys.executable, "-m", name]
 
 
+def worker_command(framework: str, devices: int) -> list[str]:
+    """torch-ddp starts one worker per device through torchrun; the rest start one."""
+    if FRAMEWORKS[framework].data_parallel and FRAMEWORKS[framework].family == "torch":
+        return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={devices}",
+                *WORKER_COMMAND[1:]]
+    return WORKER_COMMAND
+
+
 def file_stem(model: str, framework: str, variant: Regularization) -> str:
     stem = f"{model}--{framework}"
     if variant != Regularization():
@@ -202,8 +226,10 @@ def file_stem(model: str, framework: str, variant: Regularization) -> str:
 def run_job(plan: Plan, model: str, framework: str, variant: Regularization, workdir: Path,
             initial_weights: Path | None) -> dict:
     """Run one job in a child process and return its result entry."""
+    stem = file_stem(model, framework, variant)
     spec = {**job_spec(plan, model, framework, variant),
-            "initial_weights": str(initial_weights) if initial_weights else None}
+            "initial_weights": str(initial_weights) if initial_weights else None,
+            "final_weights": str(workdir / f"{stem}.weights.npz")}
     base = {"model": model, "framework": framework, "variant": variant.name, "regularization": asdict(variant),
             "budget": {key: spec[key] for key in ("epochs", "batch_size", "learning_rate", "train_samples",
                                                   "test_samples")}}
@@ -212,13 +238,13 @@ def run_job(plan: Plan, model: str, framework: str, variant: Regularization, wor
         reason = f"not installed here: no module {', '.join(missing)} ({FRAMEWORKS[framework].install_hint})"
         return {**base, "status": "not_installed", "error": {"reason": reason}, "wall_time_s": 0.0}
 
-    stem = file_stem(model, framework, variant)
     spec_path, result_path, log_path = (workdir / f"{stem}{ext}" for ext in (".spec.json", ".result.json", ".log"))
     spec_path.write_text(json.dumps(spec, indent=2))
     result_path.unlink(missing_ok=True)
     started = time.perf_counter()
-    process = start_child(WORKER_COMMAND, [str(spec_path), str(result_path)],
-                          child_environment(framework, plan.device, plan.deterministic), log_path)
+    devices = devices_for(plan, framework)
+    process = start_child(worker_command(framework, devices), [str(spec_path), str(result_path)],
+                          child_environment(framework, plan.device, plan.deterministic, devices), log_path)
     if not wait_child(process, plan.timeout_s):
         return {**base, "status": "timeout", "wall_time_s": time.perf_counter() - started, "error": {
             "reason": f"still running after the {plan.timeout_s} s timeout; stopped (raise it with --timeout)",
@@ -314,7 +340,7 @@ DONE = ("ok", "diverged")  # what --resume keeps; everything else runs again
 
 def resumable(plan: Plan, previous: dict) -> dict:
     """The earlier document, if it was made with the same settings; else an error."""
-    same = ("preset", "device", "jit_compile", "tf32", "seed", "deterministic", "variants")
+    same = ("preset", "device", "jit_compile", "tf32", "seed", "deterministic", "variants", "dp_devices")
     changed = [key for key in same if previous["settings"].get(key) != settings_record(plan)[key]]
     if previous["settings"]["data"]["source"] != plan.data.describe():
         changed.append("data")
@@ -366,9 +392,25 @@ def run_all(plan: Plan, say: Callable[[str], None] = print, previous: dict | Non
         document["runs"].append(run)
         write_json_atomic(results_path, document)
         say(f"{'':>{2 * width + 3}} {describe_run(run)}")
+    document["data_parallel"] = data_parallel_parity(plan, document, workdir, weights)
     document["finished"] = True
     write_json_atomic(results_path, document)
     return document
+
+
+def data_parallel_parity(plan: Plan, document: dict, workdir: Path, initial: dict[str, Path]) -> list[dict]:
+    """Each finished data-parallel run against its single-device twin (compare.data_parallel)."""
+    finished = {(run["model"], run["variant"], run["framework"]): run for run in document["runs"]
+                if run["status"] == "ok"}
+    variants = {variant.name: variant for variant in plan.variants}
+    rows = []
+    for (model, variant, framework), run in finished.items():
+        twin = FRAMEWORKS[framework].single_device_twin
+        if twin is None or (model, variant, twin) not in finished:
+            continue
+        weights = {name: workdir / f"{file_stem(model, name, variants[variant])}.weights.npz" for name in (framework, twin)}
+        rows.append(data_parallel.parity(run, finished[(model, variant, twin)], weights, initial.get(model)))
+    return rows
 
 
 def failed_runs(document: dict, frameworks_chosen: bool) -> list[dict]:

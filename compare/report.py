@@ -351,11 +351,58 @@ def describe_variant(variant: dict) -> str:
     return Regularization(**variant).describe()
 
 
+def data_parallel_section(document: dict) -> Section | None:
+    parity = {(row["model"], row["variant"], row["framework"]): row for row in document.get("data_parallel", [])}
+    runs = [run for run in finished_runs(document) if run["devices"] > 1]
+    if not runs:
+        return None
+    by_key = {(run["model"], run["variant"], run["framework"]): run for run in finished_runs(document)}
+    rows = []
+    for run in runs:
+        row = parity.get((run["model"], run["variant"], run["framework"]))
+        single = by_key.get((run["model"], run["variant"], row["reference"])) if row else None
+        if row is None:
+            verdict, weights = "no single-device twin in this comparison", "—"
+        else:
+            weights = f"{row['max_abs_weight_diff']:.1e} ({fmt(row['relative_to_update'], '.1e')} of the largest update)"
+            verdict = ("yes" if row["within_tolerance"] else "NO") if row["expected_to_match"] else (
+                "not expected: " + "; ".join(row["why_not"]))
+        rows.append([
+            model_label(run), run["framework"], str(run["devices"]), single["framework"] if single else "—",
+            f"{fmt(run['timing']['step_time_ms_median'], '.2f')} vs {fmt(single['timing']['step_time_ms_median'], '.2f') if single else '—'}",
+            f"{fmt(run['timing']['samples_per_s'], ',.0f')} vs {fmt(single['timing']['samples_per_s'], ',.0f') if single else '—'}",
+            f"{percent(run['final_test_accuracy'])} vs {percent(single['final_test_accuracy']) if single else '—'}",
+            weights, verdict,
+        ])
+    on_cpu = document["settings"]["device"] == "cpu"
+    paragraphs = [
+        "keras-jax-dp sets `keras.distribution.DataParallel(devices=keras.distribution.list_devices())` and "
+         "calls the same `fit`: Keras replicates every variable and splits each batch over the devices. "
+         "torch-ddp is started by `torchrun`, one process per device; each wraps the model in "
+         "`DistributedDataParallel`, reads its share of every batch through a `DistributedSampler`, and "
+         "`backward()` averages the gradients across processes. Both keep the global batch size, learning "
+         "rate and initial weights of the single-device runs, and see the same global batches.",
+         "Same weights: the largest difference between the data-parallel run's final weights and its "
+         f"single-device twin's, within {document['data_parallel'][0]['tolerance']:.0e} of the largest weight "
+         "change training made when nothing random differs (averaging over devices only reorders float32 "
+         "sums)." if document.get("data_parallel") else "",
+         ("On a CPU the devices are JAX host devices or gloo processes sharing the same cores: these step "
+          "times and throughputs are a correctness check, not a speed claim. Data parallelism pays off "
+          "across GPUs." if on_cpu else "Devices: GPUs of this machine.")]
+    return Section(
+        "Data parallel: several devices, one model",
+        [paragraph for paragraph in paragraphs if paragraph],
+        ["model", "framework", "devices", "single-device twin", "step ms (vs twin)", "samples/s (vs twin)",
+         "test acc (vs twin)", "weights Δ", "same weights"],
+        rows,
+    )
+
+
 def sections(document: dict) -> list[Section]:
     return [
         environment_section(document),
         summary_section(document),
-        *filter(None, [regularization_section(document)]),
+        *filter(None, [regularization_section(document), data_parallel_section(document)]),
         parameters_section(document),
         history_section(document),
         timing_section(document),

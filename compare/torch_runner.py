@@ -8,24 +8,31 @@ Regularization, the torch way:
   (g ← g + wd·w, an L2 gradient term); AdamW would decouple it.
 - early stopping: the loop keeps a copy of the best weights and stops itself.
 - augmentation: random affine transforms as tensor ops on the device, in the loop.
+
+Data parallel (torch-ddp): torchrun starts this code once per device; each
+process wraps the model in DistributedDataParallel, takes its share of every
+batch from a DistributedSampler, and backward() averages the gradients.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import random
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, TensorDataset
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler, Subset, TensorDataset
 
 from compare import backends
 from compare.frameworks import Framework
 from compare.params import torch_param_counts
-from compare.port_torch import state_to_torch
+from compare.port_torch import state_to_torch, torch_to_state
 from compare.registry import AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT, ModelSpec
 from compare.timing import StepClock
 from compare.weights import REFERENCE_IMAGES, REFERENCE_LOGITS, load_weights, max_abs_diff
@@ -95,11 +102,35 @@ def evaluate(model: torch.nn.Module, loader: DataLoader, device: torch.device, l
     return {"loss": loss_sum / count + penalty, "accuracy": correct / count}
 
 
+def start_processes(framework: Framework, gpu: bool) -> tuple[int, int, torch.device]:
+    """(rank, world size, device) of this process; joins the process group under torchrun."""
+    if not framework.data_parallel:
+        return 0, 1, torch.device("cuda" if gpu else "cpu")
+    # torchrun set RANK, LOCAL_RANK, WORLD_SIZE and the rendezvous address.
+    dist.init_process_group("nccl" if gpu else "gloo")
+    local_rank = int(os.environ["LOCAL_RANK"])
+    if gpu:
+        torch.cuda.set_device(local_rank)
+    return dist.get_rank(), dist.get_world_size(), torch.device(f"cuda:{local_rank}" if gpu else "cpu")
+
+
+def epoch_loader(dataset: TensorDataset, order: np.ndarray, batch_size: int, rank: int, world: int,
+                 pin: bool) -> DataLoader:
+    """The epoch's batches in the shared order. With several processes a
+    DistributedSampler deals the order out: process r takes positions r, r + world,
+    ..., so the processes' k-th batches together are the single-device k-th batch."""
+    if world == 1:
+        return DataLoader(dataset, batch_size=batch_size, sampler=order.tolist(), pin_memory=pin)
+    in_order = Subset(dataset, order.tolist())
+    sampler = DistributedSampler(in_order, num_replicas=world, rank=rank, shuffle=False)
+    return DataLoader(in_order, batch_size=batch_size // world, sampler=sampler, pin_memory=pin)
+
+
 def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework) -> Outcome:
-    device = torch.device("cuda" if spec["device"] == "gpu" else "cpu")
+    rank, world, device = start_processes(framework, spec["device"] == "gpu")
     random.seed(spec["seed"])
     np.random.seed(spec["seed"])
-    torch.manual_seed(spec["seed"])  # also seeds every CUDA device
+    torch.manual_seed(spec["seed"] + rank)  # also seeds every CUDA device; each process its own dropout masks
     precision = backends.set_tf32("torch", spec["tf32"])
     if spec["deterministic"]:
         precision += "; " + backends.set_deterministic("torch")
@@ -116,6 +147,10 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework)
         step0 = max_abs_diff(logits, reference[REFERENCE_LOGITS])
     model = model.to(device)
     step_model = torch.compile(model) if framework.torch_compile else model
+    if world > 1:
+        # Broadcasts rank 0's weights now; averages the gradients in every backward().
+        step_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    eval_model = model if world > 1 else step_model  # every process evaluates everything, unsplit
     # torch's Adam epsilon defaults to 1e-8, Keras' to 1e-7: set explicitly.
     # torch's Adam adds weight_decay·w to the gradient (coupled); Keras decouples it.
     optimizer = torch.optim.Adam(model.parameters(), lr=spec["learning_rate"], eps=spec["adam_epsilon"],
@@ -136,11 +171,11 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework)
     history, steps_done, diverged_at_step = [], 0, None
     clock.start()
     for epoch, order in enumerate(data.epoch_orders, start=1):
-        # The shared epoch order as the sampler: every framework sees the same batches.
-        loader = DataLoader(train_set, batch_size=spec["batch_size"], sampler=order.tolist(), pin_memory=pin)
+        # The shared epoch order: every framework sees the same batches.
+        loader = epoch_loader(train_set, order, spec["batch_size"], rank, world, pin)
         started = time.perf_counter()
         clock.new_epoch()
-        model.train()
+        step_model.train()
         losses, correct = [], torch.zeros((), dtype=torch.int64, device=device)
         for images, labels in loader:
             images = images.to(device, non_blocking=True)
@@ -155,6 +190,10 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework)
             loss.backward()
             optimizer.step()
             correct += (logits.argmax(dim=1) == labels).sum()
+            loss = loss.detach()
+            if world > 1:
+                dist.all_reduce(loss)  # the whole batch's loss, the same in every process
+                loss /= world
             losses.append(loss.item())  # a host read: waits for the device to finish the step
             clock.tick()
             steps_done += 1
@@ -162,9 +201,11 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework)
                 diverged_at_step = steps_done
                 break
         epoch_time_s = time.perf_counter() - started
+        if world > 1:
+            dist.all_reduce(correct)
         train = {"loss": sum(losses) / len(losses), "accuracy": correct.item() / (len(losses) * spec["batch_size"])}
-        val = evaluate(step_model, val_loader, device, l2) if stopper else None
-        history.append(epoch_record(epoch, train, val, evaluate(step_model, test_loader, device, l2), epoch_time_s))
+        val = evaluate(eval_model, val_loader, device, l2) if stopper else None
+        history.append(epoch_record(epoch, train, val, evaluate(eval_model, test_loader, device, l2), epoch_time_s))
         if diverged_at_step is not None or (stopper and stopper.should_stop(epoch, val["loss"], model)):
             break
 
@@ -172,7 +213,7 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework)
     final_test, early_stopping = {"loss": last["test_loss"], "accuracy": last["test_accuracy"]}, None
     if stopper:
         stopper.restore_best(model)  # as Keras' EarlyStopping does when fit ends
-        final_test = evaluate(step_model, test_loader, device, l2)
+        final_test = evaluate(eval_model, test_loader, device, l2)
         early_stopping = {"patience": stopper.patience, "best_epoch": stopper.best_epoch,
                           "stopped_epoch": stopper.stopped_epoch}
 
@@ -181,9 +222,11 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework)
 
     def predict(n: int) -> torch.Tensor:
         with torch.inference_mode():
-            return step_model(test_images[:n]).cpu()  # host copy: waits for the device
+            return eval_model(test_images[:n]).cpu()  # host copy: waits for the device
 
-    step_model.eval()
+    if world > 1:
+        dist.destroy_process_group()
+    eval_model.eval()
     return Outcome(
         engine="torch",
         params=torch_param_counts(model),
@@ -194,10 +237,11 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework)
         step0_max_abs_logit_diff=step0,
         predict=predict,
         final_test=final_test,
+        final_state=lambda: torch_to_state(model),
         early_stopping=early_stopping,
         jit_compile=framework.torch_compile,
         precision=precision,
         data_path=DATA_PATH,
-        device=backends.device_description("torch"),
+        device={**backends.device_description("torch"), "count": world},
         peak_device_memory_mb=backends.peak_device_memory_mb("torch"),
     )

@@ -11,6 +11,7 @@ writes RESULT.json, also when the run fails, so the reason is never lost.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
 import traceback
@@ -25,6 +26,7 @@ from compare.mnist import load_mnist
 from compare.registry import MODELS
 from compare.results import write_json_atomic
 from compare.timing import StepClock, latency_ms
+from compare.weights import StateDict, save_weights
 
 TRACEBACK_TAIL_CHARS = 4000
 
@@ -53,7 +55,10 @@ def prepare(spec: dict) -> Prepared:
     # A seeded draw, not the last images: the sample and MNIST are not ordered by
     # class, but a user's own IDX files might be.
     split = np.random.default_rng([spec["seed"], 2**31]).permutation(n_available)
-    n_val = round(n_available * spec["validation_fraction"])
+    # Data-parallel evaluation splits every batch evenly over the devices: trim the
+    # validation and test sets to multiples of them (the usual sizes already are).
+    devices = spec["devices"]
+    n_val = round(n_available * spec["validation_fraction"]) // devices * devices
     val_index, train_index = np.sort(split[:n_val]), np.sort(split[n_val:])
     # Whole batches only: a smaller last batch has a new shape, which makes
     # XLA (TensorFlow, JAX) and torch.compile compile the step once more.
@@ -63,7 +68,7 @@ def prepare(spec: dict) -> Prepared:
             f"batch_size={batch_size} is larger than the {n_available - n_val} training "
             f"images available; choose a smaller --batch-size."
         )
-    n_test = min(spec["test_samples"] or len(data.y_test), len(data.y_test))
+    n_test = min(spec["test_samples"] or len(data.y_test), len(data.y_test)) // devices * devices
 
     def scale(images: np.ndarray) -> np.ndarray:
         return images.astype(np.float32) / 255.0
@@ -96,6 +101,7 @@ class Outcome:
     step0_max_abs_logit_diff: float | None  # vs the shared initial weights' reference logits
     predict: Callable[[int], object]  # logits of the first n test images, on the host
     final_test: dict  # {"loss", "accuracy"} of the weights the run ends with
+    final_state: Callable[[], StateDict]  # those weights, in the neutral layout (compare.weights)
     early_stopping: dict | None  # {"patience", "best_epoch", "stopped_epoch"} when it was on
     jit_compile: object
     precision: str
@@ -138,6 +144,7 @@ def record(outcome: Outcome, spec: dict, prepared: Prepared) -> dict:
             "data_path": outcome.data_path,
         },
         "device": outcome.device,
+        "devices": spec["devices"],
         "data_used": {"train_samples": len(prepared.y_train), "validation_samples": len(prepared.y_val),
                       "test_samples": len(prepared.y_test)},
     }
@@ -168,6 +175,11 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
+def is_first_process() -> bool:
+    """torchrun starts one worker per device (RANK 0, 1, ...); the first reports."""
+    return os.environ.get("RANK", "0") == "0"
+
+
 def run(spec: dict) -> dict:
     framework = FRAMEWORKS[spec["framework"]]
     model_spec = MODELS[spec["model"]]
@@ -176,7 +188,12 @@ def run(spec: dict) -> dict:
         from compare import keras_runner as runner
     else:
         from compare import torch_runner as runner
-    return record(runner.run(spec, prepared, model_spec, framework), spec, prepared)
+    outcome = runner.run(spec, prepared, model_spec, framework)
+    if not is_first_process():
+        return {}  # the first process reports for all of them
+    if spec["final_weights"]:
+        save_weights(Path(spec["final_weights"]), outcome.final_state())
+    return record(outcome, spec, prepared)
 
 
 def main(argv: list[str]) -> int:
@@ -198,7 +215,8 @@ def main(argv: list[str]) -> int:
             },
         )
         code = 1
-    write_json_atomic(result_path, result)
+    if is_first_process():
+        write_json_atomic(result_path, result)
     return code
 
 
