@@ -115,13 +115,13 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework)
         precision += "; " + backends.set_deterministic(engine)
     regularization = spec["regularization"]
 
-    devices = keras.distribution.list_devices()
-    if framework.data_parallel:
+    if framework.data_parallel:  # keras.distribution exists on the JAX backend only
         # Every variable replicated on each device, every batch split across them;
         # model code and fit are unchanged. Evaluation inside fit is split too.
-        distributed = keras.distribution.DataParallel(devices=devices).scope
+        devices = keras.distribution.list_devices()
+        distributed, device_count = keras.distribution.DataParallel(devices=devices).scope, len(devices)
     else:
-        devices, distributed = devices[:1], contextlib.nullcontext
+        distributed, device_count = contextlib.nullcontext, 1
 
     with distributed():
         model = model_spec.keras_class()(**model_arguments(spec))
@@ -163,7 +163,7 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework)
         jit_compile=trained.jit_compile,
         precision=precision,
         data_path=DATA_PATH,
-        device={**backends.device_description(engine), "count": len(devices)},
+        device={**backends.device_description(engine), "count": device_count},
         peak_device_memory_mb=backends.peak_device_memory_mb(engine),
     )
 

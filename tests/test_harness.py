@@ -13,6 +13,8 @@ from compare.registry import MODELS
 from compare.results import ResultsError, load_results
 
 ALL_FRAMEWORKS = default_frameworks(gpu_count=0)  # the five single-device ones
+# One worker runs this whole file, so the smoke comparison below is made once.
+pytestmark = pytest.mark.xdist_group("harness")
 
 
 def run_cli(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
@@ -21,7 +23,9 @@ def run_cli(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.fixture(scope="module")
+# Session scope: a module fixture would be made again whenever the worker returns to
+# this file after a test from another one.
+@pytest.fixture(scope="session")
 def smoke_folder(tmp_path_factory) -> Path:
     """One smoke comparison of the MLP on all five frameworks, shared by the tests below."""
     out = tmp_path_factory.mktemp("smoke")
@@ -223,11 +227,17 @@ def test_env_command_lists_frameworks(capsys):
     assert record["packages"]["torch"]
 
 
-def test_check_command_prints_and_writes_the_parity_and_differences(tmp_path):
-    result = run_cli("check", "--backends", "torch", "--out", str(tmp_path))
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "## Parity: the twins compute the same function" in result.stdout
-    assert "### Stride-2" in result.stdout and "Measured on torch:" in result.stdout
+def test_check_command_prints_and_writes_the_parity_and_differences(smoke_folder, tmp_path, monkeypatch, capsys):
+    # The checks themselves ran in the smoke comparison (a child process on the torch
+    # backend); here the command around them: backends, printing, files.
+    measured = load_results(smoke_folder)["checks"]
+    asked = []
+    monkeypatch.setattr(orchestrator, "run_checks", lambda backends, *_: asked.append(backends) or measured)
+    assert cli.main(["check", "--backends", "torch", "--out", str(tmp_path)]) == cli.EXIT_OK
+    assert asked == [["torch"]]
+    printed = capsys.readouterr().out
+    assert "## Parity: the twins compute the same function" in printed
+    assert "### Stride-2" in printed and "Measured on torch:" in printed
     document = load_results(tmp_path)
     assert document["runs"] == [] and document["settings"]["preset"] == "check"
     assert set(document["checks"]["torch"]["differences"]) >= {"adam_epsilon", "gelu_approximation"}
