@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from compare import cli, orchestrator
 from compare.frameworks import FRAMEWORKS, Framework, default_frameworks
@@ -13,8 +14,6 @@ from compare.registry import MODELS
 from compare.results import ResultsError, load_results
 
 ALL_FRAMEWORKS = default_frameworks(gpu_count=0)  # the five single-device ones
-# One worker runs this whole file, so the smoke comparison below is made once.
-pytestmark = pytest.mark.xdist_group("harness")
 
 
 def run_cli(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
@@ -23,15 +22,19 @@ def run_cli(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
     )
 
 
-# Session scope: a module fixture would be made again whenever the worker returns to
-# this file after a test from another one.
 @pytest.fixture(scope="session")
-def smoke_folder(tmp_path_factory) -> Path:
-    """One smoke comparison of the MLP on all five frameworks, shared by the tests below."""
-    out = tmp_path_factory.mktemp("smoke")
-    result = run_cli("--preset", "smoke", "--models", "mlp", "--frameworks", ",".join(ALL_FRAMEWORKS),
-                     "--device", "cpu", "--out", str(out))
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+def smoke_folder(tmp_path_factory, worker_id) -> Path:
+    """One smoke comparison of the MLP on the five single-device frameworks, shared by
+    the tests below. Under pytest-xdist each worker has its own session: the first
+    to arrive runs it, the others wait on the lock and read the same folder."""
+    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+    out, done = shared / "smoke", shared / "smoke.done"
+    with FileLock(str(shared / "smoke.lock")):
+        if not done.exists():
+            result = run_cli("--preset", "smoke", "--models", "mlp", "--frameworks", ",".join(ALL_FRAMEWORKS),
+                             "--device", "cpu", "--out", str(out))
+            assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+            done.touch()
     return out
 
 
