@@ -26,7 +26,7 @@ from compare import data_parallel
 from compare.environment import environment_record
 from compare.frameworks import FRAMEWORKS
 from compare.mnist import MNIST, SAMPLE_PATH
-from compare.registry import MODELS, VALIDATION_FRACTION, Budget, Preset, Regularization
+from compare.registry import VALIDATION_FRACTION, Budget, Preset, Regularization
 from compare.results import SCHEMA_VERSION, write_json_atomic
 
 ADAM_EPSILON = 1e-8  # one value for every framework (Keras' default is 1e-7, torch's 1e-8)

@@ -536,8 +536,9 @@ def draw_plots(document: dict, folder: Path) -> list[Path]:
 
     grouped_bars("parameters", lambda r: r["model_info"]["trainable_params"], "trainable parameters (log)",
                  "Trainable parameters", log=True)
-    if regularized_runs(document):
-        paths.append(draw_regularization(regularized_runs(document), folder, plt))
+    regularized = regularized_runs(document)
+    if regularized:
+        paths.append(draw_regularization(regularized, folder, plt))
     return paths
 
 
