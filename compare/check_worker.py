@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from compare.differences import DIFFERENCES
-from compare.mnist import load_sample
+from compare.datasets import load_sample
 from compare.registry import MODELS
 from compare.results import write_json_atomic
 

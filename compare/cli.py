@@ -25,8 +25,8 @@ from pathlib import Path
 
 from compare.environment import environment_record, nvidia_gpus
 from compare.frameworks import FRAMEWORKS, default_frameworks
-from compare.mnist import MNISTError, load_mnist
-from compare.registry import MODELS, PRESETS, VALIDATION_FRACTION, Budget, Regularization
+from compare.datasets import SOURCES, DataError, load_dataset
+from compare.registry import MODELS, PRESETS, SCHEDULES, VALIDATION_FRACTION, Budget, Regularization
 from compare.results import ResultsError, load_results
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -105,12 +105,20 @@ def run_parser() -> argparse.ArgumentParser:
                         help="; ".join(f"{p.name}: {p.description}" for p in PRESETS.values()))
     parser.add_argument("--epochs", type=positive_int, help="override the preset's epochs for every model")
     parser.add_argument("--batch-size", type=positive_int, help="override the preset's batch size")
-    parser.add_argument("--learning-rate", type=positive_float, help="override the preset's Adam learning rate")
-    parser.add_argument("--data", choices=["sample", "mnist"],
-                        help="the shipped sample, or full MNIST found/downloaded as the README says "
-                        "(default: the preset's)")
-    parser.add_argument("--mnist-dir", type=Path,
-                        help="a folder with the four MNIST IDX files, or a mnist.npz (implies --data mnist)")
+    parser.add_argument("--learning-rate", type=positive_float,
+                        help="override the preset's Adam learning rate (the peak rate of a schedule)")
+    parser.add_argument("--lr-schedule", choices=SCHEDULES,
+                        help="warmup-cosine: linear warm-up over the first 10%% of steps, then cosine decay to 0, "
+                        "stepped per batch in every framework; constant: the rate throughout (default: the preset's)")
+    parser.add_argument("--dataset", choices=list(SOURCES), default="mnist",
+                        help="MNIST's digits, or Zalando's Fashion-MNIST (same format, harder; no sample ships: "
+                        "it is drawn from a local copy)")
+    parser.add_argument("--data", choices=["sample", "full"],
+                        help="5,000/1,000 images (MNIST's ship with the package), or the whole dataset found or "
+                        "downloaded as the README says (default: the preset's)")
+    parser.add_argument("--data-dir", "--mnist-dir", type=Path, dest="data_dir",
+                        help="a folder with the dataset's four IDX files, or an .npz (implies --data full unless "
+                        "--data sample is given)")
     parser.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto",
                         help="auto: the GPU when nvidia-smi lists one")
     parser.add_argument("--jit-compile", choices=["auto", "on", "off"], default="auto",
@@ -142,7 +150,7 @@ def run_parser() -> argparse.ArgumentParser:
     regularization.add_argument("--early-stopping", type=positive_int, metavar="PATIENCE",
                                 help=f"stop after PATIENCE epochs without a lower validation loss and restore "
                                 f"the best weights; the validation split is "
-                                f"{VALIDATION_FRACTION:.0%} of the training images")
+                                f"{VALIDATION_FRACTION * 100:g}%% of the training images")
     regularization.add_argument("--augment", action="store_true",
                                 help="random rotations (±10°) and shifts (±10%%) of the training images")
     return parser
@@ -220,16 +228,17 @@ def make_plan(args: argparse.Namespace):
     if untrained:
         raise UsageError(f"--preset {preset.name} trains only {', '.join(preset.budgets)}; "
                          f"{', '.join(untrained)} is not part of it.")
-    data_kind = "mnist" if args.mnist_dir else (args.data or preset.data)
+    data_kind = args.data or ("full" if args.data_dir else preset.data)
     try:
-        data = load_mnist(args.mnist_dir, sample=data_kind == "sample")
-    except MNISTError as error:
+        data = load_dataset(args.data_dir, dataset=args.dataset, sample=data_kind == "sample")
+    except DataError as error:
         raise UsageError(str(error)) from None
     budgets = {
         name: Budget(
             epochs=args.epochs or budget.epochs,
             batch_size=args.batch_size or budget.batch_size,
             learning_rate=args.learning_rate or budget.learning_rate,
+            schedule=args.lr_schedule or budget.schedule,
             train_samples=budget.train_samples,
             test_samples=budget.test_samples,
         )
@@ -248,6 +257,7 @@ def make_plan(args: argparse.Namespace):
         frameworks=frameworks,
         frameworks_chosen=args.frameworks is not None,
         data=data,
+        targets=preset.targets_for(args.dataset, data_kind),
         device=device,
         jit_compile=args.jit_compile,
         tf32=args.tf32 == "on",
@@ -329,7 +339,7 @@ def command_report(argv: list[str]) -> int:
 
 def command_check(argv: list[str]) -> int:
     from compare import orchestrator, report
-    from compare.mnist import load_sample
+    from compare.datasets import load_sample
 
     parser = argparse.ArgumentParser(
         prog="python -m compare check",
@@ -348,7 +358,7 @@ def command_check(argv: list[str]) -> int:
     print(f"Checks on the Keras backends {', '.join(backends)}, each in its own process ...")
     plan = orchestrator.Plan(
         preset=PRESETS["smoke"], budgets={}, models=list(MODELS), frameworks=[f"keras-{b}" for b in backends],
-        frameworks_chosen=False, data=load_sample(), device="cpu", jit_compile="auto", tf32=False, seed=0,
+        frameworks_chosen=False, data=load_sample(), targets={}, device="cpu", jit_compile="auto", tf32=False, seed=0,
         timeout_s=orchestrator.CHECKS_TIMEOUT_S, out=out)
     document = orchestrator.new_document(plan)
     document["settings"]["preset"] = "check"

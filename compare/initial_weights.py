@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from compare.mnist import load_sample
+from compare.datasets import load_sample
 from compare.registry import MODELS
 from compare.weights import REFERENCE_IMAGES, REFERENCE_LOGITS, save_weights
 

@@ -27,8 +27,9 @@ import numpy as np
 from compare import backends
 from compare.frameworks import Framework
 from compare.params import keras_param_counts
+from compare.progress import Reporter
 from compare.port_keras import keras_to_state, state_to_keras
-from compare.registry import AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT, ModelSpec
+from compare.registry import AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT, ModelSpec, warmup_steps
 from compare.timing import StepClock
 from compare.weights import REFERENCE_IMAGES, REFERENCE_LOGITS, load_weights, max_abs_diff
 from compare.worker import Outcome, Prepared, epoch_record, model_arguments
@@ -64,18 +65,20 @@ class EpochBatches(keras.utils.PyDataset):
 
 
 class EpochLog(keras.callbacks.Callback):
-    """Times every step, evaluates the test set after every epoch, and stops on a
-    non-finite loss. Listed before EarlyStopping, so it sees each epoch's own weights."""
+    """Times every step, evaluates the test set after every epoch, reports progress,
+    and stops on a non-finite loss. Listed before EarlyStopping, so it sees each
+    epoch's own weights."""
 
-    def __init__(self, clock: StepClock, evaluate_test):
+    def __init__(self, clock: StepClock, evaluate_test, progress: Reporter):
         super().__init__()
-        self.clock, self.evaluate_test = clock, evaluate_test
+        self.clock, self.evaluate_test, self.progress = clock, evaluate_test, progress
         self.history: list[dict] = []
         self.steps_done = 0
         self.diverged_at_step: int | None = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self.clock.new_epoch()
+        self.epoch = epoch + 1
         self.started = self.trained = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
@@ -86,10 +89,14 @@ class EpochLog(keras.callbacks.Callback):
         if not math.isfinite(loss) and self.diverged_at_step is None:
             self.diverged_at_step = self.steps_done
             self.model.stop_training = True
+        if self.progress.wants_step():  # logs hold the epoch's running means
+            self.progress.step(self.epoch, batch + 1, loss, float(logs["accuracy"]))
 
     def on_epoch_end(self, epoch, logs=None):
         val = {"loss": logs["val_loss"], "accuracy": logs["val_accuracy"]} if "val_loss" in logs else None
-        self.history.append(epoch_record(epoch + 1, logs, val, self.evaluate_test(), self.trained - self.started))
+        test = self.evaluate_test()
+        self.history.append(epoch_record(epoch + 1, logs, val, test, self.trained - self.started, self.clock.elapsed_s()))
+        self.progress.epoch_end(self.history[-1])
 
 
 def add_l2(model: keras.Model, l2: float) -> None:
@@ -173,23 +180,33 @@ def evaluate(model: keras.Model, data: Prepared, spec: dict) -> dict:
                           return_dict=True)
 
 
+def learning_rate(spec: dict, total_steps: int) -> float | keras.optimizers.schedules.LearningRateSchedule:
+    """The run's learning rate: Keras' own CosineDecay with a linear warm-up from 0,
+    evaluated at every optimizer step (compare.registry.learning_rate_factor)."""
+    if spec["schedule"] == "constant":
+        return spec["learning_rate"]
+    warmup = warmup_steps(total_steps)
+    return keras.optimizers.schedules.CosineDecay(
+        0.0, decay_steps=max(total_steps - warmup, 1), warmup_target=spec["learning_rate"], warmup_steps=warmup)
+
+
 def fit(spec: dict, data: Prepared, model: keras.Model) -> tuple[keras.Model, EpochLog, keras.callbacks.EarlyStopping | None]:
     """Compile and fit `model` (behind the augmentation, if any) over every epoch;
     returns the model that was trained, the epoch log and the early stopper."""
     regularization = spec["regularization"]
     trained = with_augmentation(model) if regularization["augment"] else model
+    batches = EpochBatches(data.x_train[..., None], data.y_train, data.epoch_orders, spec["batch_size"])
     trained.compile(
         # Keras' Adam epsilon defaults to 1e-7, torch's to 1e-8: set explicitly.
         # Keras' weight_decay is decoupled (AdamW-like); torch's Adam couples it.
-        optimizer=keras.optimizers.Adam(learning_rate=spec["learning_rate"], epsilon=spec["adam_epsilon"],
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate(spec, len(batches)), epsilon=spec["adam_epsilon"],
                                         weight_decay=regularization["weight_decay"] or None),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
         jit_compile=JIT_COMPILE[spec["jit_compile"]],
     )
-
-    batches = EpochBatches(data.x_train[..., None], data.y_train, data.epoch_orders, spec["batch_size"])
-    log = EpochLog(StepClock(spec["warmup_steps"]), lambda: evaluate(trained, data, spec))
+    log = EpochLog(StepClock(spec["warmup_steps"]), lambda: evaluate(trained, data, spec),
+                   Reporter(len(data.epoch_orders), batches.steps_per_epoch))
     callbacks, validation, stopper = [log], None, None
     if regularization["early_stopping_patience"]:
         validation = (data.x_val[..., None], data.y_val)

@@ -14,18 +14,19 @@ import datetime
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from compare import data_parallel
 from compare.environment import environment_record
 from compare.frameworks import FRAMEWORKS
-from compare.mnist import MNIST, SAMPLE_PATH
+from compare.progress import PROGRESS_FD, EventHandler, PlainDisplay, display_for
+from compare.datasets import Dataset
 from compare.registry import VALIDATION_FRACTION, Budget, Preset, Regularization
 from compare.results import SCHEMA_VERSION, write_json_atomic
 
@@ -47,7 +48,8 @@ class Plan:
     models: list[str]
     frameworks: list[str]
     frameworks_chosen: bool  # named by the user: a missing one is then a failure
-    data: MNIST
+    data: Dataset
+    targets: dict[str, float]  # {model: test accuracy every framework must reach}; {} when none applies
     device: str  # "cpu" or "gpu"
     jit_compile: str  # "auto", "on", "off"
     tf32: bool
@@ -62,10 +64,6 @@ class Plan:
     @property
     def validation_fraction(self) -> float:
         return VALIDATION_FRACTION if any(v.early_stopping_patience for v in self.variants) else 0.0
-
-
-def is_shipped_sample(data: MNIST) -> bool:
-    return data.location == SAMPLE_PATH
 
 
 def settings_record(plan: Plan) -> dict:
@@ -85,10 +83,12 @@ def settings_record(plan: Plan) -> dict:
         "variants": [asdict(variant) for variant in plan.variants],
         "dp_devices": plan.dp_devices,
         "data": {
-            "kind": "sample" if is_shipped_sample(plan.data) else "mnist",
+            "dataset": plan.data.name,
+            "kind": "sample" if plan.data.is_sample else "full",
             "source": plan.data.describe(),
             "is_full": plan.data.is_full,
         },
+        "targets": plan.targets,
         "models": plan.models,
         "frameworks": plan.frameworks,
     }
@@ -107,10 +107,11 @@ def job_spec(plan: Plan, model: str, framework: str, variant: Regularization) ->
         "variant": variant.name,
         "regularization": asdict(variant),
         "validation_fraction": plan.validation_fraction,
-        "data": {"sample": is_shipped_sample(plan.data), "location": str(plan.data.location)},
+        "data": {"dataset": plan.data.name, "sample": plan.data.is_sample, "location": str(plan.data.location)},
         "epochs": budget.epochs,
         "batch_size": budget.batch_size,
         "learning_rate": budget.learning_rate,
+        "schedule": budget.schedule,
         "train_samples": budget.train_samples,
         "test_samples": budget.test_samples,
         "seed": plan.seed,
@@ -183,22 +184,66 @@ def exit_reason(returncode: int) -> str:
     return f"the worker exited with status {returncode} without writing a result"
 
 
-def start_child(module: list[str], args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
+def start_child(module: list[str], args: list[str], env: dict[str, str], log_path: Path,
+                pass_fds: tuple[int, ...] = ()) -> subprocess.Popen:
     with open(log_path, "w") as log:
         return subprocess.Popen(
             [*module, *args], env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,  # its own process group, so a timeout kills all of it
+            pass_fds=pass_fds,
         )
 
 
-def wait_child(process: subprocess.Popen, timeout_s: float) -> bool:
-    """Wait for the child; False (after stopping it) if it outlives `timeout_s`."""
+class EventReader:
+    """Reads the child's progress events (JSON lines) from a pipe as they come."""
+
+    def __init__(self, fd: int, on_event: EventHandler):
+        self.fd, self.on_event, self.pending = fd, on_event, b""
+
+    def wait(self, timeout_s: float) -> None:
+        """Wait up to `timeout_s` for events and hand on every complete one."""
+        if select.select([self.fd], [], [], timeout_s)[0]:
+            self.read()
+
+    def read(self) -> None:
+        chunk = os.read(self.fd, 65536)
+        self.pending += chunk
+        *lines, self.pending = self.pending.split(b"\n")
+        for line in lines:
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # progress is best effort: a garbled line is skipped
+            self.on_event(event)
+
+    def drain(self) -> None:
+        while select.select([self.fd], [], [], 0)[0]:
+            before = len(self.pending)
+            self.read()
+            if len(self.pending) == before and not self.pending:
+                return
+
+
+def wait_child(process: subprocess.Popen, timeout_s: float, events: EventReader | None = None) -> bool:
+    """Wait for the child, handing on its progress events; False (after stopping
+    it) if it outlives `timeout_s`."""
+    deadline = time.monotonic() + max(timeout_s, 0)
     try:
-        process.wait(timeout=max(timeout_s, 0))
+        while process.poll() is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                stop_process_group(process)
+                return False
+            if events is not None:
+                events.wait(min(left, 0.25))
+            else:
+                try:
+                    process.wait(timeout=min(left, 0.25))
+                except subprocess.TimeoutExpired:
+                    pass
+        if events is not None:
+            events.drain()
         return True
-    except subprocess.TimeoutExpired:
-        stop_process_group(process)
-        return False
     except BaseException:  # Ctrl-C or SIGTERM: take the child down too
         stop_process_group(process)
         raise
@@ -224,15 +269,15 @@ def file_stem(model: str, framework: str, variant: Regularization) -> str:
 
 
 def run_job(plan: Plan, model: str, framework: str, variant: Regularization, workdir: Path,
-            initial_weights: Path | None) -> dict:
+            initial_weights: Path | None, on_event: EventHandler = lambda event: None) -> dict:
     """Run one job in a child process and return its result entry."""
     stem = file_stem(model, framework, variant)
     spec = {**job_spec(plan, model, framework, variant),
             "initial_weights": str(initial_weights) if initial_weights else None,
             "final_weights": str(workdir / f"{stem}.weights.npz")}
     base = {"model": model, "framework": framework, "variant": variant.name, "regularization": asdict(variant),
-            "budget": {key: spec[key] for key in ("epochs", "batch_size", "learning_rate", "train_samples",
-                                                  "test_samples")}}
+            "budget": {key: spec[key] for key in ("epochs", "batch_size", "learning_rate", "schedule",
+                                                  "train_samples", "test_samples")}}
     missing = FRAMEWORKS[framework].missing_modules()
     if missing:
         reason = f"not installed here: no module {', '.join(missing)} ({FRAMEWORKS[framework].install_hint})"
@@ -243,9 +288,19 @@ def run_job(plan: Plan, model: str, framework: str, variant: Regularization, wor
     result_path.unlink(missing_ok=True)
     started = time.perf_counter()
     devices = devices_for(plan, framework)
-    process = start_child(worker_command(framework, devices), [str(spec_path), str(result_path)],
-                          child_environment(framework, plan.device, plan.deterministic, devices), log_path)
-    if not wait_child(process, plan.timeout_s):
+    env = child_environment(framework, plan.device, plan.deterministic, devices)
+    progress_read, progress_write = os.pipe()
+    env[PROGRESS_FD] = str(progress_write)
+    try:
+        process = start_child(worker_command(framework, devices), [str(spec_path), str(result_path)], env,
+                              log_path, pass_fds=(progress_write,))
+    finally:
+        os.close(progress_write)  # the child holds its own copy
+    try:
+        finished = wait_child(process, plan.timeout_s, EventReader(progress_read, on_event))
+    finally:
+        os.close(progress_read)
+    if not finished:
         return {**base, "status": "timeout", "wall_time_s": time.perf_counter() - started, "error": {
             "reason": f"still running after the {plan.timeout_s} s timeout; stopped (raise it with --timeout)",
             "stderr_tail": tail(log_path),
@@ -352,11 +407,12 @@ def resumable(plan: Plan, previous: dict) -> dict:
     return previous
 
 
-def run_all(plan: Plan, say: Callable[[str], None] = print, previous: dict | None = None) -> dict:
+def run_all(plan: Plan, display: PlainDisplay | None = None, previous: dict | None = None) -> dict:
     """Run every job in order, saving results.json after each; return the document.
 
     With `previous` (an earlier, interrupted document of the same settings),
-    runs that finished there are kept and not run again.
+    runs that finished there are kept and not run again. `display` shows the
+    progress (default: bars in a terminal, plain lines otherwise).
     """
     workdir = plan.out / "runs"
     workdir.mkdir(parents=True, exist_ok=True)
@@ -365,33 +421,35 @@ def run_all(plan: Plan, say: Callable[[str], None] = print, previous: dict | Non
             if run["status"] in DONE}
     results_path = plan.out / "results.json"
     write_json_atomic(results_path, document)
-
-    weights, weights_note = make_initial_weights(plan, workdir / "initial_weights")
-    document["settings"]["initial_weights"] = weights_note
-    say(f"Initial weights: {weights_note}")
-    # The checks run on one backend here (the torch backend: the quickest to start);
-    # `python -m compare check` runs them on every backend.
-    backends = sorted(checkable_backends(plan.frameworks), key=lambda b: b != "torch")[:1] if plan.checks else []
-    if backends:
-        say(f"Parity and framework-difference checks on the Keras {backends[0]} backend ...")
-        document["checks"] = run_checks(backends, workdir, CHECKS_TIMEOUT_S)
-        write_json_atomic(results_path, document)
-
     jobs = [(model, framework, variant) for model in plan.models for variant in plan.variants
             for framework in plan.frameworks]
-    width = len(str(len(jobs)))
-    for number, (model, framework, variant) in enumerate(jobs, start=1):
-        named = f" ({variant.name})" if len(plan.variants) > 1 else ""
-        say(f"[{number:>{width}}/{len(jobs)}] {model}{named} on {framework} ...")
-        if (model, framework, variant.name) in kept:
-            document["runs"].append(kept[(model, framework, variant.name)])
+    display = display or display_for(len(jobs), [model for model, _, _ in jobs])
+    try:
+        weights, weights_note = make_initial_weights(plan, workdir / "initial_weights")
+        document["settings"]["initial_weights"] = weights_note
+        display.say(f"Initial weights: {weights_note}")
+        # The checks run on one backend here (the torch backend: the quickest to start);
+        # `python -m compare check` runs them on every backend.
+        backends = sorted(checkable_backends(plan.frameworks), key=lambda b: b != "torch")[:1] if plan.checks else []
+        if backends:
+            display.say(f"Parity and framework-difference checks on the Keras {backends[0]} backend ...")
+            document["checks"] = run_checks(backends, workdir, CHECKS_TIMEOUT_S)
             write_json_atomic(results_path, document)
-            say(f"{'':>{2 * width + 3}} kept from the earlier run (--resume)")
-            continue
-        run = run_job(plan, model, framework, variant, workdir, weights.get(model))
-        document["runs"].append(run)
-        write_json_atomic(results_path, document)
-        say(f"{'':>{2 * width + 3}} {describe_run(run)}")
+
+        for number, (model, framework, variant) in enumerate(jobs, start=1):
+            named = f" ({variant.name})" if len(plan.variants) > 1 else ""
+            display.run_started(number, f"{model}{named} on {framework}")
+            if (model, framework, variant.name) in kept:
+                document["runs"].append(kept[(model, framework, variant.name)])
+                write_json_atomic(results_path, document)
+                display.run_finished(model, 0.0, "kept from the earlier run (--resume)", measured=False)
+                continue
+            run = run_job(plan, model, framework, variant, workdir, weights.get(model), display.event)
+            document["runs"].append(run)
+            write_json_atomic(results_path, document)
+            display.run_finished(model, run["wall_time_s"], describe_run(run), measured=run["status"] in DONE)
+    finally:
+        display.close()
     document["data_parallel"] = data_parallel_parity(plan, document, workdir, weights)
     document["finished"] = True
     write_json_atomic(results_path, document)

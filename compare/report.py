@@ -60,12 +60,10 @@ def baseline_step_ms(document: dict, run: dict) -> float | None:
 
 
 def target_text(document: dict, run: dict) -> str:
-    """The run's final accuracy against its model's target, on full MNIST only."""
-    target = MODELS[run["model"]].target_accuracy if run["model"] in MODELS else None
+    """The run's final accuracy against the preset's target for its model and dataset."""
+    target = document["settings"]["targets"].get(run["model"])
     if target is None or run["final_test_accuracy"] is None:
         return "—"
-    if not document["settings"]["data"]["is_full"]:
-        return f"n/a (target {target:.1%} is for full MNIST)"
     reached = run["final_test_accuracy"] >= target
     return f"{'met' if reached else 'MISSED'} (≥ {target:.1%})"
 

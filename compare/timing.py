@@ -10,7 +10,8 @@ from collections.abc import Callable
 def step_summary(step_times_s: list[float]) -> dict[str, float | int | None]:
     """Median and interquartile range, in milliseconds, of steady-state steps."""
     if not step_times_s:
-        return {"step_time_ms_median": None, "step_time_ms_iqr": None, "steady_steps": 0}
+        return {"step_time_ms_median": None, "step_time_ms_iqr": None, "step_time_ms_q1": None,
+                "step_time_ms_q3": None, "steady_steps": 0}
     ms = [t * 1e3 for t in step_times_s]
     if len(ms) >= 2:
         q1, _, q3 = statistics.quantiles(ms, n=4, method="inclusive")
@@ -19,6 +20,8 @@ def step_summary(step_times_s: list[float]) -> dict[str, float | int | None]:
     return {
         "step_time_ms_median": statistics.median(ms),
         "step_time_ms_iqr": q3 - q1,
+        "step_time_ms_q1": q1,
+        "step_time_ms_q3": q3,
         "steady_steps": len(ms),
     }
 
@@ -47,6 +50,10 @@ class StepClock:
     def start(self) -> None:
         """Call once, right before the first training step is requested."""
         self.started_at = time.perf_counter()
+
+    def elapsed_s(self) -> float:
+        """Wall time since the first step was requested."""
+        return time.perf_counter() - self.started_at
 
     def new_epoch(self) -> None:
         self._last_tick = None

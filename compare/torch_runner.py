@@ -32,8 +32,9 @@ from torch.utils.data import DataLoader, DistributedSampler, Subset, TensorDatas
 from compare import backends
 from compare.frameworks import Framework
 from compare.params import torch_param_counts
+from compare.progress import Reporter
 from compare.port_torch import state_to_torch, torch_to_state
-from compare.registry import AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT, ModelSpec
+from compare.registry import AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT, ModelSpec, learning_rate_factor
 from compare.timing import StepClock
 from compare.weights import REFERENCE_IMAGES, REFERENCE_LOGITS, load_weights, max_abs_diff
 from compare.worker import Outcome, Prepared, epoch_record, model_arguments
@@ -155,6 +156,10 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework)
     # torch's Adam adds weight_decay·w to the gradient (coupled); Keras decouples it.
     optimizer = torch.optim.Adam(model.parameters(), lr=spec["learning_rate"], eps=spec["adam_epsilon"],
                                  weight_decay=regularization["weight_decay"])
+    # The schedule as a factor of the peak rate, stepped after every batch like Keras'.
+    total_steps = len(data.epoch_orders) * (len(data.y_train) // spec["batch_size"])
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: learning_rate_factor(step, total_steps, spec["schedule"]))
     augment = RandomShiftRotate(AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT) if regularization["augment"] else None
     stopper = EarlyStopping(regularization["early_stopping_patience"]) if regularization["early_stopping_patience"] else None
 
@@ -170,6 +175,7 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework)
     clock = StepClock(spec["warmup_steps"])
     history, steps_done, diverged_at_step = [], 0, None
     clock.start()
+    progress = Reporter(len(data.epoch_orders), len(data.y_train) // spec["batch_size"])
     for epoch, order in enumerate(data.epoch_orders, start=1):
         # The shared epoch order: every framework sees the same batches.
         loader = epoch_loader(train_set, order, spec["batch_size"], rank, world, pin)
@@ -189,6 +195,7 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework)
                 loss = loss + l2_penalty(model, l2)
             loss.backward()
             optimizer.step()
+            scheduler.step()
             correct += (logits.argmax(dim=1) == labels).sum()
             loss = loss.detach()
             if world > 1:
@@ -197,6 +204,9 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework)
             losses.append(loss.item())  # a host read: waits for the device to finish the step
             clock.tick()
             steps_done += 1
+            if progress.wants_step():  # the running means, read only when they are shown
+                step = len(losses)
+                progress.step(epoch, step, sum(losses) / step, correct.item() / (step * spec["batch_size"] // world))
             if not math.isfinite(losses[-1]):
                 diverged_at_step = steps_done
                 break
@@ -205,7 +215,9 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework)
             dist.all_reduce(correct)
         train = {"loss": sum(losses) / len(losses), "accuracy": correct.item() / (len(losses) * spec["batch_size"])}
         val = evaluate(eval_model, val_loader, device, l2) if stopper else None
-        history.append(epoch_record(epoch, train, val, evaluate(eval_model, test_loader, device, l2), epoch_time_s))
+        test = evaluate(eval_model, test_loader, device, l2)
+        history.append(epoch_record(epoch, train, val, test, epoch_time_s, clock.elapsed_s()))
+        progress.epoch_end(history[-1])
         if diverged_at_step is not None or (stopper and stopper.should_stop(epoch, val["loss"], model)):
             break
 

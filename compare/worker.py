@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from compare.frameworks import FRAMEWORKS
-from compare.mnist import load_mnist
+from compare.datasets import load_dataset
 from compare.registry import MODELS
 from compare.results import write_json_atomic
 from compare.timing import StepClock, latency_ms
@@ -49,7 +49,7 @@ class Prepared:
 
 def prepare(spec: dict) -> Prepared:
     source = spec["data"]
-    data = load_mnist(source["location"], sample=source["sample"], download=False)
+    data = load_dataset(source["location"], dataset=source["dataset"], sample=source["sample"], download=False)
     batch_size = spec["batch_size"]
     n_available = min(spec["train_samples"] or len(data.y_train), len(data.y_train))
     # A seeded draw, not the last images: the sample and MNIST are not ordered by
@@ -156,7 +156,8 @@ def model_arguments(spec: dict) -> dict:
     return {} if rate is None else {"dropout_rate": rate}
 
 
-def epoch_record(epoch: int, train: dict, val: dict | None, test: dict, epoch_time_s: float) -> dict:
+def epoch_record(epoch: int, train: dict, val: dict | None, test: dict, epoch_time_s: float,
+                 elapsed_s: float) -> dict:
     """One history entry; every *_loss is the loss being minimized (cross-entropy,
     plus the L2 penalty when --l2 is set: Keras' definition of `loss`)."""
     return {
@@ -168,6 +169,7 @@ def epoch_record(epoch: int, train: dict, val: dict | None, test: dict, epoch_ti
         "test_loss": test["loss"],
         "test_accuracy": test["accuracy"],
         "epoch_time_s": epoch_time_s,
+        "elapsed_s": elapsed_s,  # since the first step was requested, this epoch's evaluation included
     }
 
 

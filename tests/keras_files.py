@@ -14,7 +14,7 @@ import keras
 import numpy as np
 
 import keras_models  # noqa: F401 - registers the model classes, which load_model needs
-from compare.mnist import load_sample
+from compare.datasets import load_sample
 from compare.registry import MODELS
 
 

@@ -251,3 +251,19 @@ def test_check_command_rejects_unknown_backends(capsys):
     with pytest.raises(SystemExit):
         cli.main(["check", "--backends", "mxnet"])
     assert "unknown backend 'mxnet'; choose from: tensorflow, jax, torch" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["report"], ["check"], ["env"]], ids=lambda c: c[0] if c else "default")
+def test_every_command_prints_its_help(command, capsys):
+    # argparse expands % in help texts: a bare "10%" once broke `--help` with a TypeError.
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([*command, "--help"])
+    assert exit_info.value.code == cli.EXIT_OK
+    printed = capsys.readouterr().out
+    assert printed.startswith("usage: python -m compare") and "--help" in printed
+
+
+def test_the_installed_command_prints_its_help():
+    result = run_cli("--help", timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "--dataset {mnist,fashion-mnist}" in result.stdout and "10% of the training images" in result.stdout
