@@ -24,6 +24,7 @@ from collections.abc import Collection
 from pathlib import Path
 
 from compare.environment import environment_record, nvidia_gpus
+from compare.folder_lock import FolderBusy, FolderLock
 from compare.frameworks import FRAMEWORKS, default_frameworks
 from compare.datasets import SOURCES, DataError, load_dataset
 from compare.registry import MODELS, PRESETS, SCHEDULES, VALIDATION_FRACTION, Budget, Regularization
@@ -263,7 +264,7 @@ def make_plan(args: argparse.Namespace):
         tf32=args.tf32 == "on",
         seed=args.seed,
         timeout_s=args.timeout or preset.timeout_s,
-        out=writable_folder(args.out or Path("results") / stamp),
+        out=args.out or Path("results") / stamp,
         deterministic=args.deterministic,
         checks=not args.skip_checks,
         variants=variants(args, preset, models),
@@ -275,16 +276,39 @@ def raise_keyboard_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def command_run(argv: list[str]) -> int:
-    from compare import orchestrator, report
+def claim_folder(path: Path) -> FolderLock:
+    """Create `path` and lock it: one comparison writes a results folder at a time."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        lock = FolderLock(path).acquire()  # creating the lock file also shows that `path` is writable
+    except FolderBusy as busy:
+        raise UsageError(str(busy)) from None
+    except OSError as error:
+        raise UsageError(f"cannot write the results folder {path}: {error.strerror}. Choose another with --out.") from None
+    if lock.took_over:
+        print(f"Note: {lock.took_over}.", file=sys.stderr)
+    return lock
 
+
+def command_run(argv: list[str]) -> int:
     args = run_parser().parse_args(argv)
     if args.resume and args.out is None:
         raise UsageError("--resume needs --out DIR, the folder of the comparison to continue.")
     plan = make_plan(args)
+    lock = claim_folder(plan.out)
+    try:
+        return run_comparison(plan, args.resume)
+    finally:
+        lock.release()
+
+
+def run_comparison(plan, resume: bool) -> int:
+    """The comparison in `plan`, in a folder this process holds."""
+    from compare import orchestrator, report
+
     previous = None
     if (plan.out / "results.json").exists():
-        if not args.resume:
+        if not resume:
             raise UsageError(f"{plan.out} already holds a comparison (results.json). Continue it with "
                              f"--resume, or choose another --out folder.")
         try:
@@ -338,8 +362,7 @@ def command_report(argv: list[str]) -> int:
 
 
 def command_check(argv: list[str]) -> int:
-    from compare import orchestrator, report
-    from compare.datasets import load_sample
+    from compare import orchestrator
 
     parser = argparse.ArgumentParser(
         prog="python -m compare check",
@@ -354,7 +377,19 @@ def command_check(argv: list[str]) -> int:
     if not backends:
         raise UsageError("the checks need torch and at least one Keras backend (tensorflow, jax or torch); "
                          "install them with `pip install -r requirements-cpu.txt`.")
-    out = writable_folder(args.out or Path("results") / datetime.datetime.now().strftime("check-%Y%m%d-%H%M%S"))
+    out = args.out or Path("results") / datetime.datetime.now().strftime("check-%Y%m%d-%H%M%S")
+    lock = claim_folder(out)
+    try:
+        return run_check(out, backends)
+    finally:
+        lock.release()
+
+
+def run_check(out: Path, backends: list[str]) -> int:
+    """The checks on `backends`, written into `out`, a folder this process holds."""
+    from compare import orchestrator, report
+    from compare.datasets import load_sample
+
     print(f"Checks on the Keras backends {', '.join(backends)}, each in its own process ...")
     plan = orchestrator.Plan(
         preset=PRESETS["smoke"], budgets={}, models=list(MODELS), frameworks=[f"keras-{b}" for b in backends],

@@ -30,7 +30,7 @@ from compare.params import keras_param_counts
 from compare.progress import Reporter
 from compare.port_keras import keras_to_state, state_to_keras
 from compare.registry import AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT, ModelSpec, warmup_steps
-from compare.timing import StepClock
+from compare.timing import Phases, StepClock
 from compare.weights import REFERENCE_IMAGES, REFERENCE_LOGITS, load_weights, max_abs_diff
 from compare.worker import Outcome, Prepared, epoch_record, model_arguments
 from keras_models.augment import RandomShiftRotate
@@ -73,6 +73,7 @@ class EpochLog(keras.callbacks.Callback):
         super().__init__()
         self.clock, self.evaluate_test, self.progress = clock, evaluate_test, progress
         self.history: list[dict] = []
+        self.evaluation_s = 0.0  # spent in evaluate_test
         self.steps_done = 0
         self.diverged_at_step: int | None = None
 
@@ -94,7 +95,9 @@ class EpochLog(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         val = {"loss": logs["val_loss"], "accuracy": logs["val_accuracy"]} if "val_loss" in logs else None
+        started = time.perf_counter()
         test = self.evaluate_test()
+        self.evaluation_s += time.perf_counter() - started
         self.history.append(epoch_record(epoch + 1, logs, val, test, self.trained - self.started, self.clock.elapsed_s()))
         self.progress.epoch_end(self.history[-1])
 
@@ -114,7 +117,7 @@ def with_augmentation(model: keras.Model) -> keras.Model:
     return keras.Sequential([keras.Input((28, 28, 1)), RandomShiftRotate(AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT), model])
 
 
-def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework) -> Outcome:
+def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework, phases: Phases) -> Outcome:
     engine = keras.backend.backend()
     keras.utils.set_random_seed(spec["seed"])  # Python's random, NumPy and the backend
     precision = backends.set_tf32(engine, spec["tf32"])
@@ -130,24 +133,30 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework)
     else:
         distributed, device_count = contextlib.nullcontext, 1
 
-    with distributed():
-        model = model_spec.keras_class()(**model_arguments(spec))
-        model.build((None, 28, 28, 1))
-    step0 = None
-    if spec["initial_weights"]:
-        state, reference = load_weights(Path(spec["initial_weights"]))
-        state_to_keras(state, model)  # torch layout → Keras layout, see compare.port_keras
-        step0 = max_abs_diff(model.predict_on_batch(reference[REFERENCE_IMAGES][..., None]),
-                             reference[REFERENCE_LOGITS])
-    if regularization["l2"]:
-        add_l2(model, regularization["l2"])
+    with phases.phase("build_and_weights"):
+        with distributed():
+            model = model_spec.keras_class()(**model_arguments(spec))
+            model.build((None, 28, 28, 1))
+        step0 = None
+        if spec["initial_weights"]:
+            state, reference = load_weights(Path(spec["initial_weights"]))
+            state_to_keras(state, model)  # torch layout → Keras layout, see compare.port_keras
+            step0 = max_abs_diff(model.predict_on_batch(reference[REFERENCE_IMAGES][..., None]),
+                                 reference[REFERENCE_LOGITS])
+        if regularization["l2"]:
+            add_l2(model, regularization["l2"])
+    fit_started = time.perf_counter()
     with distributed():
         trained, log, stopper = fit(spec, data, model)
+    phases.add("first_step", log.clock.time_to_first_step_s or 0.0)
+    phases.add("evaluation", log.evaluation_s)
+    phases.add("training", time.perf_counter() - fit_started - log.evaluation_s - (log.clock.time_to_first_step_s or 0.0))
 
     last = log.history[-1]
     final_test, early_stopping = {"loss": last["test_loss"], "accuracy": last["test_accuracy"]}, None
     if stopper is not None:
-        final_test = evaluate(trained, data, spec)  # EarlyStopping restored the best epoch's weights
+        with phases.phase("evaluation"):
+            final_test = evaluate(trained, data, spec)  # EarlyStopping restored the best epoch's weights
         early_stopping = {
             "patience": stopper.patience,
             "best_epoch": stopper.best_epoch + 1,  # Keras counts epochs from 0

@@ -175,7 +175,7 @@ PRESETS: dict[str, Preset] = {
             {
                 "mlp": Budget(3, 64, 2e-3, None, None),
                 "resnet_v2": Budget(1, 32, 5e-3, 2_560, None),
-                "transformer": Budget(10, 64, 5e-3, None, None),
+                "transformer": Budget(13, 64, 5e-3, None, None),
                 "lstm": Budget(3, 64, 5e-3, None, None),
             },
             timeout_s=600,

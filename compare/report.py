@@ -18,7 +18,6 @@ from pathlib import Path
 from compare.differences import DIFFERENCES
 from compare.registry import MODELS, Regularization
 
-PLOT_NAMES = ("step_time", "throughput", "accuracy", "parameters", "regularization")
 BASELINE = "torch"  # step-time ratios are given against plain PyTorch
 AS_BUILT = "as built"  # the variant name of a run with no regularization flags
 
@@ -171,6 +170,28 @@ def timing_section(document: dict) -> Section:
          "mark (imports included). Device memory: the framework's GPU allocator peak."],
         ["model", "framework", "steady steps", "latency ms, batch 1", "latency ms, large batch",
          "peak RSS MiB", "peak GPU MiB", "jit_compile", "run wall s"],
+        rows,
+    )
+
+
+PHASES = ("imports", "data", "build_and_weights", "first_step", "training", "evaluation", "latency",
+          "process_start_and_end")
+
+
+def phases_section(document: dict) -> Section:
+    rows = []
+    for run in finished_runs(document):
+        phases = run.get("phases_s", {})
+        overhead = run["wall_time_s"] - phases.get("training", 0) - phases.get("evaluation", 0)
+        rows.append([model_label(run), run["framework"], *(fmt(phases.get(p), ".1f") for p in PHASES),
+                     fmt(run["wall_time_s"], ".1f"), fmt(overhead, ".1f")])
+    return Section(
+        "Where each run's time went",
+        ["Seconds per phase of each worker process; the phases do not overlap. First step: the first "
+         "training step, tracing and compilation included. Training: every other step, with the data feed "
+         "and callbacks. Overhead: the wall time minus training and evaluation, i.e. what it costs to start, "
+         "compile, measure latency and finish a run."],
+        ["model", "framework", *(p.replace("_", " ") for p in PHASES), "wall", "overhead"],
         rows,
     )
 
@@ -404,6 +425,7 @@ def sections(document: dict) -> list[Section]:
         parameters_section(document),
         history_section(document),
         timing_section(document),
+        phases_section(document),
         data_path_section(document),
         problems_section(document),
         parity_section(document),
@@ -484,15 +506,22 @@ def draw_plots(document: dict, folder: Path) -> list[Path]:
     lookup = {(model_label(run), run["framework"]): run for run in runs}
     paths = []
 
-    def grouped_bars(name: str, value, ylabel: str, title: str, log: bool) -> None:
+    def grouped_bars(name: str, value, ylabel: str, title: str, log: bool, spread=None) -> None:
+        """One bar per (model, framework); `spread(run)` gives (low, high) whiskers."""
         if not any(value(run) for run in runs):
             return  # nothing measured (e.g. too few steps for a steady state)
         fig, ax = plt.subplots(figsize=(10, 4.5))
         width = 0.8 / len(frameworks)
         for i, framework in enumerate(frameworks):
-            heights = [value(lookup[(m, framework)]) if (m, framework) in lookup else 0 for m in models]
+            cells = [lookup.get((m, framework)) for m in models]
+            heights = [(value(run) or 0) if run else 0 for run in cells]
             positions = [x + (i - (len(frameworks) - 1) / 2) * width for x in range(len(models))]
-            ax.bar(positions, [h or 0 for h in heights], width, label=framework)
+            errors = None
+            if spread:
+                ranges = [spread(run) if run and value(run) else (None, None) for run in cells]
+                errors = [[h - low if low is not None else 0 for h, (low, _) in zip(heights, ranges)],
+                          [high - h if high is not None else 0 for h, (_, high) in zip(heights, ranges)]]
+            ax.bar(positions, heights, width, label=framework, yerr=errors, capsize=2, ecolor="0.3")
         ax.set_xticks(range(len(models)), models)
         ax.set_ylabel(ylabel)
         ax.set_title(title)
@@ -506,7 +535,8 @@ def draw_plots(document: dict, folder: Path) -> list[Path]:
         paths.append(path)
 
     grouped_bars("step_time", lambda r: r["timing"]["step_time_ms_median"], "ms per step (log)",
-                 "Steady-state training step time (median)", log=True)
+                 "Steady-state training step time (median; whiskers: interquartile range)", log=True,
+                 spread=lambda r: (r["timing"]["step_time_ms_q1"], r["timing"]["step_time_ms_q3"]))
     grouped_bars("throughput", lambda r: r["timing"]["samples_per_s"], "samples/s (log)",
                  "Training throughput", log=True)
 
@@ -534,10 +564,34 @@ def draw_plots(document: dict, folder: Path) -> list[Path]:
 
     grouped_bars("parameters", lambda r: r["model_info"]["trainable_params"], "trainable parameters (log)",
                  "Trainable parameters", log=True)
+    paths.append(draw_accuracy_against_time(runs, models, frameworks, lookup, folder, plt))
     regularized = regularized_runs(document)
     if regularized:
         paths.append(draw_regularization(regularized, folder, plt))
     return paths
+
+
+def draw_accuracy_against_time(runs: list[dict], models: list[str], frameworks: list[str], lookup: dict,
+                               folder: Path, plt) -> Path:
+    """Test accuracy after each epoch against the wall time since the first step was
+    requested (compilation and evaluation included): one panel per model, one line
+    per framework. The framework whose line rises first gets there first."""
+    fig, axes = plt.subplots(1, len(models), figsize=(4 * len(models), 3.5), squeeze=False)
+    for ax, model in zip(axes[0], models):
+        for framework in frameworks:
+            run = lookup.get((model, framework))
+            if run and run["history"]:
+                ax.plot([e["elapsed_s"] for e in run["history"]], [e["test_accuracy"] * 100 for e in run["history"]],
+                        marker="o", markersize=3, label=framework)
+        ax.set_title(model)
+        ax.set_xlabel("wall time since the first step, s")
+        ax.set_ylabel("test accuracy %")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    path = folder / "accuracy_vs_time.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
 
 
 def draw_regularization(runs: list[dict], folder: Path, plt) -> Path:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 
 def step_summary(step_times_s: list[float]) -> dict[str, float | int | None]:
@@ -24,6 +25,26 @@ def step_summary(step_times_s: list[float]) -> dict[str, float | int | None]:
         "step_time_ms_q3": q3,
         "steady_steps": len(ms),
     }
+
+
+class Phases:
+    """Seconds spent in each named phase of a run: imports, data, model build and
+    weights, first step, training, evaluation, latency. The phases do not overlap,
+    so their sum against the process's wall time shows what the harness costs."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(name, time.perf_counter() - started)
+
+    def add(self, name: str, seconds: float) -> None:
+        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
 
 
 def median_ms(times_s: list[float]) -> float:
@@ -74,16 +95,19 @@ class StepClock:
         return figures
 
 
-def latency_ms(predict: Callable[[], object], repeats: int, budget_s: float = 2.0) -> float:
+LATENCY_MIN_REPEATS = 3
+
+
+def latency_ms(predict: Callable[[], object], repeats: int, budget_s: float = 0.5) -> float:
     """Median wall time of `predict()` (which must return host data) after 2 warm-up calls.
 
-    Takes `repeats` measurements, or fewer (at least 5) once `budget_s` is spent,
+    Takes `repeats` measurements, or fewer (at least 3) once `budget_s` is spent,
     so a large batch on a slow CPU does not dominate the run.
     """
     for _ in range(2):
         predict()
     times: list[float] = []
-    while len(times) < repeats and (len(times) < 5 or sum(times) < budget_s):
+    while len(times) < repeats and (len(times) < LATENCY_MIN_REPEATS or sum(times) < budget_s):
         start = time.perf_counter()
         predict()
         times.append(time.perf_counter() - start)

@@ -20,6 +20,7 @@ import math
 import os
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -35,14 +36,15 @@ from compare.params import torch_param_counts
 from compare.progress import Reporter
 from compare.port_torch import state_to_torch, torch_to_state
 from compare.registry import AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT, ModelSpec, learning_rate_factor
-from compare.timing import StepClock
+from compare.timing import Phases, StepClock
 from compare.weights import REFERENCE_IMAGES, REFERENCE_LOGITS, load_weights, max_abs_diff
 from compare.worker import Outcome, Prepared, epoch_record, model_arguments
 from torch_models.augment import RandomShiftRotate
 
 DATA_PATH = (
     "A torch.utils.data.DataLoader over an in-memory TensorDataset collates each batch "
-    "on the host; the loop copies it to the device with .to(device, non_blocking=True)."
+    "on the host; the loop copies it to the device with .to(device, non_blocking=True). torch-compile "
+    "compiles the training step; evaluation and prediction run the same module eagerly."
 )
 
 
@@ -87,22 +89,6 @@ class EarlyStopping:
             model.load_state_dict(self.best_state)
 
 
-def evaluate(model: torch.nn.Module, loader: DataLoader, device: torch.device, l2: float) -> dict:
-    """Mean loss (cross-entropy, plus the L2 penalty if any, as Keras reports it)
-    and accuracy over `loader`, in inference mode."""
-    model.eval()
-    loss_sum, correct, count = 0.0, 0, 0
-    with torch.inference_mode():
-        for images, labels in loader:
-            images, labels = images.to(device), labels.to(device)
-            logits = model(images)
-            loss_sum += F.cross_entropy(logits, labels, reduction="sum").item()
-            correct += (logits.argmax(dim=1) == labels).sum().item()
-            count += len(labels)
-        penalty = l2_penalty(model, l2).item() if l2 else 0.0
-    return {"loss": loss_sum / count + penalty, "accuracy": correct / count}
-
-
 def start_processes(framework: Framework, gpu: bool) -> tuple[int, int, torch.device]:
     """(rank, world size, device) of this process; joins the process group under torchrun."""
     if not framework.data_parallel:
@@ -127,7 +113,43 @@ def epoch_loader(dataset: TensorDataset, order: np.ndarray, batch_size: int, ran
     return DataLoader(in_order, batch_size=batch_size // world, sampler=sampler, pin_memory=pin)
 
 
-def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework) -> Outcome:
+class EpochLog:
+    """Times every step, evaluates the test set after every epoch, reports progress,
+    and notes a non-finite loss: the loop's twin of keras_runner.EpochLog."""
+
+    def __init__(self, clock: StepClock, evaluate_test, progress: Reporter):
+        self.clock, self.evaluate_test, self.progress = clock, evaluate_test, progress
+        self.history: list[dict] = []
+        self.evaluation_s = 0.0  # spent in evaluate_test
+        self.steps_done = 0
+        self.diverged_at_step: int | None = None
+
+    def on_epoch_begin(self, epoch: int) -> None:
+        self.clock.new_epoch()
+        self.epoch = epoch
+        self.started = time.perf_counter()
+
+    def on_train_batch_end(self, step: int, loss: float, running: Callable[[], tuple[float, float]]) -> None:
+        """After `step` (1-based), whose loss the host has read; `running()` gives the
+        epoch's running (loss, accuracy), read only when progress is shown."""
+        self.clock.tick()
+        self.trained = time.perf_counter()
+        self.steps_done += 1
+        if not math.isfinite(loss) and self.diverged_at_step is None:
+            self.diverged_at_step = self.steps_done
+        if self.progress.wants_step():
+            self.progress.step(self.epoch, step, *running())
+
+    def on_epoch_end(self, train: dict, val: dict | None) -> None:
+        started = time.perf_counter()
+        test = self.evaluate_test()
+        self.evaluation_s += time.perf_counter() - started
+        self.history.append(epoch_record(self.epoch, train, val, test, self.trained - self.started,
+                                         self.clock.elapsed_s()))
+        self.progress.epoch_end(self.history[-1])
+
+
+def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework, phases: Phases) -> Outcome:
     rank, world, device = start_processes(framework, spec["device"] == "gpu")
     random.seed(spec["seed"])
     np.random.seed(spec["seed"])
@@ -136,116 +158,54 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework)
     if spec["deterministic"]:
         precision += "; " + backends.set_deterministic("torch")
     regularization = spec["regularization"]
-    l2 = regularization["l2"]
 
-    model = model_spec.torch_class()(**model_arguments(spec))
-    step0 = None
-    if spec["initial_weights"]:
-        state, reference = load_weights(Path(spec["initial_weights"]))
-        state_to_torch(state, model)
-        with torch.no_grad():
-            logits = model.eval()(torch.from_numpy(reference[REFERENCE_IMAGES])[:, None]).numpy()
-        step0 = max_abs_diff(logits, reference[REFERENCE_LOGITS])
-    model = model.to(device)
-    step_model = torch.compile(model) if framework.torch_compile else model
-    if world > 1:
-        # Broadcasts rank 0's weights now; averages the gradients in every backward().
-        step_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    eval_model = model if world > 1 else step_model  # every process evaluates everything, unsplit
-    # torch's Adam epsilon defaults to 1e-8, Keras' to 1e-7: set explicitly.
-    # torch's Adam adds weight_decay·w to the gradient (coupled); Keras decouples it.
-    optimizer = torch.optim.Adam(model.parameters(), lr=spec["learning_rate"], eps=spec["adam_epsilon"],
-                                 weight_decay=regularization["weight_decay"])
-    # The schedule as a factor of the peak rate, stepped after every batch like Keras'.
-    total_steps = len(data.epoch_orders) * (len(data.y_train) // spec["batch_size"])
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: learning_rate_factor(step, total_steps, spec["schedule"]))
-    augment = RandomShiftRotate(AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT) if regularization["augment"] else None
-    stopper = EarlyStopping(regularization["early_stopping_patience"]) if regularization["early_stopping_patience"] else None
-
-    # torch.from_numpy shares memory with the arrays: no copy. Images become (N, 1, 28, 28).
-    def dataset(images: np.ndarray, labels: np.ndarray) -> TensorDataset:
-        return TensorDataset(torch.from_numpy(images).unsqueeze(1), torch.from_numpy(labels))
-
-    train_set, test_set = dataset(data.x_train, data.y_train), dataset(data.x_test, data.y_test)
-    pin = device.type == "cuda"
-    test_loader = DataLoader(test_set, batch_size=spec["eval_batch_size"], pin_memory=pin)
-    val_loader = DataLoader(dataset(data.x_val, data.y_val), batch_size=spec["eval_batch_size"], pin_memory=pin)
-
-    clock = StepClock(spec["warmup_steps"])
-    history, steps_done, diverged_at_step = [], 0, None
-    clock.start()
-    progress = Reporter(len(data.epoch_orders), len(data.y_train) // spec["batch_size"])
-    for epoch, order in enumerate(data.epoch_orders, start=1):
-        # The shared epoch order: every framework sees the same batches.
-        loader = epoch_loader(train_set, order, spec["batch_size"], rank, world, pin)
-        started = time.perf_counter()
-        clock.new_epoch()
-        step_model.train()
-        losses, correct = [], torch.zeros((), dtype=torch.int64, device=device)
-        for images, labels in loader:
-            images = images.to(device, non_blocking=True)
-            labels = labels.to(device, non_blocking=True)
-            if augment is not None:
-                images = augment(images)  # (B, 1, 28, 28), on the device
-            optimizer.zero_grad(set_to_none=True)
-            logits = step_model(images)
-            loss = F.cross_entropy(logits, labels)
-            if l2:
-                loss = loss + l2_penalty(model, l2)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            correct += (logits.argmax(dim=1) == labels).sum()
-            loss = loss.detach()
-            if world > 1:
-                dist.all_reduce(loss)  # the whole batch's loss, the same in every process
-                loss /= world
-            losses.append(loss.item())  # a host read: waits for the device to finish the step
-            clock.tick()
-            steps_done += 1
-            if progress.wants_step():  # the running means, read only when they are shown
-                step = len(losses)
-                progress.step(epoch, step, sum(losses) / step, correct.item() / (step * spec["batch_size"] // world))
-            if not math.isfinite(losses[-1]):
-                diverged_at_step = steps_done
-                break
-        epoch_time_s = time.perf_counter() - started
+    with phases.phase("build_and_weights"):
+        model = model_spec.torch_class()(**model_arguments(spec))
+        step0 = None
+        if spec["initial_weights"]:
+            state, reference = load_weights(Path(spec["initial_weights"]))
+            state_to_torch(state, model)
+            with torch.no_grad():
+                logits = model.eval()(torch.from_numpy(reference[REFERENCE_IMAGES])[:, None]).numpy()
+            step0 = max_abs_diff(logits, reference[REFERENCE_LOGITS])
+        model = model.to(device)
+        step_model = torch.compile(model) if framework.torch_compile else model
         if world > 1:
-            dist.all_reduce(correct)
-        train = {"loss": sum(losses) / len(losses), "accuracy": correct.item() / (len(losses) * spec["batch_size"])}
-        val = evaluate(eval_model, val_loader, device, l2) if stopper else None
-        test = evaluate(eval_model, test_loader, device, l2)
-        history.append(epoch_record(epoch, train, val, test, epoch_time_s, clock.elapsed_s()))
-        progress.epoch_end(history[-1])
-        if diverged_at_step is not None or (stopper and stopper.should_stop(epoch, val["loss"], model)):
-            break
+            # Broadcasts rank 0's weights now; averages the gradients in every backward().
+            step_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
-    last = history[-1]
+    fit_started = time.perf_counter()
+    log, stopper = fit(spec, data, model, step_model, device, rank, world)
+    phases.add("first_step", log.clock.time_to_first_step_s or 0.0)
+    phases.add("evaluation", log.evaluation_s)
+    phases.add("training", time.perf_counter() - fit_started - log.evaluation_s - (log.clock.time_to_first_step_s or 0.0))
+
+    last = log.history[-1]
     final_test, early_stopping = {"loss": last["test_loss"], "accuracy": last["test_accuracy"]}, None
     if stopper:
         stopper.restore_best(model)  # as Keras' EarlyStopping does when fit ends
-        final_test = evaluate(eval_model, test_loader, device, l2)
+        with phases.phase("evaluation"):
+            final_test = evaluate(model, data.x_test, data.y_test, spec, device)
         early_stopping = {"patience": stopper.patience, "best_epoch": stopper.best_epoch,
                           "stopped_epoch": stopper.stopped_epoch}
 
     # The largest inference batch, copied to the device once; predict(n) slices it.
-    test_images = test_set.tensors[0][: spec["inference_batch_size"]].to(device)
+    test_images = images_nchw(data.x_test[: spec["inference_batch_size"]]).to(device)
 
     def predict(n: int) -> torch.Tensor:
         with torch.inference_mode():
-            return eval_model(test_images[:n]).cpu()  # host copy: waits for the device
+            return model(test_images[:n]).cpu()  # host copy: waits for the device
 
     if world > 1:
         dist.destroy_process_group()
-    eval_model.eval()
+    model.eval()
     return Outcome(
         engine="torch",
         params=torch_param_counts(model),
         reference_params=model_spec.torch_params,
-        history=history,
-        clock=clock,
-        diverged_at_step=diverged_at_step,
+        history=log.history,
+        clock=log.clock,
+        diverged_at_step=log.diverged_at_step,
         step0_max_abs_logit_diff=step0,
         predict=predict,
         final_test=final_test,
@@ -257,3 +217,93 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework)
         device={**backends.device_description("torch"), "count": world},
         peak_device_memory_mb=backends.peak_device_memory_mb("torch"),
     )
+
+
+def images_nchw(images: np.ndarray) -> torch.Tensor:
+    """(N, 28, 28) float32 → (N, 1, 28, 28), sharing the array's memory (no copy)."""
+    return torch.from_numpy(images).unsqueeze(1)
+
+
+def evaluate(model: torch.nn.Module, images: np.ndarray, labels: np.ndarray, spec: dict,
+             device: torch.device) -> dict:
+    """Mean loss (cross-entropy, plus the L2 penalty if any, as Keras reports it)
+    and accuracy, in inference mode. Evaluation runs the module itself, eagerly:
+    every process evaluates everything, unsplit, and a compiled training step is
+    never recompiled for eval mode or another batch shape."""
+    l2 = spec["regularization"]["l2"]
+    loader = DataLoader(TensorDataset(images_nchw(images), torch.from_numpy(labels)),
+                        batch_size=spec["eval_batch_size"], pin_memory=device.type == "cuda")
+    model.eval()
+    loss_sum, correct, count = 0.0, 0, 0
+    with torch.inference_mode():
+        for batch, batch_labels in loader:
+            batch, batch_labels = batch.to(device), batch_labels.to(device)
+            logits = model(batch)
+            loss_sum += F.cross_entropy(logits, batch_labels, reduction="sum").item()
+            correct += (logits.argmax(dim=1) == batch_labels).sum().item()
+            count += len(batch_labels)
+        penalty = l2_penalty(model, l2).item() if l2 else 0.0
+    return {"loss": loss_sum / count + penalty, "accuracy": correct / count}
+
+
+def fit(spec: dict, data: Prepared, model: torch.nn.Module, step_model: torch.nn.Module, device: torch.device,
+        rank: int, world: int) -> tuple[EpochLog, EarlyStopping | None]:
+    """Train over every epoch in the shared orders, the explicit loop of the workshop's
+    six steps; returns the epoch log and the early stopper."""
+    regularization = spec["regularization"]
+    l2 = regularization["l2"]
+    # torch's Adam epsilon defaults to 1e-8, Keras' to 1e-7: set explicitly.
+    # torch's Adam adds weight_decay·w to the gradient (coupled); Keras decouples it.
+    optimizer = torch.optim.Adam(model.parameters(), lr=spec["learning_rate"], eps=spec["adam_epsilon"],
+                                 weight_decay=regularization["weight_decay"])
+    steps_per_epoch = len(data.y_train) // spec["batch_size"]
+    # The schedule as a factor of the peak rate, stepped after every batch like Keras'.
+    total_steps = len(data.epoch_orders) * steps_per_epoch
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: learning_rate_factor(step, total_steps, spec["schedule"]))
+    augment = RandomShiftRotate(AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT) if regularization["augment"] else None
+    patience = regularization["early_stopping_patience"]
+    stopper = EarlyStopping(patience) if patience else None
+    train_set = TensorDataset(images_nchw(data.x_train), torch.from_numpy(data.y_train))
+    log = EpochLog(StepClock(spec["warmup_steps"]), lambda: evaluate(model, data.x_test, data.y_test, spec, device),
+                   Reporter(len(data.epoch_orders), steps_per_epoch))
+    pin = device.type == "cuda"
+    log.clock.start()
+    for epoch, order in enumerate(data.epoch_orders, start=1):
+        # The shared epoch order: every framework sees the same batches.
+        loader = epoch_loader(train_set, order, spec["batch_size"], rank, world, pin)
+        log.on_epoch_begin(epoch)
+        step_model.train()
+        losses, correct = [], torch.zeros((), dtype=torch.int64, device=device)
+        for images, labels in loader:  # 1. the next batch
+            images = images.to(device, non_blocking=True)
+            labels = labels.to(device, non_blocking=True)
+            if augment is not None:
+                images = augment(images)  # (B, 1, 28, 28), on the device
+            optimizer.zero_grad(set_to_none=True)  # 2. reset the gradients
+            logits = step_model(images)  # 3. forward pass
+            loss = F.cross_entropy(logits, labels)  # 4. loss
+            if l2:
+                loss = loss + l2_penalty(model, l2)
+            loss.backward()  # 5. backpropagation
+            optimizer.step()  # 6. update
+            scheduler.step()
+            correct += (logits.argmax(dim=1) == labels).sum()
+            loss = loss.detach()
+            if world > 1:
+                dist.all_reduce(loss)  # the whole batch's loss, the same in every process
+                loss /= world
+            losses.append(loss.item())  # a host read: waits for the device to finish the step
+            step = len(losses)
+            log.on_train_batch_end(step, losses[-1], lambda: (
+                sum(losses) / step, correct.item() / (step * spec["batch_size"] // world)))
+            if log.diverged_at_step is not None:
+                break
+        if world > 1:
+            dist.all_reduce(correct)
+        train = {"loss": sum(losses) / len(losses), "accuracy": correct.item() / (len(losses) * spec["batch_size"])}
+        val = evaluate(model, data.x_val, data.y_val, spec, device) if stopper else None
+        log.on_epoch_end(train, val)
+        if log.diverged_at_step is not None or (stopper and stopper.should_stop(epoch, val["loss"], model)):
+            break
+    return log, stopper

@@ -22,10 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from compare.frameworks import FRAMEWORKS
+from compare import backends
 from compare.datasets import load_dataset
 from compare.registry import MODELS
 from compare.results import write_json_atomic
-from compare.timing import StepClock, latency_ms
+from compare.timing import Phases, StepClock, latency_ms
 from compare.weights import StateDict, save_weights
 
 TRACEBACK_TAIL_CHARS = 4000
@@ -110,15 +111,21 @@ class Outcome:
     peak_device_memory_mb: float | None
 
 
-def record(outcome: Outcome, spec: dict, prepared: Prepared) -> dict:
+def record(outcome: Outcome, spec: dict, prepared: Prepared, phases: Phases) -> dict:
     big = min(spec["inference_batch_size"], len(prepared.y_test))
+    with phases.phase("latency"):
+        latency = {
+            "inference_latency_ms_batch_1": latency_ms(lambda: outcome.predict(1), spec["latency_repeats"]),
+            "inference_latency_ms_large_batch": latency_ms(lambda: outcome.predict(big), spec["latency_repeats"]),
+            "inference_large_batch_size": big,
+        }
     return {
         "status": "ok" if outcome.diverged_at_step is None else "diverged",
         "diverged_at_step": outcome.diverged_at_step,
         "initial_weights": "shared" if spec["initial_weights"] else "own",
         "step0_max_abs_logit_diff": outcome.step0_max_abs_logit_diff,
         "model_info": {
-            "output_shape": list(outcome.predict(2).shape),
+            "output_shape": list(outcome.predict(1).shape),
             "trainable_params": outcome.params[0],
             "non_trainable_params": outcome.params[1],
             "reference_params": list(outcome.reference_params),
@@ -129,10 +136,9 @@ def record(outcome: Outcome, spec: dict, prepared: Prepared) -> dict:
         "early_stopping": outcome.early_stopping,
         "timing": {
             **outcome.clock.summary(spec["batch_size"]),
-            "inference_latency_ms_batch_1": latency_ms(lambda: outcome.predict(1), spec["latency_repeats"]),
-            "inference_latency_ms_large_batch": latency_ms(lambda: outcome.predict(big), spec["latency_repeats"]),
-            "inference_large_batch_size": big,
+            **latency,
         },
+        "phases_s": phases.seconds,
         "memory": {
             "peak_device_memory_mb": outcome.peak_device_memory_mb,
             "peak_rss_mb": peak_rss_mb(),
@@ -185,17 +191,21 @@ def is_first_process() -> bool:
 def run(spec: dict) -> dict:
     framework = FRAMEWORKS[spec["framework"]]
     model_spec = MODELS[spec["model"]]
-    prepared = prepare(spec)
-    if framework.family == "keras":
-        from compare import keras_runner as runner
-    else:
-        from compare import torch_runner as runner
-    outcome = runner.run(spec, prepared, model_spec, framework)
+    phases = Phases()
+    with phases.phase("data"):
+        prepared = prepare(spec)
+    with phases.phase("imports"):  # the framework itself, and everything the runner needs
+        backends.keep_out_other_engines(framework.keras_backend or "torch")
+        if framework.family == "keras":
+            from compare import keras_runner as runner
+        else:
+            from compare import torch_runner as runner
+    outcome = runner.run(spec, prepared, model_spec, framework, phases)
     if not is_first_process():
         return {}  # the first process reports for all of them
     if spec["final_weights"]:
         save_weights(Path(spec["final_weights"]), outcome.final_state())
-    return record(outcome, spec, prepared)
+    return record(outcome, spec, prepared, phases)
 
 
 def main(argv: list[str]) -> int:
@@ -223,4 +233,9 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    status = main(sys.argv[1:])
+    # The result is written and closed: skip the interpreter's teardown, which with
+    # TensorFlow or JAX loaded takes seconds of every run's wall time.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)

@@ -43,9 +43,11 @@ class LSTMClassifier(keras.Model):
             bias_initializer="zeros",
             unit_forget_bias=True,
             name="lstm",
+            dtype=self.dtype_policy,  # sub-layers compute in the model's dtype policy
         )
         self.head = keras.layers.Dense(
-            num_classes, kernel_initializer="glorot_uniform", bias_initializer="zeros", name="head"
+            num_classes, kernel_initializer="glorot_uniform", bias_initializer="zeros", name="head",
+            dtype=self.dtype_policy,
         )
 
     def build(self, input_shape):

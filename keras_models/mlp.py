@@ -38,21 +38,24 @@ class MLP(keras.Model):
 
         # Keras' Dense default (glorot_uniform kernel, zero bias), written out
         # because torch's Linear defaults to kaiming_uniform(a=sqrt(5)).
+        policy = self.dtype_policy  # sub-layers compute in the model's dtype policy
         self.hidden = [
             keras.layers.Dense(
                 units,
                 kernel_initializer="glorot_uniform",
                 bias_initializer="zeros",
                 name=f"hidden_{i}",
+                dtype=policy,
             )
             for i, units in enumerate(self.hidden_units)
         ]
-        self.dropout = keras.layers.Dropout(dropout_rate)
+        self.dropout = keras.layers.Dropout(dropout_rate, dtype=policy)
         self.head = keras.layers.Dense(
             num_classes,
             kernel_initializer="glorot_uniform",
             bias_initializer="zeros",
             name="head",
+            dtype=policy,
         )
 
     def build(self, input_shape):

@@ -24,13 +24,13 @@ BN_MOMENTUM = 0.9
 BN_EPSILON = 1e-5
 
 
-def batch_norm(name: str) -> keras.layers.BatchNormalization:
+def batch_norm(name: str, dtype) -> keras.layers.BatchNormalization:
     return keras.layers.BatchNormalization(
-        momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name
+        momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name, dtype=dtype
     )
 
 
-def conv(filters: int, kernel_size: int, stride: int, name: str) -> keras.layers.Conv2D:
+def conv(filters: int, kernel_size: int, stride: int, name: str, dtype) -> keras.layers.Conv2D:
     # padding="valid": every 3×3 conv gets an explicit symmetric ZeroPadding2D(1)
     # first. Glorot uniform is Keras' default, stated because torch's differs.
     return keras.layers.Conv2D(
@@ -41,6 +41,7 @@ def conv(filters: int, kernel_size: int, stride: int, name: str) -> keras.layers
         use_bias=False,
         kernel_initializer="glorot_uniform",
         name=name,
+        dtype=dtype,
     )
 
 
@@ -65,13 +66,15 @@ class PreActBlock(keras.layers.Layer):
             raise ValueError(f"`stride` must be 1 or 2. Received: stride={stride!r}")
         self.stride = stride
 
-        self.pad = keras.layers.ZeroPadding2D(1)  # same as torch's padding=1
-        self.bn_1 = batch_norm("bn_1")
-        self.conv_1 = conv(out_channels, 3, stride, "conv_1")
-        self.bn_2 = batch_norm("bn_2")
-        self.conv_2 = conv(out_channels, 3, 1, "conv_2")
+        # Sub-layers compute in the block's own dtype policy (mixed precision included).
+        policy = self.dtype_policy
+        self.pad = keras.layers.ZeroPadding2D(1, dtype=policy)  # same as torch's padding=1
+        self.bn_1 = batch_norm("bn_1", policy)
+        self.conv_1 = conv(out_channels, 3, stride, "conv_1", policy)
+        self.bn_2 = batch_norm("bn_2", policy)
+        self.conv_2 = conv(out_channels, 3, 1, "conv_2", policy)
         needs_projection = stride != 1 or in_channels != out_channels
-        self.shortcut = conv(out_channels, 1, stride, "shortcut") if needs_projection else None
+        self.shortcut = conv(out_channels, 1, stride, "shortcut", policy) if needs_projection else None
 
     def build(self, input_shape):
         batch, height, width, channels = input_shape
@@ -141,19 +144,21 @@ class ResNetV2(keras.Model):
             "block_strides", block_strides, length=len(self.block_channels)
         )
 
-        self.pad = keras.layers.ZeroPadding2D(1)
-        self.stem_conv = conv(stem_channels, 3, 1, "stem_conv")
-        self.stem_bn = batch_norm("stem_bn")
+        policy = self.dtype_policy
+        self.pad = keras.layers.ZeroPadding2D(1, dtype=policy)
+        self.stem_conv = conv(stem_channels, 3, 1, "stem_conv", policy)
+        self.stem_bn = batch_norm("stem_bn", policy)
         in_channels = (stem_channels, *self.block_channels[:-1])
         self.blocks = [
-            PreActBlock(c_in, c_out, stride, name=f"block_{i}")
+            PreActBlock(c_in, c_out, stride, name=f"block_{i}", dtype=policy)
             for i, (c_in, c_out, stride) in enumerate(
                 zip(in_channels, self.block_channels, self.block_strides)
             )
         ]
-        self.final_bn = batch_norm("final_bn")
+        self.final_bn = batch_norm("final_bn", policy)
         self.head = keras.layers.Dense(
-            num_classes, kernel_initializer="glorot_uniform", bias_initializer="zeros", name="head"
+            num_classes, kernel_initializer="glorot_uniform", bias_initializer="zeros", name="head",
+            dtype=policy,
         )
 
     def build(self, input_shape):

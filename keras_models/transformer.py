@@ -26,14 +26,14 @@ def init_normal() -> keras.initializers.Initializer:
     return keras.initializers.TruncatedNormal(stddev=0.02)
 
 
-def dense(units: int, name: str) -> keras.layers.Dense:
+def dense(units: int, name: str, dtype) -> keras.layers.Dense:
     return keras.layers.Dense(
-        units, kernel_initializer=init_normal(), bias_initializer="zeros", name=name
+        units, kernel_initializer=init_normal(), bias_initializer="zeros", name=name, dtype=dtype
     )
 
 
-def layer_norm(name: str) -> keras.layers.LayerNormalization:
-    return keras.layers.LayerNormalization(epsilon=LN_EPSILON, name=name)
+def layer_norm(name: str, dtype) -> keras.layers.LayerNormalization:
+    return keras.layers.LayerNormalization(epsilon=LN_EPSILON, name=name, dtype=dtype)
 
 
 @keras.saving.register_keras_serializable(package="keras_models")
@@ -55,7 +55,7 @@ class PatchEmbedding(keras.layers.Layer):
         self.grid_size = image_size // patch_size
         self.num_patches = self.grid_size**2
 
-        self.proj = dense(d_model, "proj")
+        self.proj = dense(d_model, "proj", self.dtype_policy)
 
     def build(self, input_shape):
         self.proj.build((None, self.num_patches, self.patch_size**2))
@@ -111,7 +111,9 @@ class EncoderBlock(keras.layers.Layer):
         self.dropout_rate = model_args.rate("dropout_rate", dropout_rate)
         model_args.divisible("d_model", d_model, "num_heads", num_heads)
 
-        self.ln_1 = layer_norm("ln_1")
+        # Sub-layers compute in the block's own dtype policy (mixed precision included).
+        policy = self.dtype_policy
+        self.ln_1 = layer_norm("ln_1", policy)
         # Attention-weight dropout is off in both twins; dropout acts on the branch.
         self.attn = keras.layers.MultiHeadAttention(
             num_heads,
@@ -120,11 +122,12 @@ class EncoderBlock(keras.layers.Layer):
             kernel_initializer=init_normal(),
             bias_initializer="zeros",
             name="attn",
+            dtype=policy,
         )
-        self.ln_2 = layer_norm("ln_2")
-        self.ff_1 = dense(ff_dim, "ff_1")
-        self.ff_2 = dense(d_model, "ff_2")
-        self.dropout = keras.layers.Dropout(dropout_rate)
+        self.ln_2 = layer_norm("ln_2", policy)
+        self.ff_1 = dense(ff_dim, "ff_1", policy)
+        self.ff_2 = dense(d_model, "ff_2", policy)
+        self.dropout = keras.layers.Dropout(dropout_rate, dtype=policy)
 
     def build(self, input_shape):
         self.ln_1.build(input_shape)
@@ -183,13 +186,14 @@ class TransformerClassifier(keras.Model):
         self.num_classes = model_args.positive_int("num_classes", num_classes)
         self.num_blocks = model_args.positive_int("num_blocks", num_blocks)
 
-        self.patch_embed = PatchEmbedding(image_size, patch_size, d_model, name="patch_embed")
+        policy = self.dtype_policy
+        self.patch_embed = PatchEmbedding(image_size, patch_size, d_model, name="patch_embed", dtype=policy)
         self.blocks = [
-            EncoderBlock(d_model, num_heads, ff_dim, dropout_rate, name=f"block_{i}")
+            EncoderBlock(d_model, num_heads, ff_dim, dropout_rate, name=f"block_{i}", dtype=policy)
             for i in range(num_blocks)
         ]
-        self.ln_f = layer_norm("ln_f")
-        self.head = dense(num_classes, "head")
+        self.ln_f = layer_norm("ln_f", policy)
+        self.head = dense(num_classes, "head", policy)
 
     def build(self, input_shape):
         self.patch_embed.build(input_shape)

@@ -106,7 +106,7 @@ def test_report_files_are_complete_and_self_contained(smoke_folder):
     assert 'src="data:image/png;base64,' in page
     assert "src=\"http" not in page and "<link" not in page  # nothing fetched from elsewhere
     assert sorted(p.name for p in (smoke_folder / "plots").iterdir()) == [
-        "accuracy.png", "parameters.png", "step_time.png", "throughput.png"]
+        "accuracy.png", "accuracy_vs_time.png", "parameters.png", "step_time.png", "throughput.png"]
 
 
 def test_report_command_rerenders_from_json_alone(smoke_folder, tmp_path):

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from compare import cli
+from compare.folder_lock import HOLDER_NAME
 from compare.results import load_results
 
 
@@ -36,6 +37,7 @@ def test_sigterm_keeps_finished_runs_and_resume_completes_the_rest(tmp_path):
     output, _ = process.communicate(timeout=120)
     assert process.returncode == cli.EXIT_INTERRUPTED, output
 
+    assert not (tmp_path / HOLDER_NAME).exists()  # the lock was released on the way out
     partial = load_results(tmp_path)  # still valid JSON of the current schema
     assert partial["finished"] is False
     assert [(r["model"], r["status"]) for r in partial["runs"]] == [("mlp", "ok")]

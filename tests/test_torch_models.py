@@ -74,3 +74,23 @@ def test_wrong_input_names_expected_and_received(name, bad_input):
     with pytest.raises(ValueError, match=r"\(batch, 1, 28, 28\).*Received: shape=") as error:
         model(bad_input)
     assert str(tuple(bad_input.shape)) in str(error.value)
+
+
+def test_the_torch_encoder_block_is_torchs_own_transformer_encoder_layer():
+    """torch ships the pre-LN encoder block this project writes out (Keras core does not;
+    KerasHub does): with the twin's weights copied in, the outputs are identical."""
+    torch.manual_seed(0)
+    ours = torch_models.EncoderBlock(d_model=64, num_heads=4, ff_dim=128, dropout_rate=0.0).eval()
+    theirs = torch.nn.TransformerEncoderLayer(64, 4, 128, dropout=0.0, activation="gelu", batch_first=True,
+                                              norm_first=True, layer_norm_eps=1e-5).eval()
+    names = {"self_attn": "attn", "linear1": "ff_1", "linear2": "ff_2", "norm1": "ln_1", "norm2": "ln_2"}
+    copied = {key: ours.state_dict()[names[key.split(".")[0]] + key[len(key.split(".")[0]):]]
+              for key in theirs.state_dict()}
+    theirs.load_state_dict(copied)
+    tokens = torch.randn(8, 16, 64)
+    with torch.no_grad():
+        # The same function: only float32 summation order may differ (torch's eval-mode
+        # fast path is one fused kernel), ~1e-7 of outputs of order 1.
+        assert (theirs(tokens) - ours(tokens)).abs().max().item() <= 1e-6
+        theirs.train(), ours.train()  # the plain path too (dropout is 0)
+        assert (theirs(tokens) - ours(tokens)).abs().max().item() <= 1e-6

@@ -1,0 +1,54 @@
+"""Keras' own layer contract, checked by the harness Keras runs on its built-in layers.
+
+`keras.src.testing.TestCase.run_layer_test` builds each layer from its arguments,
+round-trips its config and serialization, trains it one `fit`, and builds it again
+with `dtype="mixed_float16"` to check that it computes in float16 while keeping its
+variables in float32. A block that does not hand its dtype policy to its sub-layers
+fails that last check (float32 outputs, or float16 meeting float32 on TensorFlow).
+"""
+
+import keras
+import numpy as np
+import pytest
+from keras.src.testing import TestCase
+
+import keras_models
+
+IMAGES = (2, 28, 28, 1)
+
+# (layer class, constructor arguments, input shape, output shape, trainable weights, seed generators)
+CASES = {
+    "PreActBlock": (keras_models.PreActBlock, {"in_channels": 8, "out_channels": 16, "stride": 2},
+                    (2, 8, 8, 8), (2, 4, 4, 16), 7, 0),
+    "PatchEmbedding": (keras_models.PatchEmbedding, {}, IMAGES, (2, 16, 64), 3, 0),
+    "EncoderBlock": (keras_models.EncoderBlock, {}, (2, 16, 64), (2, 16, 64), 16, 1),
+    "RandomShiftRotate": (keras_models.RandomShiftRotate, {}, IMAGES, IMAGES, 0, 2),
+    "MLP": (keras_models.MLP, {}, IMAGES, (2, 10), 6, 1),
+    "ResNetV2": (keras_models.ResNetV2, {}, IMAGES, (2, 10), None, 0),
+    "TransformerClassifier": (keras_models.TransformerClassifier, {}, IMAGES, (2, 10), None, 2),
+    "LSTMClassifier": (keras_models.LSTMClassifier, {}, IMAGES, (2, 10), 5, 1),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_keras_layer_contract(name):
+    layer_class, kwargs, input_shape, output_shape, trainable, seed_generators = CASES[name]
+    TestCase().run_layer_test(
+        layer_class,
+        init_kwargs=kwargs,
+        input_shape=input_shape,
+        expected_output_shape=output_shape,
+        expected_num_trainable_weights=trainable,
+        expected_num_seed_generators=seed_generators,
+        run_training_check=True,
+        run_mixed_precision_check=True,
+    )
+
+
+def test_a_mixed_precision_block_computes_in_float16_and_keeps_float32_variables():
+    block = keras_models.EncoderBlock(dtype="mixed_float16")
+    out = block(np.random.rand(2, 16, 64).astype("float32"))
+    assert keras.backend.standardize_dtype(out.dtype) == "float16"
+    assert {v.dtype for v in block.weights} == {"float32"}
+    assert {layer.dtype_policy.name for layer in block._flatten_layers(include_self=False)} == {"mixed_float16"}
+

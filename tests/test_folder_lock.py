@@ -1,0 +1,84 @@
+"""One writer per results folder: a second comparison is refused, a dead holder's lock is taken over."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from compare import cli
+from compare.folder_lock import HOLDER_NAME
+from compare.results import load_results
+
+# The CLI with the misbehaving worker of tests/fake_worker.py (FAULTS in the environment).
+WITH_FAKE_WORKER = ("import sys; from compare import cli, orchestrator; "
+                    "orchestrator.WORKER_COMMAND = [sys.executable, '-m', 'tests.fake_worker']; "
+                    "sys.exit(cli.main(sys.argv[1:]))")
+SMOKE = ["--preset", "smoke", "--models", "mlp,lstm", "--frameworks", "torch", "--device", "cpu", "--skip-checks"]
+
+
+def start_first(out: Path) -> subprocess.Popen:
+    """A comparison whose first run finishes and whose second hangs, holding `out`."""
+    process = subprocess.Popen([sys.executable, "-c", WITH_FAKE_WORKER, *SMOKE, "--out", str(out)],
+                               env={**os.environ, "FAULTS": "lstm--torch=hang"}, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:  # until the first run is in results.json
+        results = out / "results.json"
+        if results.exists() and json.loads(results.read_text())["runs"]:
+            return process
+        assert process.poll() is None, process.stdout.read()
+        time.sleep(0.5)
+    raise AssertionError("the first run never finished")
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "compare", *args], capture_output=True, text=True, timeout=600)
+
+
+def stop_hanging_workers(out: Path) -> None:
+    """The hanging worker lives in its own session: end it by its spec path."""
+    subprocess.run(["pkill", "-KILL", "-f", str(out / "runs")], check=False)
+
+
+def test_a_second_comparison_is_refused_and_a_killed_holder_is_taken_over(tmp_path):
+    out = tmp_path / "out"
+    first = start_first(out)
+    try:
+        started = time.monotonic()
+        second = run_cli(*SMOKE, "--out", str(out), "--resume")
+        assert second.returncode == cli.EXIT_USAGE, second.stdout + second.stderr
+        assert time.monotonic() - started < 60  # at once: it does not wait for the lock
+        assert f"{out} is being written by another comparison: process {first.pid}" in second.stderr
+        assert "choose another --out folder" in second.stderr
+        # Reading a report from the folder being written still works.
+        report = run_cli("report", str(out))
+        assert report.returncode == 0, report.stderr
+        assert load_results(out)["runs"][0]["status"] == "ok"
+    finally:
+        first.send_signal(signal.SIGKILL)  # no goodbye: the lock and its holder file stay behind
+        first.wait(timeout=60)
+        stop_hanging_workers(out)
+    kept = load_results(out)["runs"]
+    assert (out / HOLDER_NAME).exists()
+
+    resumed = run_cli(*SMOKE, "--out", str(out), "--resume")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert f"took over the lock of {out} left by process {first.pid}" in resumed.stderr
+    final = load_results(out)
+    assert [(r["model"], r["status"]) for r in final["runs"]] == [("mlp", "ok"), ("lstm", "ok")]
+    assert final["runs"][0] == kept[0]  # no run lost, none run twice
+    assert not (out / HOLDER_NAME).exists()  # released at the end
+
+
+def test_check_command_refuses_a_folder_held_by_a_comparison(tmp_path, capsys):
+    from compare.folder_lock import FolderLock
+
+    holder = FolderLock(tmp_path).acquire()
+    try:
+        assert cli.main(["check", "--backends", "torch", "--out", str(tmp_path)]) == cli.EXIT_USAGE
+        assert f"{tmp_path} is being written by another comparison: process {os.getpid()}" in capsys.readouterr().err
+    finally:
+        holder.release()
