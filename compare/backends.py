@@ -6,23 +6,6 @@ Each function imports its engine inside, so a child imports only its own.
 
 from __future__ import annotations
 
-import sys
-
-ENGINES = ("tensorflow", "jax", "torch")
-
-
-def keep_out_other_engines(engine: str) -> None:
-    """Make importing any other engine fail in this process, before anything imports it.
-
-    A worker computes with one engine. Keras would otherwise import TensorFlow on
-    the JAX and torch backends too (`keras.utils.set_random_seed` seeds it when it
-    is installed): seconds of every run, and a second framework in the process.
-    """
-    for other in ENGINES:
-        if other != engine and other not in sys.modules:
-            sys.modules[other] = None  # `import other` now raises ImportError
-
-
 def set_tf32(engine: str, enabled: bool) -> str:
     """Make float32 matmuls/convolutions use TF32 (or not) on Ampere+ GPUs.
 

@@ -103,7 +103,7 @@ def run_parser() -> argparse.ArgumentParser:
                         help=f"comma-separated, from: {', '.join(FRAMEWORKS)} (default: every one installed; "
                         f"the data-parallel keras-jax-dp and torch-ddp only with two or more GPUs)")
     parser.add_argument("--preset", choices=list(PRESETS), default="default",
-                        help="; ".join(f"{p.name}: {p.description}" for p in PRESETS.values()))
+                        help="; ".join(f"{p.name}: {p.description}" for p in PRESETS.values()).replace("%", "%%"))
     parser.add_argument("--epochs", type=positive_int, help="override the preset's epochs for every model")
     parser.add_argument("--batch-size", type=positive_int, help="override the preset's batch size")
     parser.add_argument("--learning-rate", type=positive_float,

@@ -119,7 +119,8 @@ def with_augmentation(model: keras.Model) -> keras.Model:
 
 def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework, phases: Phases) -> Outcome:
     engine = keras.backend.backend()
-    keras.utils.set_random_seed(spec["seed"])  # Python's random, NumPy and the backend
+    with phases.phase("imports"):  # it imports TensorFlow to seed it too, where it is installed
+        keras.utils.set_random_seed(spec["seed"])  # Python's random, NumPy and the backend
     precision = backends.set_tf32(engine, spec["tf32"])
     if spec["deterministic"]:
         precision += "; " + backends.set_deterministic(engine)

@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 
 from compare.frameworks import FRAMEWORKS
-from compare import backends
 from compare.datasets import load_dataset
 from compare.registry import MODELS
 from compare.results import write_json_atomic
@@ -125,7 +124,7 @@ def record(outcome: Outcome, spec: dict, prepared: Prepared, phases: Phases) -> 
         "initial_weights": "shared" if spec["initial_weights"] else "own",
         "step0_max_abs_logit_diff": outcome.step0_max_abs_logit_diff,
         "model_info": {
-            "output_shape": list(outcome.predict(1).shape),
+            "output_shape": list(outcome.predict(2).shape),
             "trainable_params": outcome.params[0],
             "non_trainable_params": outcome.params[1],
             "reference_params": list(outcome.reference_params),
@@ -195,7 +194,6 @@ def run(spec: dict) -> dict:
     with phases.phase("data"):
         prepared = prepare(spec)
     with phases.phase("imports"):  # the framework itself, and everything the runner needs
-        backends.keep_out_other_engines(framework.keras_backend or "torch")
         if framework.family == "keras":
             from compare import keras_runner as runner
         else:

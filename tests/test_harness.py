@@ -1,6 +1,7 @@
 """The comparison harness end to end: CLI, results schema, report, failure isolation."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -267,3 +268,16 @@ def test_the_installed_command_prints_its_help():
     result = run_cli("--help", timeout=60)
     assert result.returncode == 0, result.stderr
     assert "--dataset {mnist,fashion-mnist}" in result.stdout and "10% of the training images" in result.stdout
+
+
+EXAMPLE = Path(__file__).parent.parent / "docs" / "example"
+
+
+def test_the_committed_example_report_matches_the_current_schema():
+    document = load_results(EXAMPLE)  # validates against this version's schema, or fails
+    assert document["finished"] and document["settings"]["preset"] == "default"
+    assert all(run["status"] == "ok" for run in document["runs"]) and len(document["runs"]) == 20
+    markdown = (EXAMPLE / "report.md").read_text()
+    for plot in re.findall(r"\]\((plots/[^)]+\.png)\)", markdown):
+        assert (EXAMPLE / plot).is_file(), plot  # every plot the page shows is committed
+    assert (EXAMPLE / "report.html").is_file()
