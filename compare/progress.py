@@ -60,6 +60,7 @@ def open_pipe(fd: str | None) -> TextIO | None:
     if not fd:
         return None
     try:
+        os.set_inheritable(int(fd), False)  # this process's alone: no helper it starts holds the pipe open
         return os.fdopen(int(fd), "w", buffering=1)
     except (OSError, ValueError):  # not passed down (torchrun's children): no progress
         return None

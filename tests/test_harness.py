@@ -35,6 +35,7 @@ def smoke_folder(tmp_path_factory, worker_id) -> Path:
             result = run_cli("--preset", "smoke", "--models", "mlp", "--frameworks", ",".join(ALL_FRAMEWORKS),
                              "--device", "cpu", "--out", str(out))
             assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+            (shared / "smoke.stdout").write_text(result.stdout)
             done.touch()
     return out
 
@@ -65,6 +66,18 @@ def test_smoke_run_covers_every_framework(smoke_folder):
     # The run's checks ran on one backend (torch, the quickest to start) and all passed.
     assert list(document["checks"]) == ["torch"]
     assert all(p["inference"]["passed"] and p["training"]["passed"] for p in document["checks"]["torch"]["parity"].values())
+
+
+def test_progress_is_printed_per_epoch_outside_a_terminal_and_kept_out_of_results(smoke_folder):
+    printed = (smoke_folder.parent / "smoke.stdout").read_text()
+    for number, framework in enumerate(ALL_FRAMEWORKS, start=1):
+        assert f"[{number}/{len(ALL_FRAMEWORKS)}] mlp on {framework} ..." in printed
+    # One plain line per epoch from each worker, through the progress pipe: no bars in a log.
+    epoch_lines = re.findall(r"epoch 1/1, step 8/8, loss [0-9.]+, acc [0-9.]+%, test acc [0-9.]+% \| run: \S+ left"
+                             r" \| comparison: \S+ left", printed)
+    assert len(epoch_lines) == len(ALL_FRAMEWORKS)
+    assert "\r" not in printed and "|█" not in printed
+    assert "progress" not in (smoke_folder / "results.json").read_text()
 
 
 def test_regularization_differences_measure_the_documented_effects(smoke_folder):
