@@ -179,7 +179,10 @@ PRESETS: dict[str, Preset] = {
                 "lstm": Budget(3, 64, 5e-3, None, None),
             },
             timeout_s=600,
-            targets={"mnist": dict.fromkeys(MODELS, 0.90)},
+            # MNIST: the goal this preset is sized for. Fashion-MNIST: 2 points under the lowest
+            # test accuracy of five frameworks measured on a 2-core CPU (see the README).
+            targets={"mnist": dict.fromkeys(MODELS, 0.90),
+                     "fashion-mnist": {"mlp": 0.79, "resnet_v2": 0.72, "transformer": 0.76, "lstm": 0.77}},
         ),
         Preset(
             "full",
@@ -192,6 +195,7 @@ PRESETS: dict[str, Preset] = {
                 "lstm": Budget(15, 128, 1e-3, None, None),
             },
             timeout_s=6 * 3600,
+            # Fashion-MNIST has none yet: the full preset on it has not been run to measure them.
             targets={"mnist": {"mlp": 0.980, "resnet_v2": 0.994, "transformer": 0.975, "lstm": 0.985}},
         ),
         Preset(
