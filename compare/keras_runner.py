@@ -32,7 +32,7 @@ from compare.port_keras import keras_to_state, state_to_keras
 from compare.registry import AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT, ModelSpec, warmup_steps
 from compare.timing import Phases, StepClock
 from compare.weights import REFERENCE_IMAGES, REFERENCE_LOGITS, load_weights, max_abs_diff
-from compare.worker import Outcome, Prepared, epoch_record, model_arguments
+from compare.runner_contract import Outcome, Prepared, epoch_record, model_arguments
 from keras_models.augment import RandomShiftRotate
 
 DATA_PATH = (

@@ -544,51 +544,38 @@ def draw_plots(document: dict, folder: Path) -> list[Path]:
         grouped_bars("accuracy", lambda r: r["final_test_accuracy"] * 100 if r["final_test_accuracy"] is not None else None,
                      "test accuracy %", "Test accuracy after one epoch", log=False)
     else:
-        fig, axes = plt.subplots(1, len(models), figsize=(4 * len(models), 3.5), squeeze=False)
-        for ax, model in zip(axes[0], models):
-            for framework in frameworks:
-                run = lookup.get((model, framework))
-                if run and run["history"]:
-                    epochs = [e["epoch"] for e in run["history"]]
-                    ax.plot(epochs, [e["test_accuracy"] * 100 for e in run["history"]], marker="o", label=framework)
-            ax.set_title(model)
-            ax.set_xlabel("epoch")
-            ax.xaxis.get_major_locator().set_params(integer=True)
-            ax.set_ylabel("test accuracy %")
-        axes[0][0].legend(fontsize=7)
-        fig.tight_layout()
-        path = folder / "accuracy.png"
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(draw_accuracy_lines(models, frameworks, lookup, folder / "accuracy.png", plt, "epoch", "epoch"))
 
     grouped_bars("parameters", lambda r: r["model_info"]["trainable_params"], "trainable parameters (log)",
                  "Trainable parameters", log=True)
-    paths.append(draw_accuracy_against_time(runs, models, frameworks, lookup, folder, plt))
+    # Against wall time since the first step (compilation and evaluation included): the
+    # framework whose line rises first gets there first.
+    paths.append(draw_accuracy_lines(models, frameworks, lookup, folder / "accuracy_vs_time.png", plt,
+                                     "elapsed_s", "wall time since the first step, s"))
     regularized = regularized_runs(document)
     if regularized:
         paths.append(draw_regularization(regularized, folder, plt))
     return paths
 
 
-def draw_accuracy_against_time(runs: list[dict], models: list[str], frameworks: list[str], lookup: dict,
-                               folder: Path, plt) -> Path:
-    """Test accuracy after each epoch against the wall time since the first step was
-    requested (compilation and evaluation included): one panel per model, one line
-    per framework. The framework whose line rises first gets there first."""
+def draw_accuracy_lines(models: list[str], frameworks: list[str], lookup: dict, path: Path, plt,
+                        x_key: str, x_label: str) -> Path:
+    """Test accuracy after each epoch against the history field `x_key`: one panel per
+    model, one line per framework."""
     fig, axes = plt.subplots(1, len(models), figsize=(4 * len(models), 3.5), squeeze=False)
     for ax, model in zip(axes[0], models):
         for framework in frameworks:
             run = lookup.get((model, framework))
             if run and run["history"]:
-                ax.plot([e["elapsed_s"] for e in run["history"]], [e["test_accuracy"] * 100 for e in run["history"]],
+                ax.plot([e[x_key] for e in run["history"]], [e["test_accuracy"] * 100 for e in run["history"]],
                         marker="o", markersize=3, label=framework)
         ax.set_title(model)
-        ax.set_xlabel("wall time since the first step, s")
+        ax.set_xlabel(x_label)
+        if x_key == "epoch":
+            ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_ylabel("test accuracy %")
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
-    path = folder / "accuracy_vs_time.png"
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path

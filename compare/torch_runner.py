@@ -38,7 +38,7 @@ from compare.port_torch import state_to_torch, torch_to_state
 from compare.registry import AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT, ModelSpec, learning_rate_factor
 from compare.timing import Phases, StepClock
 from compare.weights import REFERENCE_IMAGES, REFERENCE_LOGITS, load_weights, max_abs_diff
-from compare.worker import Outcome, Prepared, epoch_record, model_arguments
+from compare.runner_contract import Outcome, Prepared, epoch_record, model_arguments
 from torch_models.augment import RandomShiftRotate
 
 DATA_PATH = (
@@ -157,7 +157,6 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework,
     precision = backends.set_tf32("torch", spec["tf32"])
     if spec["deterministic"]:
         precision += "; " + backends.set_deterministic("torch")
-    regularization = spec["regularization"]
 
     with phases.phase("build_and_weights"):
         model = model_spec.torch_class()(**model_arguments(spec))

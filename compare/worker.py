@@ -15,36 +15,19 @@ import os
 import resource
 import sys
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from compare.frameworks import FRAMEWORKS
 from compare.datasets import load_dataset
+from compare.frameworks import FRAMEWORKS
 from compare.registry import MODELS
 from compare.results import write_json_atomic
-from compare.timing import Phases, StepClock, latency_ms
-from compare.weights import StateDict, save_weights
+from compare.runner_contract import Outcome, Prepared
+from compare.timing import Phases, latency_ms
+from compare.weights import save_weights
 
 TRACEBACK_TAIL_CHARS = 4000
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """Data every framework receives identically: images scaled to [0, 1] as
-    float32 (B, 28, 28), int64 labels, and one shared shuffling order per epoch.
-    The validation split (empty unless early stopping asked for one) is carved
-    from the training images."""
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    epoch_orders: list[np.ndarray]
 
 
 def prepare(spec: dict) -> Prepared:
@@ -86,28 +69,6 @@ def prepare(spec: dict) -> Prepared:
         data.y_test[:n_test].astype(np.int64),
         orders,
     )
-
-
-@dataclass
-class Outcome:
-    """What a runner hands back; `record()` turns it into the result's JSON."""
-
-    engine: str  # "tensorflow", "jax" or "torch": what computed
-    params: tuple[int, int]  # (trainable, non-trainable), see compare.params
-    reference_params: tuple[int, int]
-    history: list[dict]  # one entry per epoch
-    clock: StepClock
-    diverged_at_step: int | None
-    step0_max_abs_logit_diff: float | None  # vs the shared initial weights' reference logits
-    predict: Callable[[int], object]  # logits of the first n test images, on the host
-    final_test: dict  # {"loss", "accuracy"} of the weights the run ends with
-    final_state: Callable[[], StateDict]  # those weights, in the neutral layout (compare.weights)
-    early_stopping: dict | None  # {"patience", "best_epoch", "stopped_epoch"} when it was on
-    jit_compile: object
-    precision: str
-    data_path: str  # how a batch reaches the device
-    device: dict
-    peak_device_memory_mb: float | None
 
 
 def record(outcome: Outcome, spec: dict, prepared: Prepared, phases: Phases) -> dict:
@@ -152,29 +113,6 @@ def record(outcome: Outcome, spec: dict, prepared: Prepared, phases: Phases) -> 
         "devices": spec["devices"],
         "data_used": {"train_samples": len(prepared.y_train), "validation_samples": len(prepared.y_val),
                       "test_samples": len(prepared.y_test)},
-    }
-
-
-def model_arguments(spec: dict) -> dict:
-    """Constructor arguments for either twin: a dropout rate when the run sets one."""
-    rate = spec["regularization"]["dropout_rate"]
-    return {} if rate is None else {"dropout_rate": rate}
-
-
-def epoch_record(epoch: int, train: dict, val: dict | None, test: dict, epoch_time_s: float,
-                 elapsed_s: float) -> dict:
-    """One history entry; every *_loss is the loss being minimized (cross-entropy,
-    plus the L2 penalty when --l2 is set: Keras' definition of `loss`)."""
-    return {
-        "epoch": epoch,
-        "train_loss": train["loss"],
-        "train_accuracy": train["accuracy"],  # running mean over the epoch, in training mode
-        "val_loss": val["loss"] if val else None,
-        "val_accuracy": val["accuracy"] if val else None,
-        "test_loss": test["loss"],
-        "test_accuracy": test["accuracy"],
-        "epoch_time_s": epoch_time_s,
-        "elapsed_s": elapsed_s,  # since the first step was requested, this epoch's evaluation included
     }
 
 
