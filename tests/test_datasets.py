@@ -339,7 +339,9 @@ FASHION_FULL_COPY = os.environ.get("FASHION_MNIST_FULL_DIR", "")
 
 
 @pytest.mark.skipif(not FASHION_FULL_COPY, reason="set FASHION_MNIST_FULL_DIR to a full Fashion-MNIST copy to verify it")
-def test_a_full_fashion_mnist_copy_passes_every_check():
+def test_a_full_fashion_mnist_copy_passes_every_check(tmp_path):
+    from compare.results import load_results
+
     data = load_dataset(FASHION_FULL_COPY, dataset="fashion-mnist")
     assert data.is_full and data.x_train.shape == (60_000, 28, 28)
     assert np.bincount(data.y_test).tolist() == [1_000] * 10
@@ -348,6 +350,11 @@ def test_a_full_fashion_mnist_copy_passes_every_check():
             load_dataset(FASHION_FULL_COPY)
         with pytest.raises(DataError, match="holds MNIST, not Fashion-MNIST"):
             load_dataset(FULL_COPY, dataset="fashion-mnist")
+    # End to end: a comparison on the sample the default preset draws from the full copy.
+    assert run_smoke(tmp_path / "out", "--data-dir", FASHION_FULL_COPY, "--data", "sample") == cli.EXIT_OK
+    settings = load_results(tmp_path / "out")["settings"]
+    assert settings["data"]["dataset"] == "fashion-mnist" and settings["data"]["kind"] == "sample"
+    assert "class-balanced 5,000/1,000 sample" in settings["data"]["source"]
 
 
 # ---- The command line on Fashion-MNIST: end to end, and bad input refused whole. ----
