@@ -278,9 +278,12 @@ def test_every_command_prints_its_help(command, capsys):
 
 
 def test_the_installed_command_prints_its_help():
-    result = run_cli("--help", timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert "--dataset {mnist,fashion-mnist}" in result.stdout and "10% of the training images" in result.stdout
+    # Both front doors: `python -m compare` and the console script pip installed beside Python.
+    script = Path(sys.executable).parent / "keras-torch-compare"
+    for command in ([sys.executable, "-m", "compare", "--help"], [str(script), "--help"]):
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert "--dataset {mnist,fashion-mnist}" in result.stdout and "10% of the training images" in result.stdout
 
 
 EXAMPLE = Path(__file__).parent.parent / "docs" / "example"
