@@ -6,29 +6,52 @@ Each function imports its engine inside, so a child imports only its own.
 
 from __future__ import annotations
 
-def set_tf32(engine: str, enabled: bool) -> str:
-    """Make float32 matmuls/convolutions use TF32 (or not) on Ampere+ GPUs.
+def set_precision(engine: str, precision: str) -> str:
+    """Set how the engine computes float32 work ("fp32", "tf32" or "bf16", see
+    compare.frameworks.PRECISIONS) and return the setting as recorded in the results.
 
-    The defaults differ: TensorFlow and JAX use TF32 on such GPUs unless told
-    otherwise; torch's matmuls do not (its cuDNN convolutions do). Returns the
-    setting as recorded in the results.
+    TF32's defaults differ: TensorFlow and JAX use it on Ampere+ GPUs unless told
+    otherwise; torch's matmuls do not (its cuDNN convolutions do). bf16 keeps the float32
+    work that remains (what autocast or the policy leave in float32) in full precision.
+    The bf16 compute itself is the runner's: Keras' dtype policy, torch.autocast.
     """
+    enabled = precision == "tf32"
     if engine == "tensorflow":
         import tensorflow as tf
 
         tf.config.experimental.enable_tensor_float_32_execution(enabled)
-        return f"tf.config.experimental.enable_tensor_float_32_execution({enabled})"
-    if engine == "jax":
+        setting = f"tf.config.experimental.enable_tensor_float_32_execution({enabled})"
+    elif engine == "jax":
         import jax
 
-        precision = "tensorfloat32" if enabled else "highest"
-        jax.config.update("jax_default_matmul_precision", precision)
-        return f"jax_default_matmul_precision={precision!r}"
-    import torch
+        matmul = "tensorfloat32" if enabled else "highest"
+        jax.config.update("jax_default_matmul_precision", matmul)
+        setting = f"jax_default_matmul_precision={matmul!r}"
+    else:
+        import torch
 
-    torch.backends.cuda.matmul.allow_tf32 = enabled
-    torch.backends.cudnn.allow_tf32 = enabled
-    return f"torch.backends.cuda.matmul.allow_tf32={enabled}, torch.backends.cudnn.allow_tf32={enabled}"
+        torch.backends.cuda.matmul.allow_tf32 = enabled
+        torch.backends.cudnn.allow_tf32 = enabled
+        setting = f"torch.backends.cuda.matmul.allow_tf32={enabled}, torch.backends.cudnn.allow_tf32={enabled}"
+    return f"{precision}: {setting}"
+
+
+def dynamo_frames() -> int:
+    """Frames torch.compile (Dynamo) has compiled in this process so far, recompilations included."""
+    from torch._dynamo.utils import counters
+
+    return counters["frames"]["ok"]
+
+
+def compilation_record(mode: str, recompiles: int) -> dict:
+    """What torch.compile did in this process: its mode, the graphs it made, the graph
+    breaks (each splits a function into more graphs, with Python between them) and the
+    recompilations after the first training step."""
+    from torch._dynamo.utils import counters
+
+    return {"compiler": "torch.compile", "mode": mode, "frames_compiled": counters["frames"]["ok"],
+            "graphs": counters["stats"]["unique_graphs"], "graph_breaks": sum(counters["graph_break"].values()),
+            "recompiles_after_first_step": recompiles}
 
 
 def set_deterministic(engine: str) -> str:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from compare.environment import environment_record, nvidia_gpus
 from compare.folder_lock import FolderBusy, FolderLock
-from compare.frameworks import FRAMEWORKS, default_frameworks
+from compare.frameworks import COMPILE_MODES, FRAMEWORKS, PRECISIONS, default_frameworks
 from compare.datasets import SOURCES, DataError, load_dataset
 from compare.registry import MODELS, PRESETS, SCHEDULES, VALIDATION_FRACTION, Budget, Regularization
 from compare.results import ResultsError, load_results
@@ -124,8 +124,17 @@ def run_parser() -> argparse.ArgumentParser:
                         help="auto: the GPU when nvidia-smi lists one")
     parser.add_argument("--jit-compile", choices=["auto", "on", "off"], default="auto",
                         help="Keras compile(jit_compile=...): auto is XLA on JAX (and on TensorFlow with a GPU), eager on torch")
-    parser.add_argument("--tf32", choices=["on", "off"], default="off",
-                        help="TF32 matmuls on Ampere+ GPUs, set the same in every framework (default off)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                        help="fp32: float32 in full precision; tf32: TF32 matmuls and convolutions on Ampere+ "
+                        "GPUs; bf16: mixed precision, float32 variables and bfloat16 compute (Keras' "
+                        "mixed_bfloat16 policy, torch.autocast); set the same in every framework (default fp32)")
+    parser.add_argument("--tf32", choices=["on", "off"],
+                        help="the same as --precision tf32 (on) or fp32 (off)")
+    parser.add_argument("--compile-mode", choices=COMPILE_MODES, default="default",
+                        help="torch.compile's mode for torch-compile (reduce-overhead: CUDA graphs on a GPU)")
+    parser.add_argument("--until-target", action="store_true",
+                        help="stop each run after the first epoch whose test accuracy reaches the model's "
+                        "target (the preset's epochs are the cap); the report ranks the frameworks by time to target")
     parser.add_argument("--seed", type=int, default=0,
                         help="seeds Python, NumPy, every framework, the initial weights and the data order")
     parser.add_argument("--deterministic", action="store_true",
@@ -220,6 +229,18 @@ def writable_folder(path: Path) -> Path:
     return path
 
 
+def describe_targets(preset) -> str:
+    return "; ".join(f"{dataset} {preset.data}: {', '.join(models)}" for dataset, models in preset.targets.items()) or "none"
+
+
+def precision(args: argparse.Namespace) -> str:
+    if args.tf32 is None:
+        return args.precision
+    if args.precision != "fp32":
+        raise UsageError(f"--tf32 {args.tf32} and --precision {args.precision} disagree; give only --precision.")
+    return "tf32" if args.tf32 == "on" else "fp32"
+
+
 def make_plan(args: argparse.Namespace):
     from compare.orchestrator import Plan
 
@@ -230,6 +251,10 @@ def make_plan(args: argparse.Namespace):
         raise UsageError(f"--preset {preset.name} trains only {', '.join(preset.budgets)}; "
                          f"{', '.join(untrained)} is not part of it.")
     data_kind = args.data or ("full" if args.data_dir else preset.data)
+    targets = preset.targets_for(args.dataset, data_kind)
+    if args.until_target and not all(model in targets for model in models):
+        raise UsageError(f"--until-target: --preset {preset.name} has no {args.dataset} targets for "
+                         f"--data {data_kind} (it has: {describe_targets(preset)}); choose a preset and data that do.")
     try:
         data = load_dataset(args.data_dir, dataset=args.dataset, sample=data_kind == "sample")
     except DataError as error:
@@ -258,10 +283,12 @@ def make_plan(args: argparse.Namespace):
         frameworks=frameworks,
         frameworks_chosen=args.frameworks is not None,
         data=data,
-        targets=preset.targets_for(args.dataset, data_kind),
+        targets=targets,
         device=device,
         jit_compile=args.jit_compile,
-        tf32=args.tf32 == "on",
+        precision=precision(args),
+        compile_mode=args.compile_mode,
+        until_target=args.until_target,
         seed=args.seed,
         timeout_s=args.timeout or preset.timeout_s,
         out=args.out or Path("results") / stamp,
@@ -393,7 +420,7 @@ def run_check(out: Path, backends: list[str]) -> int:
     print(f"Checks on the Keras backends {', '.join(backends)}, each in its own process ...")
     plan = orchestrator.Plan(
         preset=PRESETS["smoke"], budgets={}, models=list(MODELS), frameworks=[f"keras-{b}" for b in backends],
-        frameworks_chosen=False, data=load_sample(), targets={}, device="cpu", jit_compile="auto", tf32=False, seed=0,
+        frameworks_chosen=False, data=load_sample(), targets={}, device="cpu", jit_compile="auto", precision="fp32", seed=0,
         timeout_s=orchestrator.CHECKS_TIMEOUT_S, out=out)
     document = orchestrator.new_document(plan)
     document["settings"]["preset"] = "check"

@@ -30,9 +30,9 @@ from compare.params import keras_param_counts
 from compare.progress import Reporter
 from compare.port_keras import keras_to_state, state_to_keras
 from compare.registry import AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT, ModelSpec, warmup_steps
-from compare.timing import Phases, StepClock
+from compare.timing import CompileWatch, Phases, StepClock
 from compare.weights import REFERENCE_IMAGES, REFERENCE_LOGITS, load_weights, max_abs_diff
-from compare.runner_contract import Outcome, Prepared, epoch_record, model_arguments
+from compare.runner_contract import Outcome, Prepared, epoch_record, model_arguments, stops_at_target
 from keras_models.augment import RandomShiftRotate
 
 DATA_PATH = (
@@ -69,9 +69,10 @@ class EpochLog(keras.callbacks.Callback):
     and stops on a non-finite loss. Listed before EarlyStopping, so it sees each
     epoch's own weights."""
 
-    def __init__(self, clock: StepClock, evaluate_test, progress: Reporter):
+    def __init__(self, clock: StepClock, evaluate_test, progress: Reporter, compiles: CompileWatch, spec: dict):
         super().__init__()
-        self.clock, self.evaluate_test, self.progress = clock, evaluate_test, progress
+        self.clock, self.evaluate_test, self.progress, self.compiles = clock, evaluate_test, progress, compiles
+        self.spec = spec
         self.history: list[dict] = []
         self.evaluation_s = 0.0  # spent in evaluate_test
         self.steps_done = 0
@@ -87,6 +88,8 @@ class EpochLog(keras.callbacks.Callback):
         self.clock.tick()
         self.trained = time.perf_counter()
         self.steps_done += 1
+        if self.steps_done == 1:
+            self.compiles.first_step_done()
         if not math.isfinite(loss) and self.diverged_at_step is None:
             self.diverged_at_step = self.steps_done
             self.model.stop_training = True
@@ -95,11 +98,15 @@ class EpochLog(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         val = {"loss": logs["val_loss"], "accuracy": logs["val_accuracy"]} if "val_loss" in logs else None
+        self.compiles.evaluation_starts()
         started = time.perf_counter()
         test = self.evaluate_test()
         self.evaluation_s += time.perf_counter() - started
+        self.compiles.evaluation_done()
         self.history.append(epoch_record(epoch + 1, logs, val, test, self.trained - self.started, self.clock.elapsed_s()))
         self.progress.epoch_end(self.history[-1])
+        if stops_at_target(self.spec, test):
+            self.model.stop_training = True
 
 
 def add_l2(model: keras.Model, l2: float) -> None:
@@ -121,7 +128,11 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework,
     engine = keras.backend.backend()
     with phases.phase("imports"):  # it imports TensorFlow to seed it too, where it is installed
         keras.utils.set_random_seed(spec["seed"])  # Python's random, NumPy and the backend
-    precision = backends.set_tf32(engine, spec["tf32"])
+    precision = backends.set_precision(engine, spec["precision"])
+    if spec["precision"] == "bf16":
+        # Variables in float32, computation in bfloat16: every layer built from here on.
+        keras.config.set_dtype_policy("mixed_bfloat16")
+        precision += "; keras.config.set_dtype_policy('mixed_bfloat16')"
     if spec["deterministic"]:
         precision += "; " + backends.set_deterministic(engine)
     regularization = spec["regularization"]
@@ -147,8 +158,9 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework,
         if regularization["l2"]:
             add_l2(model, regularization["l2"])
     fit_started = time.perf_counter()
+    jit_compile = True if framework.keras_jit_compile else JIT_COMPILE[spec["jit_compile"]]
     with distributed():
-        trained, log, stopper = fit(spec, data, model)
+        trained, log, stopper = fit(spec, data, model, jit_compile)
     phases.add("first_step", log.clock.time_to_first_step_s or 0.0)
     phases.add("evaluation", log.evaluation_s)
     phases.add("training", time.perf_counter() - fit_started - log.evaluation_s - (log.clock.time_to_first_step_s or 0.0))
@@ -173,11 +185,14 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework,
         clock=log.clock,
         diverged_at_step=log.diverged_at_step,
         step0_max_abs_logit_diff=step0,
-        predict=lambda n: trained.predict_on_batch(x_test[:n]),  # outside the distribution: any batch size
+        # Outside the distribution: any batch size. Logits in float32 under bf16 too.
+        predict=lambda n: np.asarray(trained.predict_on_batch(x_test[:n]), dtype=np.float32),
         final_test=final_test,
         final_state=lambda: keras_to_state(model),
         early_stopping=early_stopping,
         jit_compile=trained.jit_compile,
+        compilation=(backends.compilation_record("default", log.compiles.after_first_step)
+                     if torch_jit(trained) else None),
         precision=precision,
         data_path=DATA_PATH,
         device={**backends.device_description(engine), "count": device_count},
@@ -200,7 +215,13 @@ def learning_rate(spec: dict, total_steps: int) -> float | keras.optimizers.sche
         0.0, decay_steps=max(total_steps - warmup, 1), warmup_target=spec["learning_rate"], warmup_steps=warmup)
 
 
-def fit(spec: dict, data: Prepared, model: keras.Model) -> tuple[keras.Model, EpochLog, keras.callbacks.EarlyStopping | None]:
+def torch_jit(model: keras.Model) -> bool:
+    """Keras on torch with jit_compile: its trainer runs the steps through torch.compile."""
+    return keras.backend.backend() == "torch" and model.jit_compile is True
+
+
+def fit(spec: dict, data: Prepared, model: keras.Model,
+        jit_compile: bool | str) -> tuple[keras.Model, EpochLog, keras.callbacks.EarlyStopping | None]:
     """Compile and fit `model` (behind the augmentation, if any) over every epoch;
     returns the model that was trained, the epoch log and the early stopper."""
     regularization = spec["regularization"]
@@ -213,10 +234,11 @@ def fit(spec: dict, data: Prepared, model: keras.Model) -> tuple[keras.Model, Ep
                                         weight_decay=regularization["weight_decay"] or None),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
-        jit_compile=JIT_COMPILE[spec["jit_compile"]],
+        jit_compile=jit_compile,
     )
+    compiles = CompileWatch(backends.dynamo_frames if torch_jit(trained) else None)
     log = EpochLog(StepClock(spec["warmup_steps"]), lambda: evaluate(trained, data, spec),
-                   Reporter(len(data.epoch_orders), batches.steps_per_epoch))
+                   Reporter(len(data.epoch_orders), batches.steps_per_epoch), compiles, spec)
     callbacks, validation, stopper = [log], None, None
     if regularization["early_stopping_patience"]:
         validation = (data.x_val[..., None], data.y_val)

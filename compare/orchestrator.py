@@ -54,7 +54,7 @@ class Plan:
     targets: dict[str, float]  # {model: test accuracy every framework must reach}; {} when none applies
     device: str  # "cpu" or "gpu"
     jit_compile: str  # "auto", "on", "off"
-    tf32: bool
+    precision: str  # one of compare.frameworks.PRECISIONS
     seed: int
     timeout_s: int
     out: Path
@@ -62,6 +62,8 @@ class Plan:
     checks: bool = True  # run the parity and difference checks on one backend first
     variants: tuple[Regularization, ...] = field(default=(Regularization(),))
     dp_devices: int = 2  # devices the data-parallel frameworks spread over
+    compile_mode: str = "default"  # torch.compile's mode for torch-compile
+    until_target: bool = False  # stop each run after the first epoch that reaches its target
 
     @property
     def validation_fraction(self) -> float:
@@ -74,7 +76,9 @@ def settings_record(plan: Plan) -> dict:
         "preset_description": plan.preset.description,
         "device": plan.device,
         "jit_compile": plan.jit_compile,
-        "tf32": plan.tf32,
+        "precision": plan.precision,
+        "compile_mode": plan.compile_mode,
+        "until_target": plan.until_target,
         "seed": plan.seed,
         "deterministic": plan.deterministic,
         "adam_epsilon": ADAM_EPSILON,
@@ -119,7 +123,10 @@ def job_spec(plan: Plan, model: str, framework: str, variant: Regularization) ->
         "seed": plan.seed,
         "device": plan.device,
         "jit_compile": plan.jit_compile,
-        "tf32": plan.tf32,
+        "precision": plan.precision,
+        "compile_mode": plan.compile_mode,
+        "target_accuracy": plan.targets.get(model),
+        "until_target": plan.until_target,
         "deterministic": plan.deterministic,
         "adam_epsilon": ADAM_EPSILON,
         "warmup_steps": WARMUP_STEPS,
@@ -394,7 +401,8 @@ DONE = ("ok", "diverged")  # what --resume keeps; everything else runs again
 
 def resumable(plan: Plan, previous: dict) -> dict:
     """The earlier document, if it was made with the same settings; else an error."""
-    same = ("preset", "device", "jit_compile", "tf32", "seed", "deterministic", "variants", "dp_devices")
+    same = ("preset", "device", "jit_compile", "precision", "compile_mode", "until_target", "seed", "deterministic",
+            "variants", "dp_devices")
     changed = [key for key in same if previous["settings"].get(key) != settings_record(plan)[key]]
     if previous["settings"]["data"]["source"] != plan.data.describe():
         changed.append("data")

@@ -157,6 +157,9 @@ REGULARIZATION_STUDY = (
 )
 
 
+# What each model must reach on the whole of MNIST in the full and gpu presets.
+FULL_MNIST_TARGETS = {"mlp": 0.980, "resnet_v2": 0.994, "transformer": 0.975, "lstm": 0.985}
+
 PRESETS: dict[str, Preset] = {
     preset.name: preset
     for preset in (
@@ -196,7 +199,21 @@ PRESETS: dict[str, Preset] = {
             },
             timeout_s=6 * 3600,
             # Fashion-MNIST has none yet: the full preset on it has not been run to measure them.
-            targets={"mnist": {"mlp": 0.980, "resnet_v2": 0.994, "transformer": 0.975, "lstm": 0.985}},
+            targets={"mnist": FULL_MNIST_TARGETS},
+        ),
+        Preset(
+            "gpu",
+            "full",
+            "the full dataset to the full preset's targets in batches of 256, sized so that --until-target "
+            "on keras-jax, keras-torch, torch and torch-compile fits one GPU call (see benchmarks/gpu_plan.py)",
+            {
+                "mlp": Budget(15, 256, 2e-3, None, None),
+                "resnet_v2": Budget(10, 256, 3e-3, None, None),
+                "transformer": Budget(15, 256, 3e-3, None, None),
+                "lstm": Budget(12, 256, 3e-3, None, None),
+            },
+            timeout_s=600,
+            targets={"mnist": FULL_MNIST_TARGETS},
         ),
         Preset(
             "regularization",

@@ -20,6 +20,11 @@ from compare.registry import MODELS, Regularization
 
 BASELINE = "torch"  # step-time ratios are given against plain PyTorch
 AS_BUILT = "as built"  # the variant name of a run with no regularization flags
+PRECISION_TEXT = {
+    "fp32": "fp32: float32 in full precision everywhere (TF32 off)",
+    "tf32": "tf32: float32 variables, TF32 matmuls and convolutions on Ampere+ GPUs",
+    "bf16": "bf16: float32 variables, bfloat16 compute (Keras mixed_bfloat16, torch.autocast)",
+}
 
 
 @dataclass
@@ -196,6 +201,51 @@ def phases_section(document: dict) -> Section:
     )
 
 
+def time_to_target_section(document: dict) -> Section | None:
+    """The frameworks ranked per model by time to target, fastest first; None without targets."""
+    if not document["settings"]["targets"]:
+        return None
+    rows = []
+    for label in dict.fromkeys(model_label(run) for run in finished_runs(document)):
+        runs = [run for run in finished_runs(document) if model_label(run) == label]
+        runs.sort(key=lambda run: run["to_target"]["time_to_target_s"] or math.inf)
+        fastest = runs[0]["to_target"]["time_to_target_s"]
+        for rank, run in enumerate(runs, start=1):
+            reached = run["to_target"]["time_to_target_s"]
+            rows.append([
+                label, str(rank) if reached is not None else "—", run["framework"], percent(run["to_target"]["target_accuracy"]),
+                fmt(reached, ".1f") if reached is not None else "not reached",
+                f"{reached / fastest:.2f}×" if reached is not None and fastest else "—",
+                fmt(run["to_target"]["epochs_to_target"], "d"), str(len(run["history"])), percent(run["final_test_accuracy"]),
+            ])
+    return Section(
+        "Time to target",
+        ["As MLPerf and DAWNBench count it: wall time from the request of the first training step to the end "
+         "of the evaluation of the first epoch whose test accuracy reached the target; compilation, the data feed "
+         "and every evaluation included, process start-up and imports not. Ranked per model, fastest first."],
+        ["model", "rank", "framework", "target", "time to target s", "vs fastest", "epochs to target",
+         "epochs run", "final test acc"],
+        rows,
+    )
+
+
+def compilation_section(document: dict) -> Section | None:
+    """What torch.compile did in each run that used it; None when no run did."""
+    rows = [[model_label(run), run["framework"], c["mode"], str(c["frames_compiled"]), str(c["graphs"]),
+             str(c["graph_breaks"]), str(c["recompiles_after_first_step"])]
+            for run in finished_runs(document) if (c := run["settings"].get("compilation"))]
+    if not rows:
+        return None
+    return Section(
+        "What torch.compile did",
+        ["Counted by Dynamo in each worker. A graph break splits a function into several graphs with Python "
+         "between them; a recompilation after the first training step means the steady state is not steady "
+         "(a new shape, a changed Python value guarded on). Evaluation windows are not counted."],
+        ["model", "framework", "mode", "frames compiled", "graphs", "graph breaks", "recompiles after step 1"],
+        rows,
+    )
+
+
 def data_path_section(document: dict) -> Section:
     seen: dict[str, str] = {}
     for run in finished_runs(document):
@@ -238,8 +288,11 @@ def environment_section(document: dict) -> Section:
         ["CPU", f"{env['cpu']}, {env['cpu_threads']} threads"],
         ["Python", f"{env['python']} on {env['platform']}"],
         ["packages", packages],
-        ["TF32", "on" if settings["tf32"] else "off (float32 matmuls in full precision everywhere)"],
+        ["precision", PRECISION_TEXT[settings["precision"]]],
         ["Keras jit_compile", settings["jit_compile"]],
+        ["torch.compile mode", settings["compile_mode"]],
+        ["until target", "yes: each run stopped at the first epoch that reached its target" if settings["until_target"]
+         else "no: every run trained its preset's epochs"],
         ["Adam epsilon", str(settings["adam_epsilon"])],
         ["seed", str(settings["seed"])],
         ["git commit", env["git_commit"] or "—"],
@@ -421,11 +474,13 @@ def sections(document: dict) -> list[Section]:
     return [
         environment_section(document),
         summary_section(document),
-        *filter(None, [regularization_section(document), data_parallel_section(document)]),
+        *filter(None, [time_to_target_section(document), regularization_section(document),
+                       data_parallel_section(document)]),
         parameters_section(document),
         history_section(document),
         timing_section(document),
         phases_section(document),
+        *filter(None, [compilation_section(document)]),
         data_path_section(document),
         problems_section(document),
         parity_section(document),

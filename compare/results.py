@@ -13,7 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 SCHEMA_PATH = Path(__file__).parent / "results.schema.json"
 
 

@@ -46,6 +46,7 @@ class Outcome:
     final_state: Callable[[], StateDict]  # those weights, in the neutral layout (compare.weights)
     early_stopping: dict | None  # {"patience", "best_epoch", "stopped_epoch"} when it was on
     jit_compile: object
+    compilation: dict | None  # torch.compile's mode, graphs, graph breaks and recompiles, where it ran
     precision: str
     data_path: str  # how a batch reaches the device
     device: dict
@@ -56,6 +57,22 @@ def model_arguments(spec: dict) -> dict:
     """Constructor arguments for either twin: a dropout rate when the run sets one."""
     rate = spec["regularization"]["dropout_rate"]
     return {} if rate is None else {"dropout_rate": rate}
+
+
+def stops_at_target(spec: dict, test: dict) -> bool:
+    """--until-target: this epoch's test accuracy reached the model's target, so the run ends here."""
+    return spec["until_target"] and test["accuracy"] >= spec["target_accuracy"]
+
+
+def time_to_target(history: list[dict], target: float | None) -> dict:
+    """MLPerf's and DAWNBench's measure: wall time from the request of the first step to the
+    end of the evaluation of the first epoch that reaches the target, compilation and
+    evaluations included; None when no epoch reached it (or there is no target)."""
+    reached = next((epoch for epoch in history if target is not None and epoch["test_accuracy"] is not None
+                    and epoch["test_accuracy"] >= target), None)
+    return {"target_accuracy": target,
+            "epochs_to_target": reached["epoch"] if reached else None,
+            "time_to_target_s": reached["elapsed_s"] if reached else None}
 
 
 def epoch_record(epoch: int, train: dict, val: dict | None, test: dict, epoch_time_s: float,

@@ -95,6 +95,30 @@ class StepClock:
         return figures
 
 
+class CompileWatch:
+    """Counts the frames torch.compile compiles while training, after the first step:
+    a steady state compiles nothing more. Evaluation windows are left out, so a
+    compiled evaluation (Keras' jit on torch) is not counted as a recompilation.
+    `frames` reads Dynamo's running count; None where torch.compile is not in use."""
+
+    def __init__(self, frames: Callable[[], int] | None):
+        self.frames = frames
+        self.after_first_step = 0
+        self._mark: int | None = None
+
+    def first_step_done(self) -> None:
+        if self.frames:
+            self._mark = self.frames()
+
+    def evaluation_starts(self) -> None:
+        if self._mark is not None:
+            self.after_first_step += self.frames() - self._mark
+
+    def evaluation_done(self) -> None:
+        if self._mark is not None:
+            self._mark = self.frames()
+
+
 LATENCY_MIN_REPEATS = 3
 
 

@@ -11,7 +11,7 @@ Regularization, the torch way:
 
 Data parallel (torch-ddp): torchrun starts this code once per device; each
 process wraps the model in DistributedDataParallel, takes its share of every
-batch from a DistributedSampler, and backward() averages the gradients.
+batch (what a DistributedSampler would deal it), and backward() averages the gradients.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch._dynamo  # noqa: F401  torch.optim imports it with the first optimizer (1 s): an import, not training
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, DistributedSampler, Subset, TensorDataset
 
 from compare import backends
 from compare.frameworks import Framework
@@ -36,15 +36,15 @@ from compare.params import torch_param_counts
 from compare.progress import Reporter
 from compare.port_torch import state_to_torch, torch_to_state
 from compare.registry import AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT, ModelSpec, learning_rate_factor
-from compare.timing import Phases, StepClock
+from compare.timing import CompileWatch, Phases, StepClock
 from compare.weights import REFERENCE_IMAGES, REFERENCE_LOGITS, load_weights, max_abs_diff
-from compare.runner_contract import Outcome, Prepared, epoch_record, model_arguments
+from compare.runner_contract import Outcome, Prepared, epoch_record, model_arguments, stops_at_target
 from torch_models.augment import RandomShiftRotate
 
 DATA_PATH = (
-    "A torch.utils.data.DataLoader over an in-memory TensorDataset collates each batch "
-    "on the host; the loop copies it to the device with .to(device, non_blocking=True). torch-compile "
-    "compiles the training step; evaluation and prediction run the same module eagerly."
+    "Device-resident: the training and test images are copied to the device once; each step indexes "
+    "them with the epoch's shared order (no DataLoader, no per-step host copy). torch-compile compiles "
+    "the model's forward and backward; evaluation and prediction run the same module eagerly."
 )
 
 
@@ -101,28 +101,31 @@ def start_processes(framework: Framework, gpu: bool) -> tuple[int, int, torch.de
     return dist.get_rank(), dist.get_world_size(), torch.device(f"cuda:{local_rank}" if gpu else "cpu")
 
 
-def epoch_loader(dataset: TensorDataset, order: np.ndarray, batch_size: int, rank: int, world: int,
-                 pin: bool) -> DataLoader:
-    """The epoch's batches in the shared order. With several processes a
-    DistributedSampler deals the order out: process r takes positions r, r + world,
-    ..., so the processes' k-th batches together are the single-device k-th batch."""
-    if world == 1:
-        return DataLoader(dataset, batch_size=batch_size, sampler=order.tolist(), pin_memory=pin)
-    in_order = Subset(dataset, order.tolist())
-    sampler = DistributedSampler(in_order, num_replicas=world, rank=rank, shuffle=False)
-    return DataLoader(in_order, batch_size=batch_size // world, sampler=sampler, pin_memory=pin)
+def epoch_batches(order: torch.Tensor, batch_size: int, rank: int, world: int) -> list[torch.Tensor]:
+    """The rows of this process's batches, in the epoch's shared order. With several
+    processes each takes every world-th row of the global batch, as a DistributedSampler
+    deals them: together the processes' k-th batches are the single-device k-th batch."""
+    return [rows[rank::world] for rows in order.split(batch_size)]
+
+
+def autocast(device: torch.device, precision: str):
+    """bf16: matmuls and convolutions in bfloat16 under torch.autocast, the variables in
+    float32 (what Keras' mixed_bfloat16 policy does); otherwise a context that does nothing."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
 class EpochLog:
     """Times every step, evaluates the test set after every epoch, reports progress,
     and notes a non-finite loss: the loop's twin of keras_runner.EpochLog."""
 
-    def __init__(self, clock: StepClock, evaluate_test, progress: Reporter):
-        self.clock, self.evaluate_test, self.progress = clock, evaluate_test, progress
+    def __init__(self, clock: StepClock, evaluate_test, progress: Reporter, compiles: CompileWatch, spec: dict):
+        self.clock, self.evaluate_test, self.progress, self.compiles = clock, evaluate_test, progress, compiles
+        self.spec = spec
         self.history: list[dict] = []
         self.evaluation_s = 0.0  # spent in evaluate_test
         self.steps_done = 0
         self.diverged_at_step: int | None = None
+        self.reached_target = False
 
     def on_epoch_begin(self, epoch: int) -> None:
         self.clock.new_epoch()
@@ -135,18 +138,23 @@ class EpochLog:
         self.clock.tick()
         self.trained = time.perf_counter()
         self.steps_done += 1
+        if self.steps_done == 1:
+            self.compiles.first_step_done()
         if not math.isfinite(loss) and self.diverged_at_step is None:
             self.diverged_at_step = self.steps_done
         if self.progress.wants_step():
             self.progress.step(self.epoch, step, *running())
 
     def on_epoch_end(self, train: dict, val: dict | None) -> None:
+        self.compiles.evaluation_starts()
         started = time.perf_counter()
         test = self.evaluate_test()
         self.evaluation_s += time.perf_counter() - started
+        self.compiles.evaluation_done()
         self.history.append(epoch_record(self.epoch, train, val, test, self.trained - self.started,
                                          self.clock.elapsed_s()))
         self.progress.epoch_end(self.history[-1])
+        self.reached_target = stops_at_target(self.spec, test)
 
 
 def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework, phases: Phases) -> Outcome:
@@ -154,7 +162,7 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework,
     random.seed(spec["seed"])
     np.random.seed(spec["seed"])
     torch.manual_seed(spec["seed"] + rank)  # also seeds every CUDA device; each process its own dropout masks
-    precision = backends.set_tf32("torch", spec["tf32"])
+    precision = backends.set_precision("torch", spec["precision"])
     if spec["deterministic"]:
         precision += "; " + backends.set_deterministic("torch")
 
@@ -168,13 +176,17 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework,
                 logits = model.eval()(torch.from_numpy(reference[REFERENCE_IMAGES])[:, None]).numpy()
             step0 = max_abs_diff(logits, reference[REFERENCE_LOGITS])
         model = model.to(device)
-        step_model = torch.compile(model) if framework.torch_compile else model
+        step_model = torch.compile(model, mode=spec["compile_mode"]) if framework.torch_compile else model
         if world > 1:
             # Broadcasts rank 0's weights now; averages the gradients in every backward().
             step_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
+    with phases.phase("data"):  # to the device once: the steps index it there
+        images = {split: images_nchw(getattr(data, f"x_{split}")).to(device) for split in ("train", "val", "test")}
+        labels = {split: torch.from_numpy(getattr(data, f"y_{split}")).to(device) for split in ("train", "val", "test")}
     fit_started = time.perf_counter()
-    log, stopper = fit(spec, data, model, step_model, device, rank, world)
+    log, stopper = fit(spec, data, images, labels, model, step_model, device, rank, world,
+                       CompileWatch(backends.dynamo_frames if framework.torch_compile else None))
     phases.add("first_step", log.clock.time_to_first_step_s or 0.0)
     phases.add("evaluation", log.evaluation_s)
     phases.add("training", time.perf_counter() - fit_started - log.evaluation_s - (log.clock.time_to_first_step_s or 0.0))
@@ -184,16 +196,13 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework,
     if stopper:
         stopper.restore_best(model)  # as Keras' EarlyStopping does when fit ends
         with phases.phase("evaluation"):
-            final_test = evaluate(model, data.x_test, data.y_test, spec, device)
+            final_test = evaluate(model, images["test"], labels["test"], spec)
         early_stopping = {"patience": stopper.patience, "best_epoch": stopper.best_epoch,
                           "stopped_epoch": stopper.stopped_epoch}
 
-    # The largest inference batch, copied to the device once; predict(n) slices it.
-    test_images = images_nchw(data.x_test[: spec["inference_batch_size"]]).to(device)
-
     def predict(n: int) -> torch.Tensor:
-        with torch.inference_mode():
-            return model(test_images[:n]).cpu()  # host copy: waits for the device
+        with torch.inference_mode(), autocast(device, spec["precision"]):
+            return model(images["test"][:n]).float().cpu()  # host copy: waits for the device
 
     if world > 1:
         dist.destroy_process_group()
@@ -211,6 +220,8 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework,
         final_state=lambda: torch_to_state(model),
         early_stopping=early_stopping,
         jit_compile=framework.torch_compile,
+        compilation=(backends.compilation_record(spec["compile_mode"], log.compiles.after_first_step)
+                     if framework.torch_compile else None),
         precision=precision,
         data_path=DATA_PATH,
         device={**backends.device_description("torch"), "count": world},
@@ -223,32 +234,29 @@ def images_nchw(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(images).unsqueeze(1)
 
 
-def evaluate(model: torch.nn.Module, images: np.ndarray, labels: np.ndarray, spec: dict,
-             device: torch.device) -> dict:
+def evaluate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, spec: dict) -> dict:
     """Mean loss (cross-entropy, plus the L2 penalty if any, as Keras reports it)
-    and accuracy, in inference mode. Evaluation runs the module itself, eagerly:
-    every process evaluates everything, unsplit, and a compiled training step is
-    never recompiled for eval mode or another batch shape."""
+    and accuracy, in inference mode, over tensors already on the device. Evaluation
+    runs the module itself, eagerly: every process evaluates everything, unsplit,
+    and a compiled training step is never recompiled for eval mode or another batch shape."""
     l2 = spec["regularization"]["l2"]
-    loader = DataLoader(TensorDataset(images_nchw(images), torch.from_numpy(labels)),
-                        batch_size=spec["eval_batch_size"], pin_memory=device.type == "cuda")
     model.eval()
-    loss_sum, correct, count = 0.0, 0, 0
-    with torch.inference_mode():
-        for batch, batch_labels in loader:
-            batch, batch_labels = batch.to(device), batch_labels.to(device)
-            logits = model(batch)
-            loss_sum += F.cross_entropy(logits, batch_labels, reduction="sum").item()
-            correct += (logits.argmax(dim=1) == batch_labels).sum().item()
-            count += len(batch_labels)
+    loss_sum, correct = torch.zeros((), device=images.device), torch.zeros((), dtype=torch.int64, device=images.device)
+    with torch.inference_mode(), autocast(images.device, spec["precision"]):
+        for batch, batch_labels in zip(images.split(spec["eval_batch_size"]), labels.split(spec["eval_batch_size"])):
+            logits = model(batch).float()
+            loss_sum += F.cross_entropy(logits, batch_labels, reduction="sum")
+            correct += (logits.argmax(dim=1) == batch_labels).sum()
         penalty = l2_penalty(model, l2).item() if l2 else 0.0
-    return {"loss": loss_sum / count + penalty, "accuracy": correct / count}
+    return {"loss": loss_sum.item() / len(labels) + penalty, "accuracy": correct.item() / len(labels)}
 
 
-def fit(spec: dict, data: Prepared, model: torch.nn.Module, step_model: torch.nn.Module, device: torch.device,
-        rank: int, world: int) -> tuple[EpochLog, EarlyStopping | None]:
+def fit(spec: dict, data: Prepared, images: dict[str, torch.Tensor], labels: dict[str, torch.Tensor],
+        model: torch.nn.Module, step_model: torch.nn.Module, device: torch.device, rank: int, world: int,
+        compiles: CompileWatch) -> tuple[EpochLog, EarlyStopping | None]:
     """Train over every epoch in the shared orders, the explicit loop of the workshop's
-    six steps; returns the epoch log and the early stopper."""
+    six steps, on `images`/`labels` already on the device; returns the epoch log and
+    the early stopper."""
     regularization = spec["regularization"]
     l2 = regularization["l2"]
     # torch's Adam epsilon defaults to 1e-8, Keras' to 1e-7: set explicitly.
@@ -263,31 +271,33 @@ def fit(spec: dict, data: Prepared, model: torch.nn.Module, step_model: torch.nn
     augment = RandomShiftRotate(AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT) if regularization["augment"] else None
     patience = regularization["early_stopping_patience"]
     stopper = EarlyStopping(patience) if patience else None
-    train_set = TensorDataset(images_nchw(data.x_train), torch.from_numpy(data.y_train))
-    log = EpochLog(StepClock(spec["warmup_steps"]), lambda: evaluate(model, data.x_test, data.y_test, spec, device),
-                   Reporter(len(data.epoch_orders), steps_per_epoch))
-    pin = device.type == "cuda"
+    log = EpochLog(StepClock(spec["warmup_steps"]), lambda: evaluate(model, images["test"], labels["test"], spec),
+                   Reporter(len(data.epoch_orders), steps_per_epoch), compiles, spec)
+    # CUDA graphs replay into the same output buffers: each step must be declared new.
+    new_graph_step = spec["compile_mode"] == "reduce-overhead" and device.type == "cuda"
     log.clock.start()
     for epoch, order in enumerate(data.epoch_orders, start=1):
         # The shared epoch order: every framework sees the same batches.
-        loader = epoch_loader(train_set, order, spec["batch_size"], rank, world, pin)
+        batches = epoch_batches(torch.from_numpy(order).to(device), spec["batch_size"], rank, world)
         log.on_epoch_begin(epoch)
         step_model.train()
         losses, correct = [], torch.zeros((), dtype=torch.int64, device=device)
-        for images, labels in loader:  # 1. the next batch
-            images = images.to(device, non_blocking=True)
-            labels = labels.to(device, non_blocking=True)
+        for rows in batches:
+            batch, batch_labels = images["train"][rows], labels["train"][rows]  # 1. the next batch
             if augment is not None:
-                images = augment(images)  # (B, 1, 28, 28), on the device
+                batch = augment(batch)  # (B, 1, 28, 28), on the device
+            if new_graph_step:
+                torch.compiler.cudagraph_mark_step_begin()
             optimizer.zero_grad(set_to_none=True)  # 2. reset the gradients
-            logits = step_model(images)  # 3. forward pass
-            loss = F.cross_entropy(logits, labels)  # 4. loss
+            with autocast(device, spec["precision"]):
+                logits = step_model(batch)  # 3. forward pass
+                loss = F.cross_entropy(logits, batch_labels)  # 4. loss (autocast computes it in float32)
             if l2:
                 loss = loss + l2_penalty(model, l2)
             loss.backward()  # 5. backpropagation
             optimizer.step()  # 6. update
             scheduler.step()
-            correct += (logits.argmax(dim=1) == labels).sum()
+            correct += (logits.argmax(dim=1) == batch_labels).sum()
             loss = loss.detach()
             if world > 1:
                 dist.all_reduce(loss)  # the whole batch's loss, the same in every process
@@ -301,8 +311,9 @@ def fit(spec: dict, data: Prepared, model: torch.nn.Module, step_model: torch.nn
         if world > 1:
             dist.all_reduce(correct)
         train = {"loss": sum(losses) / len(losses), "accuracy": correct.item() / (len(losses) * spec["batch_size"])}
-        val = evaluate(model, data.x_val, data.y_val, spec, device) if stopper else None
+        val = evaluate(model, images["val"], labels["val"], spec) if stopper else None
         log.on_epoch_end(train, val)
-        if log.diverged_at_step is not None or (stopper and stopper.should_stop(epoch, val["loss"], model)):
+        if log.diverged_at_step is not None or log.reached_target or (
+                stopper and stopper.should_stop(epoch, val["loss"], model)):
             break
     return log, stopper

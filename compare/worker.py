@@ -23,7 +23,7 @@ from compare.datasets import load_dataset
 from compare.frameworks import FRAMEWORKS
 from compare.registry import MODELS
 from compare.results import write_json_atomic
-from compare.runner_contract import Outcome, Prepared
+from compare.runner_contract import Outcome, Prepared, time_to_target
 from compare.timing import Phases, latency_ms
 from compare.weights import save_weights
 
@@ -94,6 +94,7 @@ def record(outcome: Outcome, spec: dict, prepared: Prepared, phases: Phases) -> 
         "final_test_loss": outcome.final_test["loss"],
         "final_test_accuracy": outcome.final_test["accuracy"],
         "early_stopping": outcome.early_stopping,
+        "to_target": time_to_target(outcome.history, spec["target_accuracy"]),
         "timing": {
             **outcome.clock.summary(spec["batch_size"]),
             **latency,
@@ -108,6 +109,7 @@ def record(outcome: Outcome, spec: dict, prepared: Prepared, phases: Phases) -> 
             "jit_compile": outcome.jit_compile,
             "precision": outcome.precision,
             "data_path": outcome.data_path,
+            "compilation": outcome.compilation,
         },
         "device": outcome.device,
         "devices": spec["devices"],

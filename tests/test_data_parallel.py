@@ -10,7 +10,7 @@ from compare import cli, orchestrator
 from compare.data_parallel import TOLERANCE, what_differs
 from compare.frameworks import default_frameworks
 from compare.results import load_results
-from compare.torch_runner import epoch_loader
+from compare.torch_runner import epoch_batches
 from tests.test_harness import run_cli
 
 
@@ -32,15 +32,16 @@ def test_data_parallel_runs_match_their_single_device_twins(tmp_path):
     assert "## Data parallel" in markdown and "a correctness check, not a speed claim" in markdown
 
 
-def test_ddp_sampler_deals_out_exactly_the_single_device_batches():
-    data = torch.utils.data.TensorDataset(torch.arange(24).float(), torch.arange(24))
-    order = np.random.default_rng(0).permutation(24)
-    single = [labels.tolist() for _, labels in epoch_loader(data, order, 8, rank=0, world=1, pin=False)]
-    shares = [[labels.tolist() for _, labels in epoch_loader(data, order, 8, rank=r, world=2, pin=False)]
-              for r in range(2)]
+def test_each_process_takes_its_share_of_exactly_the_single_device_batches():
+    order = torch.from_numpy(np.random.default_rng(0).permutation(24))
+    single = [rows.tolist() for rows in epoch_batches(order, 8, rank=0, world=1)]
+    shares = [[rows.tolist() for rows in epoch_batches(order, 8, rank=r, world=2)] for r in range(2)]
     assert all(len(batch) == 4 for share in shares for batch in share)  # global batch 8, 4 per process
     together = [sorted(a + b) for a, b in zip(*shares)]
     assert together == [sorted(batch) for batch in single]
+    # What a DistributedSampler over the epoch's order deals process r: positions r, r + 2, ...
+    sampler = torch.utils.data.DistributedSampler(order.tolist(), num_replicas=2, rank=1, shuffle=False)
+    assert sum(shares[1], []) == [order[i].item() for i in sampler]
 
 
 def test_data_parallel_frameworks_run_by_default_only_with_several_gpus():
