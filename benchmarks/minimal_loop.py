@@ -67,7 +67,8 @@ def minimal_step_ms(model_name: str, images, labels, batch_size: int, device: st
 
 def harness_step_ms(args: argparse.Namespace, out: Path) -> dict[tuple[str, str], float | None]:
     """The harness's median step time per (model, framework), from one comparison of one epoch."""
-    command = [sys.executable, "-m", "compare", "--models", ",".join(args.models), "--frameworks",
+    # The full preset: every training image (its epochs cut to one), whatever the data.
+    command = [sys.executable, "-m", "compare", "--preset", "full", "--models", ",".join(args.models), "--frameworks",
                "torch,torch-compile", "--epochs", "1", "--batch-size", str(args.batch_size), "--data", args.data,
                "--device", args.device, "--compile-mode", args.compile_mode, "--skip-checks", "--out", str(out)]
     if args.data_dir:

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 
-from compare.datasets import load_dataset
 from compare.frameworks import FRAMEWORKS
 from compare.registry import MODELS
 from compare.results import write_json_atomic
@@ -31,10 +30,10 @@ TRACEBACK_TAIL_CHARS = 4000
 
 
 def prepare(spec: dict) -> Prepared:
-    source = spec["data"]
-    data = load_dataset(source["location"], dataset=source["dataset"], sample=source["sample"], download=False)
+    with np.load(spec["data"]["arrays"]) as arrays:  # verified by the parent (compare.orchestrator)
+        data = {name: arrays[name] for name in ("x_train", "y_train", "x_test", "y_test")}
     batch_size = spec["batch_size"]
-    n_available = min(spec["train_samples"] or len(data.y_train), len(data.y_train))
+    n_available = min(spec["train_samples"] or len(data["y_train"]), len(data["y_train"]))
     # A seeded draw, not the last images: the sample and MNIST are not ordered by
     # class, but a user's own IDX files might be.
     split = np.random.default_rng([spec["seed"], 2**31]).permutation(n_available)
@@ -51,7 +50,7 @@ def prepare(spec: dict) -> Prepared:
             f"batch_size={batch_size} is larger than the {n_available - n_val} training "
             f"images available; choose a smaller --batch-size."
         )
-    n_test = min(spec["test_samples"] or len(data.y_test), len(data.y_test)) // devices * devices
+    n_test = min(spec["test_samples"] or len(data["y_test"]), len(data["y_test"])) // devices * devices
 
     def scale(images: np.ndarray) -> np.ndarray:
         return images.astype(np.float32) / 255.0
@@ -61,12 +60,12 @@ def prepare(spec: dict) -> Prepared:
         for epoch in range(spec["epochs"])
     ]
     return Prepared(
-        scale(data.x_train[train_index]),
-        data.y_train[train_index].astype(np.int64),
-        scale(data.x_train[val_index]),
-        data.y_train[val_index].astype(np.int64),
-        scale(data.x_test[:n_test]),
-        data.y_test[:n_test].astype(np.int64),
+        scale(data["x_train"][train_index]),
+        data["y_train"][train_index].astype(np.int64),
+        scale(data["x_train"][val_index]),
+        data["y_train"][val_index].astype(np.int64),
+        scale(data["x_test"][:n_test]),
+        data["y_test"][:n_test].astype(np.int64),
         orders,
     )
 
