@@ -48,6 +48,7 @@ def main(argv: list[str]) -> int:
         "dense_layout_and_init": (images, labels),
         "l2_penalty_vs_sgd_weight_decay": (images, labels),
         "training_mode": (images,),
+        "bf16_compute": (images,),
     }
     result = {
         "backend": keras.backend.backend(),

@@ -639,3 +639,145 @@ def augmentation_distribution(samples: int = 1000) -> dict:
             f"intensity kept {measured['keras_mass_ratio_mean']:.3f} and {measured['torch_mass_ratio_mean']:.3f}"
         ),
     }
+
+
+# ---- Schedules and precision: what the same setting does step by step. ----
+
+SCHEDULE_EPOCHS = 3  # the default preset's MLP budget on the shipped sample
+SCHEDULE_BATCH = 64
+SCHEDULE_PEAK_RATE = 2e-3
+
+
+def keras_schedule_rates(total_steps: int) -> dict[int, float]:
+    """Keras' warm-up + cosine schedule (compare.keras_runner) at steps across the run."""
+    from compare.keras_runner import learning_rate
+
+    spec = {"schedule": "warmup-cosine", "learning_rate": SCHEDULE_PEAK_RATE}
+    schedule = learning_rate(spec, total_steps)
+    # One scalar step per call (its cond does not vectorize); on JAX each call traces, so every 13th.
+    return {step: float(to_numpy(schedule(step))) for step in [*range(0, total_steps, 13), total_steps - 1]}
+
+
+def torch_mlp_accuracy(data, steps_per_epoch: int, per_epoch: bool) -> tuple[list[float], float]:
+    """The torch MLP trained for the default budget with a LambdaLR written in steps,
+    stepped after every batch or, as many tutorials do, once per epoch. Returns the
+    rate of every step and the test accuracy."""
+    from compare.registry import learning_rate_factor
+
+    torch.manual_seed(0)
+    model = MODELS["mlp"].torch_class()()
+    optimizer = torch.optim.Adam(model.parameters(), lr=SCHEDULE_PEAK_RATE, eps=ADAM_EPSILON)
+    total = SCHEDULE_EPOCHS * steps_per_epoch
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: learning_rate_factor(step, total, "warmup-cosine"))
+    images = nchw(data.x_train.astype(np.float32) / 255.0)
+    labels = torch.from_numpy(data.y_train.astype(np.int64))
+    rates = []
+    for epoch in range(SCHEDULE_EPOCHS):
+        order = torch.from_numpy(np.random.default_rng([0, epoch]).permutation(len(labels)))
+        for rows in order.split(SCHEDULE_BATCH)[:steps_per_epoch]:
+            rates.append(optimizer.param_groups[0]["lr"])
+            optimizer.zero_grad()
+            F.cross_entropy(model(images[rows]), labels[rows]).backward()
+            optimizer.step()
+            if not per_epoch:
+                scheduler.step()
+        if per_epoch:
+            scheduler.step()
+    with torch.no_grad():
+        predicted = model.eval()(nchw(data.x_test.astype(np.float32) / 255.0)).argmax(1).numpy()
+    return rates, float((predicted == data.y_test).mean())
+
+
+def scheduler_stepped_per_epoch() -> dict:
+    """A schedule written in optimizer steps: Keras reads it at every step; a torch
+    scheduler stepped once per epoch holds each epoch at one rate."""
+    from compare.datasets import load_sample
+
+    data = load_sample()
+    steps_per_epoch = len(data.y_train) // SCHEDULE_BATCH
+    keras_rates = keras_schedule_rates(SCHEDULE_EPOCHS * steps_per_epoch)
+    per_step, per_step_accuracy = torch_mlp_accuracy(data, steps_per_epoch, per_epoch=False)
+    per_epoch, per_epoch_accuracy = torch_mlp_accuracy(data, steps_per_epoch, per_epoch=True)
+    at = list(keras_rates)
+    keras_at = np.array(list(keras_rates.values()))
+    measured = {
+        "steps": len(per_step),
+        "steps_compared": len(at),
+        "max_abs_rate_diff_keras_vs_torch_per_step": float(np.abs(keras_at - np.array(per_step)[at]).max()),
+        "max_abs_rate_diff_keras_vs_torch_per_epoch": float(np.abs(keras_at - np.array(per_epoch)[at]).max()),
+        "steps_at_rate_0_per_epoch": int((np.array(per_epoch) == 0).sum()),
+        "torch_test_accuracy_stepped_per_step": per_step_accuracy,
+        "torch_test_accuracy_stepped_per_epoch": per_epoch_accuracy,
+    }
+    return {
+        "measured": measured,
+        "summary": (
+            f"warm-up + cosine over {measured['steps']} steps (the MLP's default budget): torch's LambdaLR stepped "
+            f"per batch follows Keras' schedule to {measured['max_abs_rate_diff_keras_vs_torch_per_step']:.1e}; "
+            f"stepped once per epoch it trains {measured['steps_at_rate_0_per_epoch']} steps (the whole first epoch) "
+            f"at rate 0 and ends {SCHEDULE_EPOCHS} epochs at "
+            f"{per_epoch_accuracy:.1%} test accuracy instead of {per_step_accuracy:.1%}"
+        ),
+    }
+
+
+def torch_output_dtypes(model: torch.nn.Module, images: torch.Tensor) -> list[tuple[str, str]]:
+    """(kind of module, dtype it returned) for each leaf module, in one bf16-autocast forward pass."""
+    seen: list[tuple[str, str]] = []
+
+    def note(module: torch.nn.Module, output) -> None:  # returns None: the output is left as it is
+        seen.append((type(module).__name__, str((output[0] if isinstance(output, tuple) else output).dtype)[6:]))
+
+    hooks = [module.register_forward_hook(lambda module, inputs, output: note(module, output))
+             for module in model.modules() if not list(module.children())]
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        model(images)
+    for hook in hooks:
+        hook.remove()
+    return seen
+
+
+def keras_output_dtypes(model: keras.Model, images: np.ndarray) -> list[tuple[str, str]]:
+    """(kind of layer, dtype it returned) for each leaf layer, in one forward pass."""
+    seen: list[tuple[str, str]] = []
+    leaves = [layer for layer in model._flatten_layers(include_self=False)
+              if not list(layer._flatten_layers(include_self=False))]
+    for layer in leaves:
+        def traced(*args, _call=layer.call, _kind=type(layer).__name__, **kwargs):
+            output = _call(*args, **kwargs)
+            seen.append((_kind, keras.backend.standardize_dtype((output[0] if isinstance(output, tuple) else output).dtype)))
+            return output
+
+        object.__setattr__(layer, "call", traced)  # an instance attribute, past Keras' tracking
+    model(images, training=False)
+    for layer in leaves:
+        object.__delattr__(layer, "call")
+    return seen
+
+
+def kinds_returning(dtype: str, seen: list[tuple[str, str]]) -> list[str]:
+    return sorted({kind for kind, returned in seen if returned == dtype})
+
+
+def bf16_compute(images: np.ndarray) -> dict:
+    """Which kinds of layer return bfloat16 and which float32, under Keras' mixed_bfloat16
+    policy and under torch.autocast(dtype=torch.bfloat16), for each model."""
+    measured = {}
+    previous = keras.config.dtype_policy()
+    for name in MODELS:
+        torch_seen = torch_output_dtypes(MODELS[name].torch_class()().eval(), nchw(images))
+        keras.config.set_dtype_policy("mixed_bfloat16")
+        try:
+            keras_seen = keras_output_dtypes(MODELS[name].keras_class()(), images[..., None])
+        finally:
+            keras.config.set_dtype_policy(previous)
+        measured[name] = {f"{framework}_{dtype}": kinds_returning(dtype, seen)
+                          for framework, seen in (("torch", torch_seen), ("keras", keras_seen))
+                          for dtype in ("float32", "bfloat16")}
+    return {
+        "measured": measured,
+        "summary": "; ".join(
+            f"{name}: float32 out of torch.autocast: {', '.join(m['torch_float32']) or 'none'}; "
+            f"out of Keras mixed_bfloat16: {', '.join(m['keras_float32']) or 'none'}"
+            for name, m in measured.items()),
+    }

@@ -104,6 +104,25 @@ DIFFERENCES = [
         "'highest'); tf.config.experimental.enable_tensor_float_32_execution(False)",
     ),
     Difference(
+        "scheduler_stepped_per_epoch",
+        "Learning-rate schedules: read every step in Keras, stepped by hand in torch",
+        "A Keras `LearningRateSchedule` is a function of the optimizer's step count, read at every "
+        "update. A torch scheduler moves only when the loop calls `scheduler.step()`. Many tutorials call "
+        "it once per epoch; with a schedule written in steps (warm-up, then cosine decay) that freezes the "
+        "rate for a whole epoch, and a warm-up from 0 trains the entire first epoch at rate 0.",
+        "scheduler.step()  # after every optimizer.step(), as Keras' schedule advances: not once per epoch",
+    ),
+    Difference(
+        "bf16_compute",
+        "Mixed bfloat16: a dtype policy per layer versus autocast per op",
+        "Keras' `mixed_bfloat16` policy gives every layer float32 variables and bfloat16 computation; a "
+        "layer may compute parts in float32 inside (normalization statistics), but returns bfloat16. "
+        "`torch.autocast` decides per op: matmuls and convolutions run in bfloat16, ops on its float32 "
+        "list (layer_norm among them) return float32, and the next op casts again. Both keep the "
+        "variables in float32; the losses are computed in float32 in both.",
+        "keras.config.set_dtype_policy('mixed_bfloat16')  # ≈ with torch.autocast('cuda', dtype=torch.bfloat16): ...",
+    ),
+    Difference(
         "l2_penalty_vs_sgd_weight_decay",
         "L2 in the loss versus SGD's weight_decay: a factor of two",
         "Keras' `L2(λ)` adds λΣw² to the loss; its gradient is 2λw. torch's SGD `weight_decay=wd` adds "
