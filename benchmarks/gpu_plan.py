@@ -9,14 +9,14 @@ name it with --frameworks to add it). --with-keras-torch-jit then adds Keras' ow
 torch.compile route to the same folder with `--resume`, which keeps every finished run.
 A call cut off before the end loses nothing: run the same command again.
 
-Before it starts it prints an upper bound of its duration: each run's measured start-up
-and first-step cost plus every capped epoch at its measured epoch time, from the
-reference run below; `--until-target` stops most runs sooner.
+Before it starts it prints how long it is expected to take: the sum of the wall times
+its runs took in the last committed GPU comparison (docs/results/...).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -30,24 +30,19 @@ FRAMEWORKS = ["keras-jax", "keras-torch", "torch", "torch-compile"]
 TINY = ["--preset", "default", "--models", "mlp", "--until-target", "--device", "cpu", "--skip-checks"]
 TINY_FRAMEWORKS = ["torch", "keras-jax"]
 
-# Measured on an NVIDIA H200 (2026-11-27, full MNIST, batch 128, one epoch; see the README's
-# GPU section): seconds of one epoch of training, and of everything else a run costs
-# (start-up, imports, the first step's compilation, evaluation, latency).
-REFERENCE_EPOCH_S = {
-    ("mlp", "keras-jax"): 8.7, ("mlp", "keras-torch"): 5.3, ("mlp", "torch"): 1.6, ("mlp", "torch-compile"): 10.1,
-    ("resnet_v2", "keras-jax"): 7.1, ("resnet_v2", "keras-torch"): 21.1, ("resnet_v2", "torch"): 5.8,
-    ("resnet_v2", "torch-compile"): 23.8, ("transformer", "keras-jax"): 16.2, ("transformer", "keras-torch"): 9.4,
-    ("transformer", "torch"): 4.2, ("transformer", "torch-compile"): 19.7, ("lstm", "keras-jax"): 3.5,
-    ("lstm", "keras-torch"): 3.3,
-}
-REFERENCE_OVERHEAD_S = 20.0  # per run: wall time minus the epoch, 10-30 s in that run
-UNMEASURED_EPOCH_S = 25.0  # a run the reference did not finish (lstm on torch) or have (keras-torch-jit)
+# The estimate comes from the plan's last committed run on a GPU: each run is expected to
+# take the wall time it took there (start-up, compilation, training to target, evaluation).
+REFERENCE = ROOT / "docs" / "results" / "h200-2026-11-27" / "results.json"
 
 
-def upper_bound_s(models: list[str], frameworks: list[str], epochs: dict[str, int]) -> float:
-    """Every run's overhead plus all its capped epochs at the reference epoch time."""
-    return sum(REFERENCE_OVERHEAD_S + epochs[m] * REFERENCE_EPOCH_S.get((m, f), UNMEASURED_EPOCH_S)
-               for m in models for f in frameworks)
+def estimate_s(models: list[str], frameworks: list[str], reference: Path = REFERENCE) -> tuple[float, int]:
+    """(seconds, runs without a reference figure): each run's wall time in the reference
+    comparison; a run it lacks is taken to last as long as its average run."""
+    runs = json.loads(reference.read_text())["runs"]
+    walls = {(run["model"], run["framework"]): run["wall_time_s"] for run in runs if run["status"] == "ok"}
+    average = sum(walls.values()) / len(walls)
+    planned = [(m, f) for m in models for f in frameworks]
+    return sum(walls.get(pair, average) for pair in planned), sum(pair not in walls for pair in planned)
 
 
 def compare_command(arguments: list[str]) -> list[str]:
@@ -69,12 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     base = [*base, "--out", str(args.out)] + (["--data-dir", str(args.data_dir)] if args.data_dir else [])
     preset = PRESETS[base[base.index("--preset") + 1]]
     models = base[base.index("--models") + 1].split(",") if "--models" in base else list(preset.budgets)
-    epochs = {m: budget.epochs for m, budget in preset.budgets.items()}
     stages = [frameworks] + ([frameworks + ["keras-torch-jit"]] if args.with_keras_torch_jit else [])
-    bound = upper_bound_s(models, stages[-1], epochs)
-    print(f"GPU plan: {len(models)} models x {len(stages[-1])} frameworks, at most about {bound / 60:.0f} min "
-          f"(every epoch the preset allows, at the reference epoch times); --until-target stops most runs sooner.",
-          flush=True)
+    seconds, unmeasured = estimate_s(models, stages[-1])
+    print(f"GPU plan: {len(models)} models x {len(stages[-1])} frameworks; expected about {seconds / 60:.1f} min "
+          f"of runs, as long as each took in {REFERENCE.parent.relative_to(ROOT)}"
+          + (f" ({unmeasured} not run there: counted as its average run)" if unmeasured else "") + ".", flush=True)
     code = 0
     for stage in stages:
         resume = ["--resume"] if (args.out / "results.json").exists() else []

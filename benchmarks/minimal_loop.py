@@ -8,7 +8,8 @@ One run does both, on the same machine and data: first the harness
 (`python -m compare`, torch and torch-compile, one epoch per model), then the
 minimal loop, eager and compiled in the same mode, on the project's own torch twins:
 the images on the device once, batches indexed from them, Adam, cross-entropy, no
-DataLoader, no callbacks, one host synchronization at the end of the timed steps.
+DataLoader, no callbacks, one host synchronization at the end of the timed steps, and
+float32 in full precision as the harness's default (TF32 off for matmuls and convolutions).
 It prints both step times and their ratio, and writes them to --out as JSON.
 
 The harness's figure is the median of its steady steps, each waited for (it reads
@@ -99,11 +100,13 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
+    from compare.backends import set_precision
     from compare.datasets import load_dataset
 
+    set_precision("torch", "fp32")  # as the harness ran: torch's own default lets cuDNN convolve in TF32
     device = "cuda" if args.device == "gpu" else "cpu"
     data = load_dataset(args.data_dir, sample=args.data == "sample")
-    images = (torch.from_numpy(data.x_train).float() / 255.0).unsqueeze(1).to(device)  # (N, 1, 28, 28)
+    images = (torch.tensor(data.x_train).float() / 255.0).unsqueeze(1).to(device)  # (N, 1, 28, 28)
     labels = torch.from_numpy(data.y_train).long().to(device)
     rows = []
     for model in args.models:

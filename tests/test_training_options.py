@@ -42,7 +42,7 @@ def test_gpu_plan_tiny_trains_to_target_and_stops_there(tmp_path):
     done = subprocess.run([sys.executable, "benchmarks/gpu_plan.py", "--tiny", "--out", str(out)], cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "at most about" in done.stdout  # the estimate, printed before it starts
+    assert "expected about" in done.stdout  # the estimate, printed before it starts
     document = load_results(out)
     assert document["settings"]["until_target"] is True
     for run in document["runs"]:
