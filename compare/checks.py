@@ -759,25 +759,49 @@ def kinds_returning(dtype: str, seen: list[tuple[str, str]]) -> list[str]:
     return sorted({kind for kind, returned in seen if returned == dtype})
 
 
+# bf16 keeps 8 significant bits: each rounding is off by up to 2^-9 ≈ 0.2% of its value.
+# The two frameworks round at different places (per layer against per op), and the
+# differences compound over the layers: 3% of the logits' largest magnitude allows
+# about 15 such roundings in a row; a wrong port is off by the logits themselves.
+BF16_RELATIVE_TOLERANCE = 0.03
+
+
 def bf16_compute(images: np.ndarray) -> dict:
-    """Which kinds of layer return bfloat16 and which float32, under Keras' mixed_bfloat16
-    policy and under torch.autocast(dtype=torch.bfloat16), for each model."""
+    """For each model, from the same weights: which kinds of layer return bfloat16 and
+    which float32 under Keras' mixed_bfloat16 policy and under torch.autocast, and how
+    far the two frameworks' bf16 logits lie apart."""
     measured = {}
     previous = keras.config.dtype_policy()
     for name in MODELS:
-        torch_seen = torch_output_dtypes(MODELS[name].torch_class()().eval(), nchw(images))
+        torch.manual_seed(0)
+        torch_model = MODELS[name].torch_class()().eval()
+        torch_seen = torch_output_dtypes(torch_model, nchw(images))
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            expected = torch_model(nchw(images)).float().numpy()
         keras.config.set_dtype_policy("mixed_bfloat16")
         try:
-            keras_seen = keras_output_dtypes(MODELS[name].keras_class()(), images[..., None])
+            keras_model = MODELS[name].keras_class()()
+            keras_model.build((None, 28, 28, 1))
+            state_to_keras(torch_to_state(torch_model), keras_model)  # float32 variables, as in torch
+            keras_seen = keras_output_dtypes(keras_model, images[..., None])
+            received = to_numpy(keras_model(images[..., None], training=False)).astype(np.float32)
         finally:
             keras.config.set_dtype_policy(previous)
-        measured[name] = {f"{framework}_{dtype}": kinds_returning(dtype, seen)
-                          for framework, seen in (("torch", torch_seen), ("keras", keras_seen))
-                          for dtype in ("float32", "bfloat16")}
+        diff = max_abs_diff(expected, received)
+        scale = float(np.abs(expected).max())
+        measured[name] = {
+            **{f"{framework}_{dtype}": kinds_returning(dtype, seen)
+               for framework, seen in (("torch", torch_seen), ("keras", keras_seen))
+               for dtype in ("float32", "bfloat16")},
+            "logit_max_abs_diff": diff, "logit_max_abs": scale,
+            "passed": diff <= BF16_RELATIVE_TOLERANCE * scale,
+        }
     return {
         "measured": measured,
         "summary": "; ".join(
             f"{name}: float32 out of torch.autocast: {', '.join(m['torch_float32']) or 'none'}; "
-            f"out of Keras mixed_bfloat16: {', '.join(m['keras_float32']) or 'none'}"
+            f"out of Keras mixed_bfloat16: {', '.join(m['keras_float32']) or 'none'}; bf16 logits "
+            f"{m['logit_max_abs_diff']:.2g} apart ({m['logit_max_abs_diff'] / m['logit_max_abs']:.1%} of the largest, "
+            f"tolerance {BF16_RELATIVE_TOLERANCE:.0%})"
             for name, m in measured.items()),
     }

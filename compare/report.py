@@ -451,7 +451,7 @@ def data_parallel_section(document: dict) -> Section | None:
         "keras-jax-dp sets `keras.distribution.DataParallel(devices=keras.distribution.list_devices())` and "
          "calls the same `fit`: Keras replicates every variable and splits each batch over the devices. "
          "torch-ddp is started by `torchrun`, one process per device; each wraps the model in "
-         "`DistributedDataParallel`, reads its share of every batch through a `DistributedSampler`, and "
+         "`DistributedDataParallel`, takes every world-th image of each global batch (what a `DistributedSampler` deals it), and "
          "`backward()` averages the gradients across processes. Both keep the global batch size, learning "
          "rate and initial weights of the single-device runs, and see the same global batches.",
          "Same weights: the largest difference between the data-parallel run's final weights and its "
