@@ -55,8 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="the results folder (the same one to finish it)")
     parser.add_argument("--data-dir", type=Path, help="the full MNIST's four IDX files (default: found as usual)")
-    parser.add_argument("--with-keras-torch-jit", action="store_true",
-                        help="then add keras-torch with jit_compile=True to the same comparison")
+    parser.add_argument(
+        "--with-keras-torch-jit",
+        action="store_true",
+        help="then add keras-torch with jit_compile=True to the same comparison",
+    )
     parser.add_argument("--tiny", action="store_true", help="the shrunk plan, for a CPU")
     args = parser.parse_args(argv)
 
@@ -66,9 +69,13 @@ def main(argv: list[str] | None = None) -> int:
     models = base[base.index("--models") + 1].split(",") if "--models" in base else list(preset.budgets)
     stages = [frameworks] + ([frameworks + ["keras-torch-jit"]] if args.with_keras_torch_jit else [])
     seconds, unmeasured = estimate_s(models, stages[-1])
-    print(f"GPU plan: {len(models)} models x {len(stages[-1])} frameworks; expected about {seconds / 60:.1f} min "
-          f"of runs, as long as each took in {REFERENCE.parent.relative_to(ROOT)}"
-          + (f" ({unmeasured} not run there: counted as its average run)" if unmeasured else "") + ".", flush=True)
+    print(
+        f"GPU plan: {len(models)} models x {len(stages[-1])} frameworks; expected about {seconds / 60:.1f} min "
+        f"of runs, as long as each took in {REFERENCE.parent.relative_to(ROOT)}"
+        + (f" ({unmeasured} not run there: counted as its average run)" if unmeasured else "")
+        + ".",
+        flush=True,
+    )
     code = 0
     for stage in stages:
         resume = ["--resume"] if (args.out / "results.json").exists() else []

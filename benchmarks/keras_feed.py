@@ -51,9 +51,16 @@ def fit_ms_per_step(model_name: str, feed: str, batch_size: int, steps: int) -> 
 def child(args: argparse.Namespace) -> None:
     import keras
 
-    rows = [{"backend": keras.backend.backend(), "model": model, "feed": feed,
-             "ms_per_step": fit_ms_per_step(model, feed, args.batch_size, args.steps)}
-            for model in args.models.split(",") for feed in ("arrays", "pydataset")]
+    rows = [
+        {
+            "backend": keras.backend.backend(),
+            "model": model,
+            "feed": feed,
+            "ms_per_step": fit_ms_per_step(model, feed, args.batch_size, args.steps),
+        }
+        for model in args.models.split(",")
+        for feed in ("arrays", "pydataset")
+    ]
     print(json.dumps(rows))
 
 
@@ -74,8 +81,17 @@ def main() -> int:
         env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
         if args.device == "cpu":
             env.update(CUDA_VISIBLE_DEVICES="", JAX_PLATFORMS="cpu")
-        command = [sys.executable, __file__, "--child", "--models", args.models, "--batch-size", str(args.batch_size),
-                   "--steps", str(args.steps)]
+        command = [
+            sys.executable,
+            __file__,
+            "--child",
+            "--models",
+            args.models,
+            "--batch-size",
+            str(args.batch_size),
+            "--steps",
+            str(args.steps),
+        ]
         done = subprocess.run(command, env=env, capture_output=True, text=True)
         if done.returncode:
             print(f"{backend}: failed: {done.stderr.strip().splitlines()[-1:]}")
@@ -83,8 +99,10 @@ def main() -> int:
         rows += json.loads(done.stdout.strip().splitlines()[-1])
     print("| backend | model | arrays ms/step | PyDataset ms/step | PyDataset / arrays |\n|---|---|---|---|---|")
     for arrays, pydataset in zip(rows[::2], rows[1::2]):
-        print(f"| {arrays['backend']} | {arrays['model']} | {arrays['ms_per_step']:.2f} | "
-              f"{pydataset['ms_per_step']:.2f} | {pydataset['ms_per_step'] / arrays['ms_per_step']:.2f}× |")
+        print(
+            f"| {arrays['backend']} | {arrays['model']} | {arrays['ms_per_step']:.2f} | "
+            f"{pydataset['ms_per_step']:.2f} | {pydataset['ms_per_step'] / arrays['ms_per_step']:.2f}× |"
+        )
     return 0
 
 

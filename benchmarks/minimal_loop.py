@@ -69,15 +69,37 @@ def minimal_step_ms(model_name: str, images, labels, batch_size: int, device: st
 def harness_step_ms(args: argparse.Namespace, out: Path) -> dict[tuple[str, str], float | None]:
     """The harness's median step time per (model, framework), from one comparison of one epoch."""
     # The full preset: every training image (its epochs cut to one), whatever the data.
-    command = [sys.executable, "-m", "compare", "--preset", "full", "--models", ",".join(args.models), "--frameworks",
-               "torch,torch-compile", "--epochs", "1", "--batch-size", str(args.batch_size), "--data", args.data,
-               "--device", args.device, "--compile-mode", args.compile_mode, "--skip-checks", "--out", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "compare",
+        "--preset",
+        "full",
+        "--models",
+        ",".join(args.models),
+        "--frameworks",
+        "torch,torch-compile",
+        "--epochs",
+        "1",
+        "--batch-size",
+        str(args.batch_size),
+        "--data",
+        args.data,
+        "--device",
+        args.device,
+        "--compile-mode",
+        args.compile_mode,
+        "--skip-checks",
+        "--out",
+        str(out),
+    ]
     if args.data_dir:
         command += ["--data-dir", str(args.data_dir)]
     subprocess.run(command, cwd=ROOT, check=False, stdout=subprocess.DEVNULL)
     document = json.loads((out / "results.json").read_text())
-    return {(run["model"], run["framework"]): run.get("timing", {}).get("step_time_ms_median")
-            for run in document["runs"]}
+    return {
+        (run["model"], run["framework"]): run.get("timing", {}).get("step_time_ms_median") for run in document["runs"]
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,29 +123,41 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from compare.backends import set_precision
-    from compare.datasets import load_dataset
+    from compare.datasets import load_dataset, unit_interval
 
     set_precision("torch", "fp32")  # as the harness ran: torch's own default lets cuDNN convolve in TF32
     device = "cuda" if args.device == "gpu" else "cpu"
     data = load_dataset(args.data_dir, sample=args.data == "sample")
-    images = (torch.tensor(data.x_train).float() / 255.0).unsqueeze(1).to(device)  # (N, 1, 28, 28)
+    images = torch.from_numpy(unit_interval(data.x_train)).unsqueeze(1).to(device)  # (N, 1, 28, 28)
     labels = torch.from_numpy(data.y_train).long().to(device)
     rows = []
     for model in args.models:
         for framework, mode in (("torch", None), ("torch-compile", args.compile_mode)):
             minimal = minimal_step_ms(model, images, labels, args.batch_size, device, mode)
             ours = harness.get((model, framework))
-            rows.append({"model": model, "framework": framework, "compile_mode": mode,
-                         "harness_step_ms_median": ours, "minimal_step_ms_mean": minimal,
-                         "ratio": ours / minimal if ours else None})
-    print(f"| model | framework | harness ms/step | minimal loop ms/step | ratio |\n|---|---|---|---|---|")
+            rows.append(
+                {
+                    "model": model,
+                    "framework": framework,
+                    "compile_mode": mode,
+                    "harness_step_ms_median": ours,
+                    "minimal_step_ms_mean": minimal,
+                    "ratio": ours / minimal if ours else None,
+                }
+            )
+    print("| model | framework | harness ms/step | minimal loop ms/step | ratio |\n|---|---|---|---|---|")
     for row in rows:
         ours = f"{row['harness_step_ms_median']:.2f}" if row["harness_step_ms_median"] else "failed"
         ratio = f"{row['ratio']:.2f}×" if row["ratio"] else "—"
         print(f"| {row['model']} | {row['framework']} | {ours} | {row['minimal_step_ms_mean']:.2f} | {ratio} |")
     device_name = torch.cuda.get_device_name(0) if device == "cuda" else "CPU"
-    record = {"device": device_name, "torch": torch.__version__, "batch_size": args.batch_size, "data": args.data,
-              "rows": rows}
+    record = {
+        "device": device_name,
+        "torch": torch.__version__,
+        "batch_size": args.batch_size,
+        "data": args.data,
+        "rows": rows,
+    }
     (out / "minimal_loop.json").write_text(json.dumps(record, indent=2))
     print(f"\n{device_name}, torch {torch.__version__}, batch {args.batch_size}; results in {out}")
     return 0

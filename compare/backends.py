@@ -6,6 +6,7 @@ Each function imports its engine inside, so a child imports only its own.
 
 from __future__ import annotations
 
+
 def set_precision(engine: str, precision: str) -> str:
     """Set how the engine computes float32 work ("fp32", "tf32" or "bf16", see
     compare.frameworks.PRECISIONS) and return the setting as recorded in the results.
@@ -49,9 +50,14 @@ def compilation_record(mode: str, recompiles: int) -> dict:
     recompilations after the first training step."""
     from torch._dynamo.utils import counters
 
-    return {"compiler": "torch.compile", "mode": mode, "frames_compiled": counters["frames"]["ok"],
-            "graphs": counters["stats"]["unique_graphs"], "graph_breaks": sum(counters["graph_break"].values()),
-            "recompiles_after_first_step": recompiles}
+    return {
+        "compiler": "torch.compile",
+        "mode": mode,
+        "frames_compiled": counters["frames"]["ok"],
+        "graphs": counters["stats"]["unique_graphs"],
+        "graph_breaks": sum(counters["graph_break"].values()),
+        "recompiles_after_first_step": recompiles,
+    }
 
 
 def set_deterministic(engine: str) -> str:
@@ -79,8 +85,11 @@ def device_description(engine: str) -> dict:
         gpus = tf.config.list_physical_devices("GPU")
         if gpus:
             details = tf.config.experimental.get_device_details(gpus[0])
-            return {"kind": "gpu", "name": details.get("device_name", gpus[0].name),
-                    "cuda": tf.sysconfig.get_build_info().get("cuda_version")}
+            return {
+                "kind": "gpu",
+                "name": details.get("device_name", gpus[0].name),
+                "cuda": tf.sysconfig.get_build_info().get("cuda_version"),
+            }
         return {"kind": "cpu", "name": "CPU"}
     if engine == "jax":
         import jax

@@ -13,17 +13,17 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+from compare.datasets import load_sample, unit_interval
 from compare.differences import DIFFERENCES
-from compare.datasets import load_sample
 from compare.registry import MODELS
 from compare.results import write_json_atomic
 
 BATCH = 32  # real digits from the shipped sample, the same on every backend
 
 
-def attempt(check: Callable[[], dict]) -> dict:
+def attempt(check: Callable[..., dict], *arguments) -> dict:
     try:
-        return check()
+        return check(*arguments)
     except Exception as error:  # recorded beside the other checks' numbers
         return {"error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc()[-2000:]}
 
@@ -36,7 +36,7 @@ def main(argv: list[str]) -> int:
 
     result_path = Path(argv[0])
     data = load_sample()
-    images = data.x_test[:BATCH].astype(np.float32) / 255.0
+    images = unit_interval(data.x_test[:BATCH])
     labels = data.y_test[:BATCH].astype(np.int64)
     keras.utils.set_random_seed(0)
 
@@ -54,15 +54,12 @@ def main(argv: list[str]) -> int:
         "backend": keras.backend.backend(),
         "parity": {
             name: {
-                "inference": attempt(lambda: checks.inference_parity(name, images)),
-                "training": attempt(lambda: checks.training_parity(name, images, labels)),
+                "inference": attempt(checks.inference_parity, name, images),
+                "training": attempt(checks.training_parity, name, images, labels),
             }
             for name in MODELS
         },
-        "differences": {
-            d.key: attempt(lambda: getattr(checks, d.key)(*arguments.get(d.key, ())))
-            for d in DIFFERENCES
-        },
+        "differences": {d.key: attempt(getattr(checks, d.key), *arguments.get(d.key, ())) for d in DIFFERENCES},
     }
     write_json_atomic(result_path, result)
     return 0

@@ -31,11 +31,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from compare.keras_runner import add_l2
+from compare.datasets import load_sample, unit_interval
+from compare.keras_recipes import add_l2, learning_rate
 from compare.port_keras import keras_to_state, state_to_keras
 from compare.port_torch import torch_to_state
-from compare.registry import MODELS
-from compare.torch_runner import is_kernel, l2_penalty
+from compare.registry import ADAM_EPSILON, MODELS
+from compare.torch_recipes import is_kernel, l2_penalty
 from compare.weights import max_abs_diff
 from keras_models.augment import RandomShiftRotate as KerasShiftRotate
 from torch_models.augment import RandomShiftRotate as TorchShiftRotate
@@ -44,7 +45,6 @@ LOGIT_TOLERANCE = 1e-4
 UPDATE_TOLERANCE = 1e-2  # of the largest single-weight update
 LEARNING_RATE = 1e-3
 SGD_LEARNING_RATE = 0.1
-ADAM_EPSILON = 1e-8
 # Dropout is random in each framework in its own way: off for the training checks.
 NO_DROPOUT = {"mlp": {"dropout_rate": 0.0}, "transformer": {"dropout_rate": 0.0}}
 
@@ -85,13 +85,18 @@ def one_step(name: str, images: np.ndarray, labels: np.ndarray, seed: int, optim
     keras_model, torch_model = twins(name, seed, **NO_DROPOUT.get(name, {}))
     before = torch_to_state(torch_model)
     keras_optimizer, torch_optimizer = {
-        "sgd": (keras.optimizers.SGD(SGD_LEARNING_RATE),
-                torch.optim.SGD(torch_model.parameters(), lr=SGD_LEARNING_RATE)),
-        "adam": (keras.optimizers.Adam(LEARNING_RATE, epsilon=ADAM_EPSILON),
-                 torch.optim.Adam(torch_model.parameters(), lr=LEARNING_RATE, eps=ADAM_EPSILON)),
+        "sgd": (
+            keras.optimizers.SGD(SGD_LEARNING_RATE),
+            torch.optim.SGD(torch_model.parameters(), lr=SGD_LEARNING_RATE),
+        ),
+        "adam": (
+            keras.optimizers.Adam(LEARNING_RATE, epsilon=ADAM_EPSILON),
+            torch.optim.Adam(torch_model.parameters(), lr=LEARNING_RATE, eps=ADAM_EPSILON),
+        ),
     }[optimizer]
-    keras_model.compile(optimizer=keras_optimizer, jit_compile="auto",
-                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    keras_model.compile(
+        optimizer=keras_optimizer, jit_compile="auto", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     keras_loss = float(keras_model.train_on_batch(images[..., None], labels))  # loss before the update
 
     torch_model.train()
@@ -131,8 +136,9 @@ def training_parity(name: str, images: np.ndarray, labels: np.ndarray, seed: int
     }
     if biases:
         # Each torch bias receives the full gradient, so their sum moves twice as far.
-        result["lstm_summed_bias_step_ratio_torch_over_keras"] = float(np.median(
-            summed_bias_step(after_torch, before) / summed_bias_step(after_keras, before)))
+        result["lstm_summed_bias_step_ratio_torch_over_keras"] = float(
+            np.median(summed_bias_step(after_torch, before) / summed_bias_step(after_keras, before))
+        )
     if stats:
         means = [k for k in stats if k.endswith("running_mean")]
         variances = [k for k in stats if k.endswith("running_var")]
@@ -140,10 +146,10 @@ def training_parity(name: str, images: np.ndarray, labels: np.ndarray, seed: int
         # torch updates running_var with the unbiased batch variance (×n/(n−1)),
         # Keras with the biased one: a small, real difference, reported as measured.
         result["bn_running_var_max_rel_diff"] = max(
-            float(np.max(np.abs(after_keras[k] / after_torch[k] - 1))) for k in variances)
+            float(np.max(np.abs(after_keras[k] / after_torch[k] - 1))) for k in variances
+        )
     _, _, adam_keras, adam_torch, _ = one_step(name, images, labels, seed, "adam")
-    result["adam_max_abs_weight_diff"] = max(
-        max_abs_diff(adam_keras[k], adam_torch[k]) for k in weights)
+    result["adam_max_abs_weight_diff"] = max(max_abs_diff(adam_keras[k], adam_torch[k]) for k in weights)
     return result
 
 
@@ -192,7 +198,9 @@ def parameters_vs_buffers() -> dict:
         "keras_trainable": sum(math.prod(w.shape) for w in keras_model.trainable_weights),
         "torch_parameters": sum(p.numel() for p in torch_model.parameters()),
         "torch_float_buffers": sum(b.numel() for b in torch_model.buffers() if b.is_floating_point()),
-        "torch_num_batches_tracked": sum(1 for n, _ in torch_model.named_buffers() if n.endswith("num_batches_tracked")),
+        "torch_num_batches_tracked": sum(
+            1 for n, _ in torch_model.named_buffers() if n.endswith("num_batches_tracked")
+        ),
     }
     return {
         "measured": counts,
@@ -268,14 +276,17 @@ def lstm_bias_and_gates(images: np.ndarray) -> dict:
     # The same weights with Keras' cell and output gates swapped (i, f, o, c):
     cell = keras_model.lstm.cell
     units = cell.units
+
     def swap(matrix):  # noqa: E306 - columns are [i | f | c | o] blocks of `units`
         i, f, c, o = np.split(to_numpy(matrix), 4, axis=-1)
         return np.concatenate([i, f, o, c], axis=-1)
+
     for variable in (cell.kernel, cell.recurrent_kernel, cell.bias):
         variable.assign(swap(variable))
     swapped = to_numpy(keras_model(images[..., None], training=False))
     extra = sum(p.numel() for p in torch_model.lstm.parameters()) - sum(
-        math.prod(w.shape) for w in keras_model.lstm.weights)
+        math.prod(w.shape) for w in keras_model.lstm.weights
+    )
     return {
         "measured": {
             "torch_extra_parameters": extra,
@@ -301,13 +312,16 @@ def dense_layout_and_init(images: np.ndarray, labels: np.ndarray) -> dict:
     dense.build((None, 784))
     linear = torch.nn.Linear(784, 256)
     # Default-initialized MLPs of the same shape, no shared weights: initial loss.
-    keras_mlp = keras.Sequential([keras.layers.Dense(256, activation="relu"), keras.layers.Dense(128, activation="relu"),
-                                  keras.layers.Dense(10)])
-    torch_mlp = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 128),
-                                    torch.nn.ReLU(), torch.nn.Linear(128, 10))
+    keras_mlp = keras.Sequential(
+        [keras.layers.Dense(256, activation="relu"), keras.layers.Dense(128, activation="relu"), keras.layers.Dense(10)]
+    )
+    torch_mlp = torch.nn.Sequential(
+        torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10)
+    )
     flat = images.reshape(len(images), -1)
-    keras_loss = float(to_numpy(keras.losses.sparse_categorical_crossentropy(
-        labels, keras_mlp(flat), from_logits=True)).mean())
+    keras_loss = float(
+        to_numpy(keras.losses.sparse_categorical_crossentropy(labels, keras_mlp(flat), from_logits=True)).mean()
+    )
     with torch.no_grad():
         torch_loss = F.cross_entropy(torch_mlp(torch.from_numpy(flat)), torch.from_numpy(labels)).item()
     return {
@@ -323,7 +337,8 @@ def dense_layout_and_init(images: np.ndarray, labels: np.ndarray) -> dict:
         "summary": (
             f"Dense(256) on 784 inputs: kernel {tuple(dense.kernel.shape)}, std "
             f"{np.std(to_numpy(dense.kernel)):.4f} (glorot_uniform); Linear: weight {tuple(linear.weight.shape)}, std "
-            f"{float(linear.weight.detach().std()):.4f} (kaiming_uniform(a=√5)); default-initialized MLPs start at loss "
+            f"{float(linear.weight.detach().std()):.4f} (kaiming_uniform(a=√5)); "
+            "default-initialized MLPs start at loss "
             f"{keras_loss:.3f} (Keras) and {torch_loss:.3f} (torch), chance is {math.log(10):.3f}"
         ),
     }
@@ -380,7 +395,8 @@ def adam_epsilon() -> dict:
         updates[label] = (-weight.detach().numpy()).tolist()
     keras_weight = keras.Variable(np.zeros(5, np.float32))
     keras.optimizers.Adam(learning_rate=1e-3, epsilon=1e-8).apply_gradients(
-        [(keras.ops.convert_to_tensor(gradient), keras_weight)])
+        [(keras.ops.convert_to_tensor(gradient), keras_weight)]
+    )
     keras_update = (-to_numpy(keras_weight)).tolist()
     return {
         "measured": {"gradient": gradient.tolist(), **updates, "keras_adam_epsilon_1e-8": keras_update},
@@ -399,13 +415,18 @@ def compile_and_precision_defaults() -> dict:
     model.compile(optimizer="adam", loss="mse")  # jit_compile="auto"
     model.build((None, 3))
     backend = keras.backend.backend()
-    measured = {"keras_backend": backend, "keras_fit_jit_compile_auto": bool(model.jit_compile),
-                "torch_matmul_allow_tf32_default": torch.backends.cuda.matmul.allow_tf32}
+    measured = {
+        "keras_backend": backend,
+        "keras_fit_jit_compile_auto": bool(model.jit_compile),
+        "torch_matmul_allow_tf32_default": torch.backends.cuda.matmul.allow_tf32,
+    }
     if backend == "tensorflow":
         import tensorflow as tf
+
         measured["tensorflow_tf32_enabled_default"] = tf.config.experimental.tensor_float_32_execution_enabled()
     if backend == "jax":
         import jax
+
         measured["jax_default_matmul_precision"] = str(jax.config.jax_default_matmul_precision)
     return {
         "measured": measured,
@@ -414,8 +435,11 @@ def compile_and_precision_defaults() -> dict:
             f"torch.compile is opt-in; torch's float32 matmuls use TF32: "
             f"{torch.backends.cuda.matmul.allow_tf32}"
             + (f"; TensorFlow's TF32: {measured['tensorflow_tf32_enabled_default']}" if backend == "tensorflow" else "")
-            + (f"; JAX's default matmul precision: {measured['jax_default_matmul_precision']} "
-               f"(TF32 on Ampere+ GPUs)" if backend == "jax" else "")
+            + (
+                f"; JAX's default matmul precision: {measured['jax_default_matmul_precision']} (TF32 on Ampere+ GPUs)"
+                if backend == "jax"
+                else ""
+            )
         ),
     }
 
@@ -428,8 +452,10 @@ def torch_sgd_step(model: torch.nn.Module, images: np.ndarray, labels: np.ndarra
     model = copy.deepcopy(model).train()
     kernels = [p for n, p in model.named_parameters() if is_kernel(n, p)]
     others = [p for n, p in model.named_parameters() if not is_kernel(n, p)]
-    optimizer = torch.optim.SGD([{"params": kernels, "weight_decay": kernel_decay},
-                                 {"params": others, "weight_decay": 0.0}], lr=SGD_LEARNING_RATE)
+    optimizer = torch.optim.SGD(
+        [{"params": kernels, "weight_decay": kernel_decay}, {"params": others, "weight_decay": 0.0}],
+        lr=SGD_LEARNING_RATE,
+    )
     F.cross_entropy(model(nchw(images)), torch.from_numpy(labels)).backward()
     optimizer.step()
     return torch_to_state(model)
@@ -443,8 +469,10 @@ def l2_penalty_vs_sgd_weight_decay(images: np.ndarray, labels: np.ndarray) -> di
     keras_penalty = float(sum(to_numpy(loss) for loss in keras_model.losses))
     with torch.no_grad():
         torch_penalty = float(l2_penalty(torch_model, l2))
-    keras_model.compile(optimizer=keras.optimizers.SGD(SGD_LEARNING_RATE),
-                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    keras_model.compile(
+        optimizer=keras.optimizers.SGD(SGD_LEARNING_RATE),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     keras_model.train_on_batch(images[..., None], labels)
     after_keras = keras_to_state(keras_model)
     plain, decay_l2, decay_2l2 = (torch_sgd_step(torch_model, images, labels, wd) for wd in (0.0, l2, 2 * l2))
@@ -490,18 +518,28 @@ def adam_weight_decay() -> dict:
         updates[label] = (1 - weight.detach().numpy()).tolist()
     keras_weight = keras.Variable(np.ones(3, np.float32))
     keras.optimizers.Adam(learning_rate, epsilon=ADAM_EPSILON, weight_decay=weight_decay).apply_gradients(
-        [(keras.ops.convert_to_tensor(gradient), keras_weight)])
+        [(keras.ops.convert_to_tensor(gradient), keras_weight)]
+    )
     updates["keras_adam"] = (1 - to_numpy(keras_weight)).tolist()
     keras_vs_adamw = float(np.max(np.abs(np.subtract(updates["keras_adam"], updates["torch_adamw"]))))
     return {
-        "measured": {"gradient": gradient.tolist(), "weight_before": 1.0, "learning_rate": learning_rate,
-                     "weight_decay": weight_decay, **updates, "keras_adam_vs_torch_adamw_max_abs_diff": keras_vs_adamw},
+        "measured": {
+            "gradient": gradient.tolist(),
+            "weight_before": 1.0,
+            "learning_rate": learning_rate,
+            "weight_decay": weight_decay,
+            **updates,
+            "keras_adam_vs_torch_adamw_max_abs_diff": keras_vs_adamw,
+        },
         "summary": (
             f"weights at 1.0, lr {learning_rate:g}, weight_decay {weight_decay:g}, first step: a weight with zero "
-            f"gradient moves {updates['keras_adam'][0]:.2e} with keras.optimizers.Adam, {updates['torch_adamw'][0]:.2e} "
-            f"with torch.optim.AdamW (both decoupled: lr·wd·w) but {updates['torch_adam'][0]:.2e} with torch.optim.Adam "
+            f"gradient moves {updates['keras_adam'][0]:.2e} with keras.optimizers.Adam, "
+            f"{updates['torch_adamw'][0]:.2e} "
+            f"with torch.optim.AdamW (both decoupled: lr·wd·w) "
+            f"but {updates['torch_adam'][0]:.2e} with torch.optim.Adam "
             f"(wd·w is added to the gradient, then normalized by Adam into a full-size step); with gradient 1 the "
-            f"moves are {updates['keras_adam'][2]:.3e}, {updates['torch_adamw'][2]:.3e} and {updates['torch_adam'][2]:.3e}; "
+            f"moves are {updates['keras_adam'][2]:.3e}, {updates['torch_adamw'][2]:.3e} "
+            f"and {updates['torch_adam'][2]:.3e}; "
             f"Keras' Adam matches AdamW to {keras_vs_adamw:.1e}"
         ),
     }
@@ -540,7 +578,9 @@ def training_mode(images: np.ndarray) -> dict:
     batch = images[..., None]  # (B, 28, 28, 1)
     keras_mlp, torch_mlp = twins("mlp", seed=0, dropout_rate=0.5)
     keras_default_diff = max_abs_diff(to_numpy(keras_mlp(batch)), to_numpy(keras_mlp(batch)))
-    keras_training_diff = max_abs_diff(to_numpy(keras_mlp(batch, training=True)), to_numpy(keras_mlp(batch, training=True)))
+    keras_training_diff = max_abs_diff(
+        to_numpy(keras_mlp(batch, training=True)), to_numpy(keras_mlp(batch, training=True))
+    )
     with torch.no_grad():
         torch_starts_training = torch_mlp.training
         torch_default_diff = max_abs_diff(torch_mlp(nchw(images)).numpy(), torch_mlp(nchw(images)).numpy())
@@ -572,7 +612,9 @@ def training_mode(images: np.ndarray) -> dict:
         "torch_eval_max_abs_diff_between_calls": torch_eval_diff,
         "keras_bn_moving_mean_change_call_without_training": keras_moving_mean_change(keras_bn),
         "keras_bn_moving_mean_change_training_true": keras_moving_mean_change(keras_bn, training=True),
-        "keras_bn_trainable_false_moving_mean_change_training_true": keras_moving_mean_change(frozen_keras_bn, training=True),
+        "keras_bn_trainable_false_moving_mean_change_training_true": keras_moving_mean_change(
+            frozen_keras_bn, training=True
+        ),
         "torch_bn_running_mean_change_train_mode_no_grad": torch_running_mean_change(torch.nn.BatchNorm2d(1)),
         "torch_bn_requires_grad_false_running_mean_change": torch_running_mean_change(frozen_torch_bn),
     }
@@ -619,15 +661,22 @@ def augmentation_distribution(samples: int = 1000) -> dict:
     keras_augment(copies[:2, ..., None], training=True)
     keras_out = to_numpy(keras_augment(copies[..., None], training=True))[..., 0]
     torch_out = TorchShiftRotate().train()(nchw(copies))[:, 0].numpy()
-    measured = {"samples": samples, "uniform_shift_std_px": 0.1 * 28 / math.sqrt(3),
-                "uniform_angle_std_deg": 10 / math.sqrt(3)}
+    measured = {
+        "samples": samples,
+        "uniform_shift_std_px": 0.1 * 28 / math.sqrt(3),
+        "uniform_angle_std_deg": 10 / math.sqrt(3),
+    }
     for name, out in (("keras", keras_out), ("torch", torch_out)):
         cx, cy, angle = orientation_and_centroid(out)
-        measured.update({
-            f"{name}_shift_x_std_px": float(cx.std()), f"{name}_shift_y_std_px": float(cy.std()),
-            f"{name}_angle_std_deg": float(angle.std()), f"{name}_angle_mean_deg": float(angle.mean()),
-            f"{name}_mass_ratio_mean": float(out.sum(axis=(1, 2)).mean() / bar.sum()),
-        })
+        measured.update(
+            {
+                f"{name}_shift_x_std_px": float(cx.std()),
+                f"{name}_shift_y_std_px": float(cy.std()),
+                f"{name}_angle_std_deg": float(angle.std()),
+                f"{name}_angle_mean_deg": float(angle.mean()),
+                f"{name}_mass_ratio_mean": float(out.sum(axis=(1, 2)).mean() / bar.sum()),
+            }
+        )
     return {
         "measured": measured,
         "summary": (
@@ -650,8 +699,6 @@ SCHEDULE_PEAK_RATE = 2e-3
 
 def keras_schedule_rates(total_steps: int) -> dict[int, float]:
     """Keras' warm-up + cosine schedule (compare.keras_runner) at steps across the run."""
-    from compare.keras_runner import learning_rate
-
     spec = {"schedule": "warmup-cosine", "learning_rate": SCHEDULE_PEAK_RATE}
     schedule = learning_rate(spec, total_steps)
     # One scalar step per call (its cond does not vectorize); on JAX each call traces, so every 13th.
@@ -668,8 +715,10 @@ def torch_mlp_accuracy(data, steps_per_epoch: int, per_epoch: bool) -> tuple[lis
     model = MODELS["mlp"].torch_class()()
     optimizer = torch.optim.Adam(model.parameters(), lr=SCHEDULE_PEAK_RATE, eps=ADAM_EPSILON)
     total = SCHEDULE_EPOCHS * steps_per_epoch
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: learning_rate_factor(step, total, "warmup-cosine"))
-    images = nchw(data.x_train.astype(np.float32) / 255.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: learning_rate_factor(step, total, "warmup-cosine")
+    )
+    images = nchw(unit_interval(data.x_train))
     labels = torch.from_numpy(data.y_train.astype(np.int64))
     rates = []
     for epoch in range(SCHEDULE_EPOCHS):
@@ -684,15 +733,13 @@ def torch_mlp_accuracy(data, steps_per_epoch: int, per_epoch: bool) -> tuple[lis
         if per_epoch:
             scheduler.step()
     with torch.no_grad():
-        predicted = model.eval()(nchw(data.x_test.astype(np.float32) / 255.0)).argmax(1).numpy()
+        predicted = model.eval()(nchw(unit_interval(data.x_test))).argmax(1).numpy()
     return rates, float((predicted == data.y_test).mean())
 
 
 def scheduler_stepped_per_epoch() -> dict:
     """A schedule written in optimizer steps: Keras reads it at every step; a torch
     scheduler stepped once per epoch holds each epoch at one rate."""
-    from compare.datasets import load_sample
-
     data = load_sample()
     steps_per_epoch = len(data.y_train) // SCHEDULE_BATCH
     keras_rates = keras_schedule_rates(SCHEDULE_EPOCHS * steps_per_epoch)
@@ -728,8 +775,11 @@ def torch_output_dtypes(model: torch.nn.Module, images: torch.Tensor) -> list[tu
     def note(module: torch.nn.Module, output) -> None:  # returns None: the output is left as it is
         seen.append((type(module).__name__, str((output[0] if isinstance(output, tuple) else output).dtype)[6:]))
 
-    hooks = [module.register_forward_hook(lambda module, inputs, output: note(module, output))
-             for module in model.modules() if not list(module.children())]
+    hooks = [
+        module.register_forward_hook(lambda module, inputs, output: note(module, output))
+        for module in model.modules()
+        if not list(module.children())
+    ]
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         model(images)
     for hook in hooks:
@@ -740,15 +790,25 @@ def torch_output_dtypes(model: torch.nn.Module, images: torch.Tensor) -> list[tu
 def keras_output_dtypes(model: keras.Model, images: np.ndarray) -> list[tuple[str, str]]:
     """(kind of layer, dtype it returned) for each leaf layer, in one forward pass."""
     seen: list[tuple[str, str]] = []
-    leaves = [layer for layer in model._flatten_layers(include_self=False)
-              if not list(layer._flatten_layers(include_self=False))]
-    for layer in leaves:
-        def traced(*args, _call=layer.call, _kind=type(layer).__name__, **kwargs):
-            output = _call(*args, **kwargs)
-            seen.append((_kind, keras.backend.standardize_dtype((output[0] if isinstance(output, tuple) else output).dtype)))
+    leaves = [
+        layer
+        for layer in model._flatten_layers(include_self=False)
+        if not list(layer._flatten_layers(include_self=False))
+    ]
+
+    def traced(layer: keras.Layer):
+        call, kind = layer.call, type(layer).__name__
+
+        def call_and_note(*args, **kwargs):
+            output = call(*args, **kwargs)
+            first = output[0] if isinstance(output, tuple) else output
+            seen.append((kind, keras.backend.standardize_dtype(first.dtype)))
             return output
 
-        object.__setattr__(layer, "call", traced)  # an instance attribute, past Keras' tracking
+        return call_and_note
+
+    for layer in leaves:
+        object.__setattr__(layer, "call", traced(layer))  # an instance attribute, past Keras' tracking
     model(images, training=False)
     for layer in leaves:
         object.__delattr__(layer, "call")
@@ -790,10 +850,13 @@ def bf16_compute(images: np.ndarray) -> dict:
         diff = max_abs_diff(expected, received)
         scale = float(np.abs(expected).max())
         measured[name] = {
-            **{f"{framework}_{dtype}": kinds_returning(dtype, seen)
-               for framework, seen in (("torch", torch_seen), ("keras", keras_seen))
-               for dtype in ("float32", "bfloat16")},
-            "logit_max_abs_diff": diff, "logit_max_abs": scale,
+            **{
+                f"{framework}_{dtype}": kinds_returning(dtype, seen)
+                for framework, seen in (("torch", torch_seen), ("keras", keras_seen))
+                for dtype in ("float32", "bfloat16")
+            },
+            "logit_max_abs_diff": diff,
+            "logit_max_abs": scale,
             "passed": diff <= BF16_RELATIVE_TOLERANCE * scale,
         }
     return {
@@ -803,5 +866,6 @@ def bf16_compute(images: np.ndarray) -> dict:
             f"out of Keras mixed_bfloat16: {', '.join(m['keras_float32']) or 'none'}; bf16 logits "
             f"{m['logit_max_abs_diff']:.2g} apart ({m['logit_max_abs_diff'] / m['logit_max_abs']:.1%} of the largest, "
             f"tolerance {BF16_RELATIVE_TOLERANCE:.0%})"
-            for name, m in measured.items()),
+            for name, m in measured.items()
+        ),
     }

@@ -23,10 +23,10 @@ import sys
 from collections.abc import Collection
 from pathlib import Path
 
+from compare.datasets import SOURCES, DataError, load_dataset
 from compare.environment import environment_record, nvidia_gpus
 from compare.folder_lock import FolderBusy, FolderLock
 from compare.frameworks import COMPILE_MODES, FRAMEWORKS, PRECISIONS, default_frameworks
-from compare.datasets import SOURCES, DataError, load_dataset
 from compare.registry import MODELS, PRESETS, SCHEDULES, VALIDATION_FRACTION, Budget, Regularization
 from compare.results import ResultsError, load_results
 
@@ -82,8 +82,7 @@ def names(valid: Collection[str], what: str):
         unknown = [name for name in chosen if name not in valid]
         if unknown or not chosen:
             raise argparse.ArgumentTypeError(
-                f"unknown {what} {', '.join(map(repr, unknown)) or '(none given)'}; "
-                f"choose from: {', '.join(valid)}"
+                f"unknown {what} {', '.join(map(repr, unknown)) or '(none given)'}; choose from: {', '.join(valid)}"
             )
         return chosen
 
@@ -97,94 +96,185 @@ def run_parser() -> argparse.ArgumentParser:
         "PyTorch backends) and plain PyTorch, each framework in its own process, and write a report.",
         epilog="Other commands: `python -m compare report DIR`, `python -m compare env`.",
     )
-    parser.add_argument("--models", type=names(MODELS, "model"),
-                        help=f"comma-separated, from: {', '.join(MODELS)} (default: every model the preset trains)")
-    parser.add_argument("--frameworks", type=names(FRAMEWORKS, "framework"), default=None,
-                        help=f"comma-separated, from: {', '.join(FRAMEWORKS)} (default: every one installed; "
-                        f"the data-parallel keras-jax-dp and torch-ddp only with two or more GPUs)")
-    parser.add_argument("--preset", choices=list(PRESETS), default="default",
-                        help="; ".join(f"{p.name}: {p.description}" for p in PRESETS.values()).replace("%", "%%"))
+    parser.add_argument(
+        "--models",
+        type=names(MODELS, "model"),
+        help=f"comma-separated, from: {', '.join(MODELS)} (default: every model the preset trains)",
+    )
+    parser.add_argument(
+        "--frameworks",
+        type=names(FRAMEWORKS, "framework"),
+        default=None,
+        help=f"comma-separated, from: {', '.join(FRAMEWORKS)} (default: every one installed; "
+        f"the data-parallel keras-jax-dp and torch-ddp only with two or more GPUs)",
+    )
+    parser.add_argument(
+        "--preset",
+        choices=list(PRESETS),
+        default="default",
+        help="; ".join(f"{p.name}: {p.description}" for p in PRESETS.values()).replace("%", "%%"),
+    )
     parser.add_argument("--epochs", type=positive_int, help="override the preset's epochs for every model")
     parser.add_argument("--batch-size", type=positive_int, help="override the preset's batch size")
-    parser.add_argument("--learning-rate", type=positive_float,
-                        help="override the preset's Adam learning rate (the peak rate of a schedule)")
-    parser.add_argument("--lr-schedule", choices=SCHEDULES,
-                        help="warmup-cosine: linear warm-up over the first 10%% of steps, then cosine decay to 0, "
-                        "stepped per batch in every framework; constant: the rate throughout (default: the preset's)")
-    parser.add_argument("--dataset", choices=list(SOURCES), default="mnist",
-                        help="MNIST's digits, or Zalando's Fashion-MNIST (same format, harder; no sample ships: "
-                        "it is drawn from a local copy)")
-    parser.add_argument("--data", choices=["sample", "full"],
-                        help="5,000/1,000 images (MNIST's ship with the package), or the whole dataset found or "
-                        "downloaded as the README says (default: the preset's)")
-    parser.add_argument("--data-dir", "--mnist-dir", type=Path, dest="data_dir",
-                        help="a folder with the dataset's four IDX files, or an .npz (implies --data full unless "
-                        "--data sample is given)")
-    parser.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto",
-                        help="auto: the GPU when nvidia-smi lists one")
-    parser.add_argument("--jit-compile", choices=["auto", "on", "off"], default="auto",
-                        help="Keras compile(jit_compile=...): auto is XLA on JAX (and on TensorFlow with a GPU), eager on torch")
-    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
-                        help="fp32: float32 in full precision; tf32: TF32 matmuls and convolutions on Ampere+ "
-                        "GPUs; bf16: mixed precision, float32 variables and bfloat16 compute (Keras' "
-                        "mixed_bfloat16 policy, torch.autocast); set the same in every framework (default fp32)")
-    parser.add_argument("--tf32", choices=["on", "off"],
-                        help="the same as --precision tf32 (on) or fp32 (off)")
-    parser.add_argument("--compile-mode", choices=COMPILE_MODES, default="default",
-                        help="torch.compile's mode for torch-compile (reduce-overhead: CUDA graphs on a GPU)")
-    parser.add_argument("--until-target", action="store_true",
-                        help="stop each run after the first epoch whose test accuracy reaches the model's "
-                        "target (the preset's epochs are the cap); the report ranks the frameworks by time to target")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seeds Python, NumPy, every framework, the initial weights and the data order")
-    parser.add_argument("--deterministic", action="store_true",
-                        help="deterministic kernels in every framework (GPU: slower; see the README)")
+    parser.add_argument(
+        "--learning-rate",
+        type=positive_float,
+        help="override the preset's Adam learning rate (the peak rate of a schedule)",
+    )
+    parser.add_argument(
+        "--lr-schedule",
+        choices=SCHEDULES,
+        help="warmup-cosine: linear warm-up over the first 10%% of steps, then cosine decay to 0, "
+        "stepped per batch in every framework; constant: the rate throughout (default: the preset's)",
+    )
+    parser.add_argument(
+        "--dataset",
+        choices=list(SOURCES),
+        default="mnist",
+        help="MNIST's digits, or Zalando's Fashion-MNIST (same format, harder; no sample ships: "
+        "it is drawn from a local copy)",
+    )
+    parser.add_argument(
+        "--data",
+        choices=["sample", "full"],
+        help="5,000/1,000 images (MNIST's ship with the package), or the whole dataset found or "
+        "downloaded as the README says (default: the preset's)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        "--mnist-dir",
+        type=Path,
+        dest="data_dir",
+        help="a folder with the dataset's four IDX files, or an .npz (implies --data full unless "
+        "--data sample is given)",
+    )
+    parser.add_argument(
+        "--device", choices=["auto", "cpu", "gpu"], default="auto", help="auto: the GPU when nvidia-smi lists one"
+    )
+    parser.add_argument(
+        "--jit-compile",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="Keras compile(jit_compile=...): auto is XLA on JAX (and on TensorFlow with a GPU), eager on torch",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="fp32",
+        help="fp32: float32 in full precision; tf32: TF32 matmuls and convolutions on Ampere+ "
+        "GPUs; bf16: mixed precision, float32 variables and bfloat16 compute (Keras' "
+        "mixed_bfloat16 policy, torch.autocast); set the same in every framework (default fp32)",
+    )
+    parser.add_argument("--tf32", choices=["on", "off"], help="the same as --precision tf32 (on) or fp32 (off)")
+    parser.add_argument(
+        "--compile-mode",
+        choices=COMPILE_MODES,
+        default="default",
+        help="torch.compile's mode for torch-compile (reduce-overhead: CUDA graphs on a GPU)",
+    )
+    parser.add_argument(
+        "--until-target",
+        action="store_true",
+        help="stop each run after the first epoch whose test accuracy reaches the model's "
+        "target (the preset's epochs are the cap); the report ranks the frameworks by time to target",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seeds Python, NumPy, every framework, the initial weights and the data order",
+    )
+    parser.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="deterministic kernels in every framework (GPU: slower; see the README)",
+    )
     parser.add_argument("--timeout", type=positive_int, help="seconds per run (default: the preset's)")
     parser.add_argument("--out", type=Path, help="results folder (default: results/<timestamp>)")
-    parser.add_argument("--skip-checks", action="store_true",
-                        help="leave out the parity and framework-difference checks (see `check`)")
-    parser.add_argument("--dp-devices", type=positive_int,
-                        help="devices for keras-jax-dp and torch-ddp (default: every GPU; on a CPU, 2 host "
-                        "devices or processes, a correctness check rather than a speed-up)")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue the comparison in --out: keep its finished runs, run the rest")
+    parser.add_argument(
+        "--skip-checks", action="store_true", help="leave out the parity and framework-difference checks (see `check`)"
+    )
+    parser.add_argument(
+        "--dp-devices",
+        type=positive_int,
+        help="devices for keras-jax-dp and torch-ddp (default: every GPU; on a CPU, 2 host "
+        "devices or processes, a correctness check rather than a speed-up)",
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue the comparison in --out: keep its finished runs, run the rest"
+    )
     regularization = parser.add_argument_group(
-        "regularization", "each spelled the idiomatic way in each framework (see the README); the "
-        "regularization preset sets these itself, one variant at a time")
-    regularization.add_argument("--l2", type=non_negative_float, default=0.0, metavar="λ",
-                                help="add λ·Σw² over every kernel to the loss (Keras: L2(λ) regularizers)")
-    regularization.add_argument("--weight-decay", type=non_negative_float, default=0.0, metavar="WD",
-                                help="the optimizer's weight_decay (decoupled in Keras, coupled in torch's Adam)")
-    regularization.add_argument("--dropout", type=dropout_rate, metavar="RATE",
-                                help="dropout rate of the models that have dropout (mlp, transformer)")
-    regularization.add_argument("--early-stopping", type=positive_int, metavar="PATIENCE",
-                                help=f"stop after PATIENCE epochs without a lower validation loss and restore "
-                                f"the best weights; the validation split is "
-                                f"{VALIDATION_FRACTION * 100:g}%% of the training images")
-    regularization.add_argument("--augment", action="store_true",
-                                help="random rotations (±10°) and shifts (±10%%) of the training images")
+        "regularization",
+        "each spelled the idiomatic way in each framework (see the README); the "
+        "regularization preset sets these itself, one variant at a time",
+    )
+    regularization.add_argument(
+        "--l2",
+        type=non_negative_float,
+        default=0.0,
+        metavar="λ",
+        help="add λ·Σw² over every kernel to the loss (Keras: L2(λ) regularizers)",
+    )
+    regularization.add_argument(
+        "--weight-decay",
+        type=non_negative_float,
+        default=0.0,
+        metavar="WD",
+        help="the optimizer's weight_decay (decoupled in Keras, coupled in torch's Adam)",
+    )
+    regularization.add_argument(
+        "--dropout",
+        type=dropout_rate,
+        metavar="RATE",
+        help="dropout rate of the models that have dropout (mlp, transformer)",
+    )
+    regularization.add_argument(
+        "--early-stopping",
+        type=positive_int,
+        metavar="PATIENCE",
+        help=f"stop after PATIENCE epochs without a lower validation loss and restore "
+        f"the best weights; the validation split is "
+        f"{VALIDATION_FRACTION * 100:g}%% of the training images",
+    )
+    regularization.add_argument(
+        "--augment", action="store_true", help="random rotations (±10°) and shifts (±10%%) of the training images"
+    )
     return parser
 
 
-REGULARIZATION_FLAGS = {"l2": "--l2", "weight_decay": "--weight-decay", "dropout_rate": "--dropout",
-                        "early_stopping_patience": "--early-stopping", "augment": "--augment"}
+REGULARIZATION_FLAGS = {
+    "l2": "--l2",
+    "weight_decay": "--weight-decay",
+    "dropout_rate": "--dropout",
+    "early_stopping_patience": "--early-stopping",
+    "augment": "--augment",
+}
 
 
 def variants(args: argparse.Namespace, preset, models: list[str]) -> tuple[Regularization, ...]:
     """The preset's regularization variants, or the one the flags describe."""
-    flags = {"l2": args.l2, "weight_decay": args.weight_decay, "dropout_rate": args.dropout,
-             "early_stopping_patience": args.early_stopping, "augment": args.augment}
+    flags = {
+        "l2": args.l2,
+        "weight_decay": args.weight_decay,
+        "dropout_rate": args.dropout,
+        "early_stopping_patience": args.early_stopping,
+        "augment": args.augment,
+    }
     given = [REGULARIZATION_FLAGS[key] for key, value in flags.items() if value != getattr(Regularization(), key)]
     if preset.variants:
         if given:
-            raise UsageError(f"{', '.join(given)} cannot be combined with --preset {preset.name}, which sets "
-                             f"each variant's regularization itself; use another preset to set them.")
+            raise UsageError(
+                f"{', '.join(given)} cannot be combined with --preset {preset.name}, which sets "
+                f"each variant's regularization itself; use another preset to set them."
+            )
         return preset.variants
     if args.dropout is not None:
         without = [m for m in models if not MODELS[m].has_dropout]
         if without:
-            raise UsageError(f"--dropout: {', '.join(without)} has no dropout layer; choose --models from "
-                             f"{', '.join(m for m in MODELS if MODELS[m].has_dropout)}.")
+            raise UsageError(
+                f"--dropout: {', '.join(without)} has no dropout layer; choose --models from "
+                f"{', '.join(m for m in MODELS if MODELS[m].has_dropout)}."
+            )
     from_flags = Regularization(**flags)  # named "as built" when no flag is given
     return (dataclasses.replace(from_flags, name=from_flags.describe()) if given else from_flags,)
 
@@ -213,9 +303,11 @@ def check_divisible_batches(budgets: dict[str, Budget], models: list[str], devic
     """Data parallelism splits every batch evenly across the devices."""
     uneven = [f"{m} (batch {budgets[m].batch_size})" for m in models if budgets[m].batch_size % devices]
     if uneven:
-        raise UsageError(f"the data-parallel frameworks split each batch over {devices} devices, but "
-                         f"{', '.join(uneven)} is not a multiple of {devices}; choose --batch-size or --dp-devices "
-                         f"so that it is.")
+        raise UsageError(
+            f"the data-parallel frameworks split each batch over {devices} devices, but "
+            f"{', '.join(uneven)} is not a multiple of {devices}; choose --batch-size or --dp-devices "
+            f"so that it is."
+        )
 
 
 def writable_folder(path: Path) -> Path:
@@ -225,12 +317,17 @@ def writable_folder(path: Path) -> Path:
         probe.write_text("")
         probe.unlink()
     except OSError as error:
-        raise UsageError(f"cannot write the results folder {path}: {error.strerror}. Choose another with --out.") from None
+        raise UsageError(
+            f"cannot write the results folder {path}: {error.strerror}. Choose another with --out."
+        ) from None
     return path
 
 
 def describe_targets(preset) -> str:
-    return "; ".join(f"{dataset} {preset.data}: {', '.join(models)}" for dataset, models in preset.targets.items()) or "none"
+    return (
+        "; ".join(f"{dataset} {preset.data}: {', '.join(models)}" for dataset, models in preset.targets.items())
+        or "none"
+    )
 
 
 def precision(args: argparse.Namespace) -> str:
@@ -248,13 +345,16 @@ def make_plan(args: argparse.Namespace):
     models = args.models or list(preset.budgets)
     untrained = [m for m in models if m not in preset.budgets]
     if untrained:
-        raise UsageError(f"--preset {preset.name} trains only {', '.join(preset.budgets)}; "
-                         f"{', '.join(untrained)} is not part of it.")
+        raise UsageError(
+            f"--preset {preset.name} trains only {', '.join(preset.budgets)}; {', '.join(untrained)} is not part of it."
+        )
     data_kind = args.data or ("full" if args.data_dir else preset.data)
     targets = preset.targets_for(args.dataset, data_kind)
     if args.until_target and not all(model in targets for model in models):
-        raise UsageError(f"--until-target: --preset {preset.name} has no {args.dataset} targets for "
-                         f"--data {data_kind} (it has: {describe_targets(preset)}); choose a preset and data that do.")
+        raise UsageError(
+            f"--until-target: --preset {preset.name} has no {args.dataset} targets for "
+            f"--data {data_kind} (it has: {describe_targets(preset)}); choose a preset and data that do."
+        )
     try:
         data = load_dataset(args.data_dir, dataset=args.dataset, sample=data_kind == "sample")
     except DataError as error:
@@ -311,7 +411,9 @@ def claim_folder(path: Path) -> FolderLock:
     except FolderBusy as busy:
         raise UsageError(str(busy)) from None
     except OSError as error:
-        raise UsageError(f"cannot write the results folder {path}: {error.strerror}. Choose another with --out.") from None
+        raise UsageError(
+            f"cannot write the results folder {path}: {error.strerror}. Choose another with --out."
+        ) from None
     if lock.took_over:
         print(f"Note: {lock.took_over}.", file=sys.stderr)
     return lock
@@ -336,8 +438,10 @@ def run_comparison(plan, resume: bool) -> int:
     previous = None
     if (plan.out / "results.json").exists():
         if not resume:
-            raise UsageError(f"{plan.out} already holds a comparison (results.json). Continue it with "
-                             f"--resume, or choose another --out folder.")
+            raise UsageError(
+                f"{plan.out} already holds a comparison (results.json). Continue it with "
+                f"--resume, or choose another --out folder."
+            )
         try:
             previous = orchestrator.resumable(plan, load_results(plan.out))
         except (ResultsError, ValueError) as error:
@@ -346,8 +450,10 @@ def run_comparison(plan, resume: bool) -> int:
     print(f"Preset {plan.preset.name}: {plan.preset.description}")
     for model in plan.models:
         b = plan.budgets[model]
-        print(f"  {model}: {b.epochs} epoch(s), batch {b.batch_size}, lr {b.learning_rate}, "
-              f"train samples {b.train_samples or 'all'}, test samples {b.test_samples or 'all'}")
+        print(
+            f"  {model}: {b.epochs} epoch(s), batch {b.batch_size}, lr {b.learning_rate}, "
+            f"train samples {b.train_samples or 'all'}, test samples {b.test_samples or 'all'}"
+        )
     print(f"Device: {plan.device} | frameworks: {', '.join(plan.frameworks)} | results: {plan.out}")
 
     signal.signal(signal.SIGTERM, raise_keyboard_interrupt)  # SIGTERM ends like Ctrl-C: results kept
@@ -365,8 +471,11 @@ def run_comparison(plan, resume: bool) -> int:
     print(f"\nReport: {plan.out / 'report.md'} and {plan.out / 'report.html'}")
     failed = orchestrator.failed_runs(document, plan.frameworks_chosen)
     if failed:
-        print(f"{len(failed)} run(s) did not finish: "
-              + ", ".join(f"{r['model']} on {r['framework']} ({r['status']})" for r in failed), file=sys.stderr)
+        print(
+            f"{len(failed)} run(s) did not finish: "
+            + ", ".join(f"{r['model']} on {r['framework']} ({r['status']})" for r in failed),
+            file=sys.stderr,
+        )
         return EXIT_RUN_FAILED
     return EXIT_OK
 
@@ -374,8 +483,9 @@ def run_comparison(plan, resume: bool) -> int:
 def command_report(argv: list[str]) -> int:
     from compare import report
 
-    parser = argparse.ArgumentParser(prog="python -m compare report",
-                                     description="Re-render the report of a results folder from its results.json.")
+    parser = argparse.ArgumentParser(
+        prog="python -m compare report", description="Re-render the report of a results folder from its results.json."
+    )
     parser.add_argument("folder", type=Path)
     args = parser.parse_args(argv)
     try:
@@ -395,15 +505,22 @@ def command_check(argv: list[str]) -> int:
         prog="python -m compare check",
         description="Port weights between the twins and check parity and every framework difference, on "
         "each installed Keras backend (in parallel processes), without training. Writes results.json, "
-        "report.md and report.html, and prints the parity and differences sections.")
-    parser.add_argument("--backends", type=names(("tensorflow", "jax", "torch"), "backend"),
-                        default=["tensorflow", "jax", "torch"], help="comma-separated Keras backends (default: all)")
+        "report.md and report.html, and prints the parity and differences sections.",
+    )
+    parser.add_argument(
+        "--backends",
+        type=names(("tensorflow", "jax", "torch"), "backend"),
+        default=["tensorflow", "jax", "torch"],
+        help="comma-separated Keras backends (default: all)",
+    )
     parser.add_argument("--out", type=Path, help="results folder (default: results/check-<timestamp>)")
     args = parser.parse_args(argv)
     backends = orchestrator.checkable_backends([f"keras-{b}" for b in args.backends])
     if not backends:
-        raise UsageError("the checks need torch and at least one Keras backend (tensorflow, jax or torch); "
-                         "install them with `pip install -r requirements-cpu.txt`.")
+        raise UsageError(
+            "the checks need torch and at least one Keras backend (tensorflow, jax or torch); "
+            "install them with `pip install -r requirements-cpu.txt`."
+        )
     out = args.out or Path("results") / datetime.datetime.now().strftime("check-%Y%m%d-%H%M%S")
     lock = claim_folder(out)
     try:
@@ -419,9 +536,20 @@ def run_check(out: Path, backends: list[str]) -> int:
 
     print(f"Checks on the Keras backends {', '.join(backends)}, each in its own process ...")
     plan = orchestrator.Plan(
-        preset=PRESETS["smoke"], budgets={}, models=list(MODELS), frameworks=[f"keras-{b}" for b in backends],
-        frameworks_chosen=False, data=load_sample(), targets={}, device="cpu", jit_compile="auto", precision="fp32", seed=0,
-        timeout_s=orchestrator.CHECKS_TIMEOUT_S, out=out)
+        preset=PRESETS["smoke"],
+        budgets={},
+        models=list(MODELS),
+        frameworks=[f"keras-{b}" for b in backends],
+        frameworks_chosen=False,
+        data=load_sample(),
+        targets={},
+        device="cpu",
+        jit_compile="auto",
+        precision="fp32",
+        seed=0,
+        timeout_s=orchestrator.CHECKS_TIMEOUT_S,
+        out=out,
+    )
     document = orchestrator.new_document(plan)
     document["settings"]["preset"] = "check"
     document["settings"]["preset_description"] = "parity and framework-difference checks only, no training"
@@ -435,8 +563,12 @@ def run_check(out: Path, backends: list[str]) -> int:
         if section.rows:
             print(report.markdown_table(section.headers, section.rows))
     print(f"\nReport: {out / 'report.md'} and {out / 'report.html'}")
-    failed = [b for b, c in document["checks"].items() if "error" in c or not all(
-        p["inference"].get("passed") and p["training"].get("passed") for p in c["parity"].values())]
+    failed = [
+        b
+        for b, c in document["checks"].items()
+        if "error" in c
+        or not all(p["inference"].get("passed") and p["training"].get("passed") for p in c["parity"].values())
+    ]
     if failed:
         print(f"Parity failed or a check crashed on: {', '.join(failed)}", file=sys.stderr)
         return EXIT_RUN_FAILED
@@ -444,8 +576,9 @@ def run_check(out: Path, backends: list[str]) -> int:
 
 
 def command_env(argv: list[str]) -> int:
-    argparse.ArgumentParser(prog="python -m compare env",
-                            description="Print the environment record and which frameworks run here.").parse_args(argv)
+    argparse.ArgumentParser(
+        prog="python -m compare env", description="Print the environment record and which frameworks run here."
+    ).parse_args(argv)
     record = environment_record()
     record["frameworks"] = {
         name: "usable" if not fw.missing_modules() else f"missing {', '.join(fw.missing_modules())}: {fw.install_hint}"

@@ -32,10 +32,14 @@ def what_differs(run: dict) -> list[str]:
         reasons.append("augmentation draws its transforms per device")
     if run["model"] == "resnet_v2":
         if FRAMEWORKS[run["framework"]].family == "torch":
-            reasons.append("DDP's BatchNorm normalizes by each device's share of the batch (SyncBatchNorm "
-                           "would use the whole batch)")
-        reasons.append("BatchNorm's backward pass amplifies float32 rounding (see the parity checks) and "
-                       "Adam turns the resulting near-zero gradient differences into full-size steps")
+            reasons.append(
+                "DDP's BatchNorm normalizes by each device's share of the batch (SyncBatchNorm "
+                "would use the whole batch)"
+            )
+        reasons.append(
+            "BatchNorm's backward pass amplifies float32 rounding (see the parity checks) and "
+            "Adam turns the resulting near-zero gradient differences into full-size steps"
+        )
     return reasons
 
 

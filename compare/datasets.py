@@ -74,15 +74,21 @@ SOURCES: dict[str, Source] = {
     source.name: source
     for source in (
         Source(
-            "mnist", "MNIST", "MNIST_DIR", "mnist.npz", "MNIST",
+            "mnist",
+            "MNIST",
+            "MNIST_DIR",
+            "mnist.npz",
+            "MNIST",
             array_sha256={
                 "x_train": "741c988805d008ac6e4c904b69001ba184c24b2c540a4ef403f4c71b676cf757",
                 "y_train": "1feba77c54802fa5339a11837ea4b2866434b83314ec45192930f1df69120c13",
                 "x_test": "6d87418db22cc8025d05968bec9bd5c3932904b23485740db143a061a2c9d161",
                 "y_test": "ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a7a683c852ff5",
             },
-            mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/",
-                     "https://storage.googleapis.com/cvdf-datasets/mnist/"),
+            mirrors=(
+                "https://ossci-datasets.s3.amazonaws.com/mnist/",
+                "https://storage.googleapis.com/cvdf-datasets/mnist/",
+            ),
             gz_md5={
                 "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
                 "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
@@ -91,7 +97,11 @@ SOURCES: dict[str, Source] = {
             },
         ),
         Source(
-            "fashion-mnist", "Fashion-MNIST", "FASHION_MNIST_DIR", "fashion-mnist", "FashionMNIST",
+            "fashion-mnist",
+            "Fashion-MNIST",
+            "FASHION_MNIST_DIR",
+            "fashion-mnist",
+            "FashionMNIST",
             array_sha256={
                 "x_train": "2e487a6c89124f78f2d7521542223cafe96f7123c3ca13d447772ac6ecbb3012",
                 "y_train": "657fbd221bfc9f4198cc14b5619cc33ec57c58dd0e47af4d99d6650759e869a7",
@@ -99,8 +109,10 @@ SOURCES: dict[str, Source] = {
                 "y_test": "3d0e6c6ea990b53b6f8f500a41cac93881d981b315f84578b7d915342ade01e9",
             },
             # Zalando's own bucket, then the copy Keras' fashion_mnist.load_data() reads.
-            mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-                     "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"),
+            mirrors=(
+                "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+                "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
+            ),
             gz_md5={
                 "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
                 "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
@@ -143,6 +155,11 @@ class Dataset:
         return f"{kind} ({size}) from {self.source}"
 
 
+def unit_interval(images: np.ndarray) -> np.ndarray:
+    """uint8 pixels (N, 28, 28) as float32 in [0, 1]: what every model receives."""
+    return images.astype(np.float32) / 255.0
+
+
 def load_dataset(
     data_dir: str | os.PathLike | None = None,
     *,
@@ -173,7 +190,9 @@ def load_dataset(
 
 
 def where_else(source: Source) -> str:
-    shipped = " or use the small MNIST sample shipped with this package: --data sample" if source.name == "mnist" else ""
+    shipped = (
+        " or use the small MNIST sample shipped with this package: --data sample" if source.name == "mnist" else ""
+    )
     return (
         f"Put the four {source.title} IDX files (gzipped or not: {', '.join(IDX_NAMES.values())}) in a "
         f"folder and point to it with --data-dir DIR or the {source.env_var} environment variable, "
@@ -270,8 +289,7 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
             missing = [key for key in IDX_NAMES if key not in npz.files]
             if missing:
                 raise DataError(
-                    f"{path} lacks the arrays {missing}; a Keras mnist.npz holds "
-                    f"x_train, y_train, x_test and y_test."
+                    f"{path} lacks the arrays {missing}; a Keras mnist.npz holds x_train, y_train, x_test and y_test."
                 )
             return {key: npz[key] for key in IDX_NAMES}
     except (OSError, ValueError, EOFError) as error:
@@ -282,8 +300,11 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
 
 def checksums_match(arrays: dict[str, np.ndarray], source: Source) -> list[str]:
     """The arrays whose contents differ from `source`'s official files."""
-    return [key for key, expected in source.array_sha256.items()
-            if hashlib.sha256(arrays[key].tobytes()).hexdigest() != expected]
+    return [
+        key
+        for key, expected in source.array_sha256.items()
+        if hashlib.sha256(arrays[key].tobytes()).hexdigest() != expected
+    ]
 
 
 def validate(arrays: dict[str, np.ndarray], source: Source, where: str) -> bool:
@@ -346,11 +367,14 @@ def balanced_indices(labels: np.ndarray, per_class: int, rng: np.random.Generato
 def sample_indices(data: Dataset, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The sample's (train, test) positions in the full set: 500 and 100 per class."""
     if not data.is_full:
-        raise DataError(f"A sample is drawn from the verified full {SOURCES[data.name].title}; "
-                        f"{data.source} is not it.")
+        raise DataError(
+            f"A sample is drawn from the verified full {SOURCES[data.name].title}; {data.source} is not it."
+        )
     rng = np.random.default_rng(seed)
-    return (balanced_indices(data.y_train, SAMPLE_PER_CLASS["train"], rng),
-            balanced_indices(data.y_test, SAMPLE_PER_CLASS["test"], rng))
+    return (
+        balanced_indices(data.y_train, SAMPLE_PER_CLASS["train"], rng),
+        balanced_indices(data.y_test, SAMPLE_PER_CLASS["test"], rng),
+    )
 
 
 def balanced_sample(data: Dataset) -> Dataset:
@@ -358,8 +382,14 @@ def balanced_sample(data: Dataset) -> Dataset:
     train_index, test_index = sample_indices(data)
     title = SOURCES[data.name].title
     return Dataset(
-        data.x_train[train_index], data.y_train[train_index], data.x_test[test_index], data.y_test[test_index],
-        name=data.name, location=data.location, is_full=False, is_sample=True,
+        data.x_train[train_index],
+        data.y_train[train_index],
+        data.x_test[test_index],
+        data.y_test[test_index],
+        name=data.name,
+        location=data.location,
+        is_full=False,
+        is_sample=True,
         source=f"a class-balanced 5,000/1,000 sample of {data.source} (accuracy on it is not {title} accuracy)",
     )
 

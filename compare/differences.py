@@ -39,11 +39,11 @@ DIFFERENCES = [
     ),
     Difference(
         "stride2_padding",
-        "Stride-2 `padding=\"same\"` versus `padding=1`",
-        "At stride 2 on an even input, `padding=\"same\"` needs one extra row and column and puts "
+        'Stride-2 `padding="same"` versus `padding=1`',
+        'At stride 2 on an even input, `padding="same"` needs one extra row and column and puts '
         "them at the bottom and right only (TensorFlow's convention); torch's `padding=1` pads all "
         "four sides. With identical weights the outputs are shifted by a pixel.",
-        "x = keras.layers.ZeroPadding2D(1)(x); keras.layers.Conv2D(f, 3, strides=2, padding=\"valid\")(x)",
+        'x = keras.layers.ZeroPadding2D(1)(x); keras.layers.Conv2D(f, 3, strides=2, padding="valid")(x)',
     ),
     Difference(
         "channels_last",
@@ -95,7 +95,7 @@ DIFFERENCES = [
     Difference(
         "compile_and_precision_defaults",
         "Compilation and float32 matmul precision defaults",
-        "Keras' `compile(jit_compile=\"auto\")` compiles `fit` with XLA on JAX, and on TensorFlow only "
+        'Keras\' `compile(jit_compile="auto")` compiles `fit` with XLA on JAX, and on TensorFlow only '
         "when a GPU is present (Keras turns XLA off on CPU-only machines); on the torch backend it runs "
         "eagerly. Plain torch is eager unless you call `torch.compile`. On "
         "Ampere and newer GPUs TensorFlow and JAX use TF32 for float32 matmuls by default, torch "
@@ -139,7 +139,8 @@ DIFFERENCES = [
         "w ← w − lr·wd·w before the Adam step, exactly as torch's AdamW. torch's `Adam(weight_decay=wd)` "
         "adds wd·w to the gradient, which Adam then divides by its running RMS: an L2 penalty whose "
         "strength adapts per weight, so weights with small gradients are decayed far harder.",
-        "torch.optim.AdamW(params, lr, eps=1e-8, weight_decay=wd)  # ≡ keras.optimizers.Adam(lr, epsilon=1e-8, weight_decay=wd)",
+        "torch.optim.AdamW(params, lr, eps=1e-8, weight_decay=wd)"
+        "  # ≡ keras.optimizers.Adam(lr, epsilon=1e-8, weight_decay=wd)",
     ),
     Difference(
         "dropout_scaling",
@@ -170,6 +171,7 @@ DIFFERENCES = [
         "centroid and orientation spreads of an augmented bar show the same distribution; Keras resamples "
         "twice, torch once. Keras' image layers declare supports_jit=False, which turns XLA off for "
         "a model that contains them.",
-        "x = F.grid_sample(x, F.affine_grid(theta, x.shape, align_corners=False), padding_mode='zeros', align_corners=False)",
+        "x = F.grid_sample(x, F.affine_grid(theta, x.shape, align_corners=False), "
+        "padding_mode='zeros', align_corners=False)",
     ),
 ]

@@ -50,7 +50,10 @@ def nvidia_gpus() -> list[dict[str, str]]:
     try:
         out = subprocess.run(
             ["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=30, check=True,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
         ).stdout
     except (subprocess.SubprocessError, OSError):
         return []
@@ -64,6 +67,7 @@ def nvidia_gpus() -> list[dict[str, str]]:
 def git_commit() -> str | None:
     """HEAD of the project's checkout, with '-dirty' if files differ; None outside git."""
     try:
+
         def git(*args: str) -> str:
             return subprocess.run(
                 ["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10, check=True

@@ -45,11 +45,15 @@ class FolderLock:
         try:
             self.lock.acquire()
         except filelock.Timeout:
-            raise FolderBusy(f"{self.folder} is being written by another comparison: {self.describe_holder()}. "
-                             f"Wait for it to finish (or stop it), or choose another --out folder.") from None
+            raise FolderBusy(
+                f"{self.folder} is being written by another comparison: {self.describe_holder()}. "
+                f"Wait for it to finish (or stop it), or choose another --out folder."
+            ) from None
         if self.holder_path.exists():  # the lock was free, yet its last holder never said goodbye
-            self.took_over = (f"took over the lock of {self.folder} left by {self.describe_holder()}, which is no "
-                              f"longer running (crashed or killed); its finished runs are kept")
+            self.took_over = (
+                f"took over the lock of {self.folder} left by {self.describe_holder()}, which is no "
+                f"longer running (crashed or killed); its finished runs are kept"
+            )
         write_holder(self.holder_path)
         return self
 
@@ -60,17 +64,19 @@ class FolderLock:
     def describe_holder(self) -> str:
         try:
             holder = json.loads(self.holder_path.read_text())
-            return (f"process {holder['pid']} on {holder['host']}, started {holder['started']} "
-                    f"({holder['command']})")
+            return f"process {holder['pid']} on {holder['host']}, started {holder['started']} ({holder['command']})"
         except (OSError, ValueError, KeyError):
             return "a process that has not yet named itself"
 
 
 def write_holder(path: Path) -> None:
     """Name this process beside the lock, atomically (a reader never sees half of it)."""
-    holder = {"pid": os.getpid(), "host": socket.gethostname(),
-              "started": datetime.datetime.now().isoformat(timespec="seconds"),
-              "command": " ".join(["python -m compare", *sys.argv[1:]])}
+    holder = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "started": datetime.datetime.now().isoformat(timespec="seconds"),
+        "command": " ".join(["python -m compare", *sys.argv[1:]]),
+    }
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(holder))
     os.replace(tmp, path)

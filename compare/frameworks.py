@@ -42,20 +42,35 @@ FRAMEWORKS: dict[str, Framework] = {
     fw.name: fw
     for fw in (
         Framework(
-            "keras-tensorflow", "keras", "tensorflow",
+            "keras-tensorflow",
+            "keras",
+            "tensorflow",
             install_hint="pip install tensorflow-cpu (CPU) or 'tensorflow[and-cuda]' (GPU)",
         ),
         Framework("keras-jax", "keras", "jax", install_hint="pip install jax (CPU) or 'jax[cuda12]' (GPU)"),
         Framework("keras-torch", "keras", "torch", install_hint="pip install torch"),
         # Keras' own compiled route on torch: its trainer hands the train step to torch.compile.
-        Framework("keras-torch-jit", "keras", "torch", keras_jit_compile=True,
-                  install_hint="pip install torch", by_default=False),
+        Framework(
+            "keras-torch-jit",
+            "keras",
+            "torch",
+            keras_jit_compile=True,
+            install_hint="pip install torch",
+            by_default=False,
+        ),
         Framework("torch", "torch", install_hint="pip install torch"),
         Framework("torch-compile", "torch", torch_compile=True, install_hint="pip install torch"),
-        Framework("keras-jax-dp", "keras", "jax", data_parallel=True, single_device_twin="keras-jax",
-                  install_hint="pip install jax (CPU) or 'jax[cuda12]' (GPU)"),
-        Framework("torch-ddp", "torch", data_parallel=True, single_device_twin="torch",
-                  install_hint="pip install torch"),
+        Framework(
+            "keras-jax-dp",
+            "keras",
+            "jax",
+            data_parallel=True,
+            single_device_twin="keras-jax",
+            install_hint="pip install jax (CPU) or 'jax[cuda12]' (GPU)",
+        ),
+        Framework(
+            "torch-ddp", "torch", data_parallel=True, single_device_twin="torch", install_hint="pip install torch"
+        ),
     )
 }
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from compare.datasets import load_sample
+from compare.datasets import load_sample, unit_interval
 from compare.registry import MODELS
 from compare.weights import REFERENCE_IMAGES, REFERENCE_LOGITS, save_weights
 
@@ -24,7 +24,7 @@ REFERENCE_COUNT = 64
 
 
 def reference_images() -> np.ndarray:
-    return load_sample().x_test[:REFERENCE_COUNT].astype(np.float32) / 255.0  # (64, 28, 28)
+    return unit_interval(load_sample().x_test[:REFERENCE_COUNT])  # (64, 28, 28)
 
 
 def main(argv: list[str]) -> int:
@@ -40,8 +40,7 @@ def main(argv: list[str]) -> int:
         model = MODELS[name].torch_class()().eval()
         with torch.no_grad():
             logits = model(torch.from_numpy(images)[:, None]).numpy()
-        save_weights(out / f"{name}.npz", torch_to_state(model),
-                     {REFERENCE_IMAGES: images, REFERENCE_LOGITS: logits})
+        save_weights(out / f"{name}.npz", torch_to_state(model), {REFERENCE_IMAGES: images, REFERENCE_LOGITS: logits})
     return 0
 
 

@@ -26,13 +26,14 @@ import numpy as np
 
 from compare import backends
 from compare.frameworks import Framework
+from compare.keras_recipes import add_l2, learning_rate
 from compare.params import keras_param_counts
-from compare.progress import Reporter
 from compare.port_keras import keras_to_state, state_to_keras
-from compare.registry import AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT, ModelSpec, warmup_steps
+from compare.progress import Reporter
+from compare.registry import AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT, ModelSpec
+from compare.runner_contract import Outcome, Prepared, epoch_record, model_arguments, stops_at_target
 from compare.timing import CompileWatch, Phases, StepClock
 from compare.weights import REFERENCE_IMAGES, REFERENCE_LOGITS, load_weights, max_abs_diff
-from compare.runner_contract import Outcome, Prepared, epoch_record, model_arguments, stops_at_target
 from keras_models.augment import RandomShiftRotate
 
 DATA_PATH = (
@@ -43,7 +44,6 @@ DATA_PATH = (
     "12% on a 2-core CPU on every backend; on an H200 arrays were 1.01-1.23x faster."
 )
 JIT_COMPILE = {"auto": "auto", "on": True, "off": False}
-KERNELS = ("kernel", "recurrent_kernel")  # what kernel_regularizer/recurrent_regularizer cover
 
 
 class EpochBatches(keras.utils.PyDataset):
@@ -63,7 +63,7 @@ class EpochBatches(keras.utils.PyDataset):
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         epoch, step = divmod(index, self.steps_per_epoch)
-        rows = self.orders[epoch][step * self.batch_size:(step + 1) * self.batch_size]
+        rows = self.orders[epoch][step * self.batch_size : (step + 1) * self.batch_size]
         return self.images[rows], self.labels[rows]  # (B, 28, 28, 1), (B,)
 
 
@@ -106,25 +106,19 @@ class EpochLog(keras.callbacks.Callback):
         test = self.evaluate_test()
         self.evaluation_s += time.perf_counter() - started
         self.compiles.evaluation_done()
-        self.history.append(epoch_record(epoch + 1, logs, val, test, self.trained - self.started, self.clock.elapsed_s()))
+        self.history.append(
+            epoch_record(epoch + 1, logs, val, test, self.trained - self.started, self.clock.elapsed_s())
+        )
         self.progress.epoch_end(self.history[-1])
         if stops_at_target(self.spec, test):
             self.model.stop_training = True
 
 
-def add_l2(model: keras.Model, l2: float) -> None:
-    """Give every kernel of a built model the regularizer L2(l2), exactly what
-    `kernel_regularizer=keras.regularizers.L2(l2)` (and `recurrent_regularizer`
-    for the LSTM) would attach when the layers were built. Biases, normalization
-    scales and the position embedding are not penalized, as in torch_runner."""
-    for variable in model.trainable_weights:
-        if variable.name in KERNELS:
-            variable.regularizer = keras.regularizers.L2(l2)  # adds l2·Σw² to model.losses
-
-
 def with_augmentation(model: keras.Model) -> keras.Model:
     """The model behind random shifts and rotations (active only in training)."""
-    return keras.Sequential([keras.Input((28, 28, 1)), RandomShiftRotate(AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT), model])
+    return keras.Sequential(
+        [keras.Input((28, 28, 1)), RandomShiftRotate(AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT), model]
+    )
 
 
 def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework, phases: Phases) -> Outcome:
@@ -156,8 +150,9 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework,
         if spec["initial_weights"]:
             state, reference = load_weights(Path(spec["initial_weights"]))
             state_to_keras(state, model)  # torch layout → Keras layout, see compare.port_keras
-            step0 = max_abs_diff(model.predict_on_batch(reference[REFERENCE_IMAGES][..., None]),
-                                 reference[REFERENCE_LOGITS])
+            step0 = max_abs_diff(
+                model.predict_on_batch(reference[REFERENCE_IMAGES][..., None]), reference[REFERENCE_LOGITS]
+            )
         if regularization["l2"]:
             add_l2(model, regularization["l2"])
     fit_started = time.perf_counter()
@@ -166,7 +161,9 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework,
         trained, log, stopper = fit(spec, data, model, jit_compile)
     phases.add("first_step", log.clock.time_to_first_step_s or 0.0)
     phases.add("evaluation", log.evaluation_s)
-    phases.add("training", time.perf_counter() - fit_started - log.evaluation_s - (log.clock.time_to_first_step_s or 0.0))
+    phases.add(
+        "training", time.perf_counter() - fit_started - log.evaluation_s - (log.clock.time_to_first_step_s or 0.0)
+    )
 
     last = log.history[-1]
     final_test, early_stopping = {"loss": last["test_loss"], "accuracy": last["test_accuracy"]}, None
@@ -194,8 +191,9 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework,
         final_state=lambda: keras_to_state(model),
         early_stopping=early_stopping,
         jit_compile=trained.jit_compile,
-        compilation=(backends.compilation_record("default", log.compiles.after_first_step)
-                     if torch_jit(trained) else None),
+        compilation=(
+            backends.compilation_record("default", log.compiles.after_first_step) if torch_jit(trained) else None
+        ),
         precision=precision,
         data_path=DATA_PATH,
         device={**backends.device_description(engine), "count": device_count},
@@ -204,18 +202,9 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework,
 
 
 def evaluate(model: keras.Model, data: Prepared, spec: dict) -> dict:
-    return model.evaluate(data.x_test[..., None], data.y_test, batch_size=spec["eval_batch_size"], verbose=0,
-                          return_dict=True)
-
-
-def learning_rate(spec: dict, total_steps: int) -> float | keras.optimizers.schedules.LearningRateSchedule:
-    """The run's learning rate: Keras' own CosineDecay with a linear warm-up from 0,
-    evaluated at every optimizer step (compare.registry.learning_rate_factor)."""
-    if spec["schedule"] == "constant":
-        return spec["learning_rate"]
-    warmup = warmup_steps(total_steps)
-    return keras.optimizers.schedules.CosineDecay(
-        0.0, decay_steps=max(total_steps - warmup, 1), warmup_target=spec["learning_rate"], warmup_steps=warmup)
+    return model.evaluate(
+        data.x_test[..., None], data.y_test, batch_size=spec["eval_batch_size"], verbose=0, return_dict=True
+    )
 
 
 def torch_jit(model: keras.Model) -> bool:
@@ -223,8 +212,9 @@ def torch_jit(model: keras.Model) -> bool:
     return keras.backend.backend() == "torch" and model.jit_compile is True
 
 
-def fit(spec: dict, data: Prepared, model: keras.Model,
-        jit_compile: bool | str) -> tuple[keras.Model, EpochLog, keras.callbacks.EarlyStopping | None]:
+def fit(
+    spec: dict, data: Prepared, model: keras.Model, jit_compile: bool | str
+) -> tuple[keras.Model, EpochLog, keras.callbacks.EarlyStopping | None]:
     """Compile and fit `model` (behind the augmentation, if any) over every epoch;
     returns the model that was trained, the epoch log and the early stopper."""
     regularization = spec["regularization"]
@@ -233,23 +223,38 @@ def fit(spec: dict, data: Prepared, model: keras.Model,
     trained.compile(
         # Keras' Adam epsilon defaults to 1e-7, torch's to 1e-8: set explicitly.
         # Keras' weight_decay is decoupled (AdamW-like); torch's Adam couples it.
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate(spec, len(batches)), epsilon=spec["adam_epsilon"],
-                                        weight_decay=regularization["weight_decay"] or None),
+        optimizer=keras.optimizers.Adam(
+            learning_rate=learning_rate(spec, len(batches)),
+            epsilon=spec["adam_epsilon"],
+            weight_decay=regularization["weight_decay"] or None,
+        ),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
         jit_compile=jit_compile,
     )
     compiles = CompileWatch(backends.dynamo_frames if torch_jit(trained) else None)
-    log = EpochLog(StepClock(spec["warmup_steps"]), lambda: evaluate(trained, data, spec),
-                   Reporter(len(data.epoch_orders), batches.steps_per_epoch), compiles, spec)
+    log = EpochLog(
+        StepClock(spec["warmup_steps"]),
+        lambda: evaluate(trained, data, spec),
+        Reporter(len(data.epoch_orders), batches.steps_per_epoch),
+        compiles,
+        spec,
+    )
     callbacks, validation, stopper = [log], None, None
     if regularization["early_stopping_patience"]:
         validation = (data.x_val[..., None], data.y_val)
         stopper = keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=regularization["early_stopping_patience"], restore_best_weights=True)
+            monitor="val_loss", patience=regularization["early_stopping_patience"], restore_best_weights=True
+        )
         callbacks.append(stopper)
     log.clock.start()
-    trained.fit(batches, epochs=len(data.epoch_orders), steps_per_epoch=batches.steps_per_epoch,
-                validation_data=validation, validation_batch_size=spec["eval_batch_size"],
-                callbacks=callbacks, verbose=0)
+    trained.fit(
+        batches,
+        epochs=len(data.epoch_orders),
+        steps_per_epoch=batches.steps_per_epoch,
+        validation_data=validation,
+        validation_batch_size=spec["eval_batch_size"],
+        callbacks=callbacks,
+        verbose=0,
+    )
     return trained, log, stopper

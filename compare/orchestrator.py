@@ -25,14 +25,13 @@ from pathlib import Path
 import numpy as np
 
 from compare import data_parallel
+from compare.datasets import Dataset
 from compare.environment import environment_record
 from compare.frameworks import FRAMEWORKS
 from compare.progress import PROGRESS_FD, EventHandler, PlainDisplay, display_for
-from compare.datasets import Dataset
-from compare.registry import VALIDATION_FRACTION, Budget, Preset, Regularization
-from compare.results import SCHEMA_VERSION, write_json_atomic
+from compare.registry import ADAM_EPSILON, VALIDATION_FRACTION, Budget, Preset, Regularization
+from compare.results import FINISHED, SCHEMA_VERSION, write_json_atomic
 
-ADAM_EPSILON = 1e-8  # one value for every framework (Keras' default is 1e-7, torch's 1e-8)
 WARMUP_STEPS = 3  # steps after the first (compiling) one left out of the steady state
 LATENCY_REPEATS = 20
 EVAL_BATCH_SIZE = 1000
@@ -213,11 +212,16 @@ def exit_reason(returncode: int) -> str:
     return f"the worker exited with status {returncode} without writing a result"
 
 
-def start_child(module: list[str], args: list[str], env: dict[str, str], log_path: Path,
-                pass_fds: tuple[int, ...] = ()) -> subprocess.Popen:
+def start_child(
+    module: list[str], args: list[str], env: dict[str, str], log_path: Path, pass_fds: tuple[int, ...] = ()
+) -> subprocess.Popen:
     with open(log_path, "w") as log:
         return subprocess.Popen(
-            [*module, *args], env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [*module, *args],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,  # its own process group, so a timeout kills all of it
             pass_fds=pass_fds,
         )
@@ -280,8 +284,14 @@ def python_module(name: str) -> list[str]:
 def worker_command(framework: str, devices: int) -> list[str]:
     """torch-ddp starts one worker per device through torchrun; the rest start one."""
     if FRAMEWORKS[framework].data_parallel and FRAMEWORKS[framework].family == "torch":
-        return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={devices}",
-                *WORKER_COMMAND[1:]]
+        return [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc-per-node={devices}",
+            *WORKER_COMMAND[1:],
+        ]
     return WORKER_COMMAND
 
 
@@ -292,16 +302,32 @@ def file_stem(model: str, framework: str, variant: Regularization) -> str:
     return stem
 
 
-def run_job(plan: Plan, model: str, framework: str, variant: Regularization, workdir: Path,
-            initial_weights: Path | None, on_event: EventHandler = lambda event: None) -> dict:
+def run_job(
+    plan: Plan,
+    model: str,
+    framework: str,
+    variant: Regularization,
+    workdir: Path,
+    initial_weights: Path | None,
+    on_event: EventHandler = lambda event: None,
+) -> dict:
     """Run one job in a child process and return its result entry."""
     stem = file_stem(model, framework, variant)
-    spec = {**job_spec(plan, model, framework, variant),
-            "initial_weights": str(initial_weights) if initial_weights else None,
-            "final_weights": str(workdir / f"{stem}.weights.npz")}
-    base = {"model": model, "framework": framework, "variant": variant.name, "regularization": asdict(variant),
-            "budget": {key: spec[key] for key in ("epochs", "batch_size", "learning_rate", "schedule",
-                                                  "train_samples", "test_samples")}}
+    spec = {
+        **job_spec(plan, model, framework, variant),
+        "initial_weights": str(initial_weights) if initial_weights else None,
+        "final_weights": str(workdir / f"{stem}.weights.npz"),
+    }
+    base = {
+        "model": model,
+        "framework": framework,
+        "variant": variant.name,
+        "regularization": asdict(variant),
+        "budget": {
+            key: spec[key]
+            for key in ("epochs", "batch_size", "learning_rate", "schedule", "train_samples", "test_samples")
+        },
+    }
     missing = FRAMEWORKS[framework].missing_modules()
     if missing:
         reason = f"not installed here: no module {', '.join(missing)} ({FRAMEWORKS[framework].install_hint})"
@@ -316,8 +342,13 @@ def run_job(plan: Plan, model: str, framework: str, variant: Regularization, wor
     progress_read, progress_write = os.pipe()
     env[PROGRESS_FD] = str(progress_write)
     try:
-        process = start_child(worker_command(framework, devices), [str(spec_path), str(result_path)], env,
-                              log_path, pass_fds=(progress_write,))
+        process = start_child(
+            worker_command(framework, devices),
+            [str(spec_path), str(result_path)],
+            env,
+            log_path,
+            pass_fds=(progress_write,),
+        )
     finally:
         os.close(progress_write)  # the child holds its own copy
     try:
@@ -325,10 +356,15 @@ def run_job(plan: Plan, model: str, framework: str, variant: Regularization, wor
     finally:
         os.close(progress_read)
     if not finished:
-        return {**base, "status": "timeout", "wall_time_s": time.perf_counter() - started, "error": {
-            "reason": f"still running after the {plan.timeout_s} s timeout; stopped (raise it with --timeout)",
-            "stderr_tail": tail(log_path),
-        }}
+        return {
+            **base,
+            "status": "timeout",
+            "wall_time_s": time.perf_counter() - started,
+            "error": {
+                "reason": f"still running after the {plan.timeout_s} s timeout; stopped (raise it with --timeout)",
+                "stderr_tail": tail(log_path),
+            },
+        }
     wall_time_s = time.perf_counter() - started
     if result_path.is_file():
         result = {**base, **json.loads(result_path.read_text()), "wall_time_s": wall_time_s}
@@ -337,9 +373,15 @@ def run_job(plan: Plan, model: str, framework: str, variant: Regularization, wor
         if result["status"] != "ok" and "error" in result:
             result["error"]["stderr_tail"] = tail(log_path)
         return result
-    return {**base, "status": "failed", "wall_time_s": wall_time_s, "error": {
-        "reason": exit_reason(process.returncode), "stderr_tail": tail(log_path),
-    }}
+    return {
+        **base,
+        "status": "failed",
+        "wall_time_s": wall_time_s,
+        "error": {
+            "reason": exit_reason(process.returncode),
+            "stderr_tail": tail(log_path),
+        },
+    }
 
 
 def make_initial_weights(plan: Plan, folder: Path) -> tuple[dict[str, Path], str]:
@@ -352,8 +394,12 @@ def make_initial_weights(plan: Plan, folder: Path) -> tuple[dict[str, Path], str
         return {}, "each framework's own initializer (torch, which makes the shared weights, is not installed)"
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / "initial_weights.log"
-    process = start_child(python_module("compare.initial_weights"),
-                          [str(folder), str(plan.seed), *plan.models], child_environment("torch", "cpu"), log)
+    process = start_child(
+        python_module("compare.initial_weights"),
+        [str(folder), str(plan.seed), *plan.models],
+        child_environment("torch", "cpu"),
+        log,
+    )
     if not wait_child(process, plan.timeout_s) or process.returncode != 0:
         return {}, f"each framework's own initializer (making shared weights failed: {tail(log)[-300:]})"
     files = {model: folder / f"{model}.npz" for model in plan.models}
@@ -385,18 +431,23 @@ def checkable_backends(frameworks: list[str]) -> list[str]:
     """Keras backends among `frameworks` that are installed; the checks also need torch."""
     if FRAMEWORKS["torch"].missing_modules():
         return []
-    return [FRAMEWORKS[f].keras_backend for f in frameworks
-            if FRAMEWORKS[f].family == "keras" and not FRAMEWORKS[f].missing_modules()]
+    return [
+        FRAMEWORKS[f].keras_backend
+        for f in frameworks
+        if FRAMEWORKS[f].family == "keras" and not FRAMEWORKS[f].missing_modules()
+    ]
 
 
 def describe_run(run: dict) -> str:
-    if run["status"] in ("ok", "diverged"):
+    if run["status"] in FINISHED:
         accuracy = run["final_test_accuracy"] if run["final_test_accuracy"] is not None else float("nan")
         timing = run["timing"]
         step = timing["step_time_ms_median"]
         step_text = f"{step:.1f} ms/step" if step is not None else "no steady steps"
-        text = (f"{run['status']}: test acc {accuracy:.2%} | {step_text} | "
-                f"first step {timing['time_to_first_step_s']:.1f} s")
+        text = (
+            f"{run['status']}: test acc {accuracy:.2%} | {step_text} | "
+            f"first step {timing['time_to_first_step_s']:.1f} s"
+        )
         if run["status"] == "diverged":
             text += f" | loss not finite at step {run['diverged_at_step']}"
     else:
@@ -408,7 +459,7 @@ def new_document(plan: Plan) -> dict:
     return {
         "schema_version": SCHEMA_VERSION,
         "name": "keras-torch-compare",
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "finished": False,
         "settings": settings_record(plan),
         "environment": environment_record(),
@@ -416,13 +467,20 @@ def new_document(plan: Plan) -> dict:
     }
 
 
-DONE = ("ok", "diverged")  # what --resume keeps; everything else runs again
-
-
 def resumable(plan: Plan, previous: dict) -> dict:
     """The earlier document, if it was made with the same settings; else an error."""
-    same = ("preset", "device", "jit_compile", "precision", "compile_mode", "until_target", "seed", "deterministic",
-            "variants", "dp_devices")
+    same = (
+        "preset",
+        "device",
+        "jit_compile",
+        "precision",
+        "compile_mode",
+        "until_target",
+        "seed",
+        "deterministic",
+        "variants",
+        "dp_devices",
+    )
     changed = [key for key in same if previous["settings"].get(key) != settings_record(plan)[key]]
     if previous["settings"]["data"]["source"] != plan.data.describe():
         changed.append("data")
@@ -444,13 +502,21 @@ def run_all(plan: Plan, display: PlainDisplay | None = None, previous: dict | No
     workdir = plan.out / "runs"
     workdir.mkdir(parents=True, exist_ok=True)
     document = new_document(plan)
-    kept = {(run["model"], run["framework"], run["variant"]): run for run in (previous or {}).get("runs", [])
-            if run["status"] in DONE}
+    # --resume keeps the runs that trained to their end; everything else runs again.
+    kept = {
+        (run["model"], run["framework"], run["variant"]): run
+        for run in (previous or {}).get("runs", [])
+        if run["status"] in FINISHED
+    }
     results_path = plan.out / "results.json"
     write_json_atomic(results_path, document)
     write_data_arrays(plan)
-    jobs = [(model, framework, variant) for model in plan.models for variant in plan.variants
-            for framework in plan.frameworks]
+    jobs = [
+        (model, framework, variant)
+        for model in plan.models
+        for variant in plan.variants
+        for framework in plan.frameworks
+    ]
     display = display or display_for(len(jobs), [model for model, _, _ in jobs])
     try:
         weights, weights_note = make_initial_weights(plan, workdir / "initial_weights")
@@ -475,7 +541,7 @@ def run_all(plan: Plan, display: PlainDisplay | None = None, previous: dict | No
             run = run_job(plan, model, framework, variant, workdir, weights.get(model), display.event)
             document["runs"].append(run)
             write_json_atomic(results_path, document)
-            display.run_finished(model, run["wall_time_s"], describe_run(run), measured=run["status"] in DONE)
+            display.run_finished(model, run["wall_time_s"], describe_run(run), measured=run["status"] in FINISHED)
     finally:
         display.close()
         data_arrays_path(plan).unlink(missing_ok=True)  # a copy of the dataset: not worth keeping
@@ -487,15 +553,18 @@ def run_all(plan: Plan, display: PlainDisplay | None = None, previous: dict | No
 
 def data_parallel_parity(plan: Plan, document: dict, workdir: Path, initial: dict[str, Path]) -> list[dict]:
     """Each finished data-parallel run against its single-device twin (compare.data_parallel)."""
-    finished = {(run["model"], run["variant"], run["framework"]): run for run in document["runs"]
-                if run["status"] == "ok"}
+    finished = {
+        (run["model"], run["variant"], run["framework"]): run for run in document["runs"] if run["status"] == "ok"
+    }
     variants = {variant.name: variant for variant in plan.variants}
     rows = []
     for (model, variant, framework), run in finished.items():
         twin = FRAMEWORKS[framework].single_device_twin
         if twin is None or (model, variant, twin) not in finished:
             continue
-        weights = {name: workdir / f"{file_stem(model, name, variants[variant])}.weights.npz" for name in (framework, twin)}
+        weights = {
+            name: workdir / f"{file_stem(model, name, variants[variant])}.weights.npz" for name in (framework, twin)
+        }
         rows.append(data_parallel.parity(run, finished[(model, variant, twin)], weights, initial.get(model)))
     return rows
 

@@ -80,8 +80,7 @@ def attention_out(layer) -> Arrays:
     d_model = layer._query_dense.kernel.shape[0]
     out = layer._output_dense
     return {
-        "in_proj_weight": np.concatenate(
-            [value(getattr(layer, p).kernel).reshape(d_model, -1).T for p in QKV]),
+        "in_proj_weight": np.concatenate([value(getattr(layer, p).kernel).reshape(d_model, -1).T for p in QKV]),
         "in_proj_bias": np.concatenate([value(getattr(layer, p).bias).reshape(-1) for p in QKV]),
         "out_proj.weight": value(out.kernel).reshape(-1, d_model).T,
         "out_proj.bias": value(out.bias),
@@ -132,7 +131,10 @@ CONVERTERS = {
     keras.layers.BatchNormalization: (tuple(BN_NAMES), batch_norm_out, batch_norm_in),
     keras.layers.LayerNormalization: (("weight", "bias"), layer_norm_out, layer_norm_in),
     keras.layers.MultiHeadAttention: (
-        ("in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"), attention_out, attention_in),
+        ("in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"),
+        attention_out,
+        attention_in,
+    ),
     keras.layers.LSTM: (("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"), lstm_out, lstm_in),
 }
 
@@ -195,7 +197,7 @@ def state_to_keras(state: StateDict, model) -> None:
         if isinstance(part, keras.Variable):
             assign(part, state[path], path, path)
         else:
-            converter_for(part)[2](part, {n[len(path) + 1:]: state[n] for n in names}, path)
+            converter_for(part)[2](part, {n[len(path) + 1 :]: state[n] for n in names}, path)
     unexpected = sorted(set(state) - used)
     if unexpected:
         raise PortingError(f"{type(model).__name__}: weights with no place in the model: {unexpected}.")

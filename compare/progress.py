@@ -42,8 +42,14 @@ class Reporter:
 
     def epoch_end(self, record: dict) -> None:
         """After an epoch's evaluation: `record` is its history entry."""
-        self.send(kind="epoch", epoch=record["epoch"], step=self.steps_per_epoch, loss=record["train_loss"],
-                  accuracy=record["train_accuracy"], test_accuracy=record["test_accuracy"])
+        self.send(
+            kind="epoch",
+            epoch=record["epoch"],
+            step=self.steps_per_epoch,
+            loss=record["train_loss"],
+            accuracy=record["train_accuracy"],
+            test_accuracy=record["test_accuracy"],
+        )
 
     def send(self, **event) -> None:
         if self.stream is None:
@@ -126,8 +132,10 @@ class RunProgress:
 
     def describe(self) -> str:
         e = self.event
-        text = f"epoch {e['epoch']}/{e['epochs']}, step {e['step']}/{e['steps_per_epoch']}, " \
-               f"loss {e['loss']:.4f}, acc {e['accuracy']:.2%}"
+        text = (
+            f"epoch {e['epoch']}/{e['epochs']}, step {e['step']}/{e['steps_per_epoch']}, "
+            f"loss {e['loss']:.4f}, acc {e['accuracy']:.2%}"
+        )
         if e["kind"] == "epoch":
             text += f", test acc {e['test_accuracy']:.2%}"
         return text
@@ -154,8 +162,10 @@ class PlainDisplay:
     def event(self, event: dict) -> None:
         self.run.update(event)
         if event["kind"] == "epoch":
-            self.say(f"{self.indent}{self.run.describe()} | run: {format_duration(self.run.left_s())} left | "
-                     f"comparison: {format_duration(self.comparison_left_s())} left")
+            self.say(
+                f"{self.indent}{self.run.describe()} | run: {format_duration(self.run.left_s())} left | "
+                f"comparison: {format_duration(self.comparison_left_s())} left"
+            )
 
     def comparison_left_s(self) -> float | None:
         return self.estimate.left_s((self.run.left_s() or 0.0) if self.run else 0.0)
@@ -165,8 +175,11 @@ class PlainDisplay:
         if measured:
             self.estimate.finished(model, wall_s)
         self.run = None
-        left = f" | {self.done}/{self.total} done, {format_duration(self.estimate.left_s())} left" \
-            if self.done < self.total else ""
+        left = (
+            f" | {self.done}/{self.total} done, {format_duration(self.estimate.left_s())} left"
+            if self.done < self.total
+            else ""
+        )
         self.say(f"{self.indent}{summary}{left}")
 
     def close(self) -> None:
@@ -181,8 +194,15 @@ class TerminalDisplay(PlainDisplay):
         from tqdm import tqdm
 
         self.tqdm = tqdm
-        self.runs_bar = tqdm(total=total_runs, desc="comparison", unit="run", position=0, file=out,
-                             bar_format="{desc}: {n_fmt}/{total_fmt} runs |{bar}| {postfix}", dynamic_ncols=True)
+        self.runs_bar = tqdm(
+            total=total_runs,
+            desc="comparison",
+            unit="run",
+            position=0,
+            file=out,
+            bar_format="{desc}: {n_fmt}/{total_fmt} runs |{bar}| {postfix}",
+            dynamic_ncols=True,
+        )
         self.steps_bar = None
 
     def say(self, text: str) -> None:
@@ -190,8 +210,15 @@ class TerminalDisplay(PlainDisplay):
 
     def run_started(self, number: int, label: str) -> None:
         super().run_started(number, label)
-        self.steps_bar = self.tqdm(desc=label, unit="step", position=1, leave=False, file=self.out,
-                                   dynamic_ncols=True, bar_format="{desc} |{bar}| {postfix}")
+        self.steps_bar = self.tqdm(
+            desc=label,
+            unit="step",
+            position=1,
+            leave=False,
+            file=self.out,
+            dynamic_ncols=True,
+            bar_format="{desc} |{bar}| {postfix}",
+        )
 
     def event(self, event: dict) -> None:
         self.run.update(event)

@@ -37,16 +37,30 @@ MODELS: dict[str, ModelSpec] = {
     for spec in (
         ModelSpec("mlp", "mlp", "MLP", (235_146, 0), (235_146, 0), has_dropout=True),
         ModelSpec(
-            "resnet_v2", "resnet_v2", "ResNetV2", (677_162, 1_792), (677_162, 1_792), has_dropout=False,
+            "resnet_v2",
+            "resnet_v2",
+            "ResNetV2",
+            (677_162, 1_792),
+            (677_162, 1_792),
+            has_dropout=False,
             why_counts_differ="Keras' count_params() includes the 1,792 BatchNorm moving "
             "statistics; torch keeps them as buffers, outside parameters().",
         ),
         ModelSpec(
-            "transformer", "transformer", "TransformerClassifier", (71_946, 0), (71_946, 0),
+            "transformer",
+            "transformer",
+            "TransformerClassifier",
+            (71_946, 0),
+            (71_946, 0),
             has_dropout=True,
         ),
         ModelSpec(
-            "lstm", "lstm", "LSTMClassifier", (81_674, 0), (82_186, 0), has_dropout=False,
+            "lstm",
+            "lstm",
+            "LSTMClassifier",
+            (81_674, 0),
+            (82_186, 0),
+            has_dropout=False,
             why_counts_differ="torch's LSTM keeps two bias vectors (bias_ih, bias_hh) that are "
             "only ever summed; Keras keeps one: 4 × 128 = 512 more parameters in torch.",
         ),
@@ -95,6 +109,11 @@ def learning_rate_factor(step: int, total_steps: int, schedule: str) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * decayed))
 
 
+AS_BUILT = "as built"  # the variant of a run with no regularization flags
+# One Adam epsilon for every framework: Keras' default is 1e-7, torch's 1e-8.
+ADAM_EPSILON = 1e-8
+
+
 @dataclass(frozen=True)
 class Regularization:
     """How a run is regularized, beyond the model's own dropout.
@@ -103,7 +122,7 @@ class Regularization:
     compare.torch_runner); the values mean the same thing in both.
     """
 
-    name: str = "as built"  # the label in results and reports
+    name: str = AS_BUILT  # the label in results and reports
     l2: float = 0.0  # λ: λ·Σw² over every kernel is added to the loss
     weight_decay: float = 0.0  # the optimizer's own `weight_decay` argument, as each defines it
     dropout_rate: float | None = None  # None: the model's default rate
@@ -111,11 +130,13 @@ class Regularization:
     augment: bool = False  # random shifts and rotations of the training images
 
     def describe(self) -> str:
-        parts = [f"L2 λ={self.l2:g}" if self.l2 else "",
-                 f"weight_decay={self.weight_decay:g}" if self.weight_decay else "",
-                 f"dropout {self.dropout_rate:g}" if self.dropout_rate is not None else "",
-                 f"early stopping (patience {self.early_stopping_patience})" if self.early_stopping_patience else "",
-                 f"augmentation (±{AUGMENT_MAX_DEGREES:g}°, ±{AUGMENT_MAX_SHIFT:.0%} shifts)" if self.augment else ""]
+        parts = [
+            f"L2 λ={self.l2:g}" if self.l2 else "",
+            f"weight_decay={self.weight_decay:g}" if self.weight_decay else "",
+            f"dropout {self.dropout_rate:g}" if self.dropout_rate is not None else "",
+            f"early stopping (patience {self.early_stopping_patience})" if self.early_stopping_patience else "",
+            f"augmentation (±{AUGMENT_MAX_DEGREES:g}°, ±{AUGMENT_MAX_SHIFT:.0%} shifts)" if self.augment else "",
+        ]
         return ", ".join(part for part in parts if part) or "none beyond the model's own dropout"
 
 
@@ -184,8 +205,10 @@ PRESETS: dict[str, Preset] = {
             timeout_s=600,
             # MNIST: the goal this preset is sized for. Fashion-MNIST: 2 points under the lowest
             # test accuracy of five frameworks measured on a 2-core CPU (see the README).
-            targets={"mnist": dict.fromkeys(MODELS, 0.90),
-                     "fashion-mnist": {"mlp": 0.79, "resnet_v2": 0.72, "transformer": 0.76, "lstm": 0.77}},
+            targets={
+                "mnist": dict.fromkeys(MODELS, 0.90),
+                "fashion-mnist": {"mlp": 0.79, "resnet_v2": 0.72, "transformer": 0.76, "lstm": 0.77},
+            },
         ),
         Preset(
             "full",

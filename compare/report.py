@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from compare.differences import DIFFERENCES
-from compare.registry import MODELS, Regularization
+from compare.registry import AS_BUILT, MODELS, Regularization
+from compare.results import FINISHED
 
 BASELINE = "torch"  # step-time ratios are given against plain PyTorch
-AS_BUILT = "as built"  # the variant name of a run with no regularization flags
 PRECISION_TEXT = {
     "fp32": "fp32: float32 in full precision everywhere (TF32 off)",
     "tf32": "tf32: float32 variables, TF32 matmuls and convolutions on Ampere+ GPUs",
@@ -47,7 +47,7 @@ def percent(fraction: float | None) -> str:
 
 
 def finished_runs(document: dict) -> list[dict]:
-    return [run for run in document["runs"] if run["status"] in ("ok", "diverged")]
+    return [run for run in document["runs"] if run["status"] in FINISHED]
 
 
 def model_label(run: dict) -> str:
@@ -75,24 +75,26 @@ def target_text(document: dict, run: dict) -> str:
 def summary_section(document: dict) -> Section:
     rows = []
     for run in document["runs"]:
-        if run["status"] not in ("ok", "diverged"):
+        if run["status"] not in FINISHED:
             rows.append([model_label(run), run["framework"], run["status"], *["—"] * 6])
             continue
         timing = run["timing"]
         step = timing["step_time_ms_median"]
         base = baseline_step_ms(document, run)
         ratio = step / base if step and base else None
-        rows.append([
-            model_label(run),
-            run["framework"],
-            run["status"],
-            percent(run["final_test_accuracy"]),
-            target_text(document, run),
-            f"{fmt(step, '.2f')} ± {fmt(timing['step_time_ms_iqr'], '.2f')}",
-            fmt(ratio, ".2f", "×"),
-            fmt(timing["samples_per_s"], ",.0f"),
-            fmt(timing["time_to_first_step_s"], ".2f"),
-        ])
+        rows.append(
+            [
+                model_label(run),
+                run["framework"],
+                run["status"],
+                percent(run["final_test_accuracy"]),
+                target_text(document, run),
+                f"{fmt(step, '.2f')} ± {fmt(timing['step_time_ms_iqr'], '.2f')}",
+                fmt(ratio, ".2f", "×"),
+                fmt(timing["samples_per_s"], ",.0f"),
+                fmt(timing["time_to_first_step_s"], ".2f"),
+            ]
+        )
     return Section(
         "Summary",
         [
@@ -102,8 +104,17 @@ def summary_section(document: dict) -> Section:
             f"are left out and reported as time to first step. Ratio: step time over plain "
             f"`{BASELINE}`'s for the same model (lower is faster).",
         ],
-        ["model", "framework", "status", "test acc", "target", "step ms (median ± IQR)",
-         f"vs {BASELINE}", "samples/s", "first step s"],
+        [
+            "model",
+            "framework",
+            "status",
+            "test acc",
+            "target",
+            "step ms (median ± IQR)",
+            f"vs {BASELINE}",
+            "samples/s",
+            "first step s",
+        ],
         rows,
     )
 
@@ -114,22 +125,32 @@ def parameters_section(document: dict) -> Section:
         info = run["model_info"]
         counts = [info["trainable_params"], info["non_trainable_params"]]
         matches = counts == info["reference_params"]
-        rows.append([
-            model_label(run), run["framework"], f"{counts[0]:,}", f"{counts[1]:,}",
-            str(tuple(info["output_shape"])),
-            "yes" if matches else f"NO: expected {info['reference_params'][0]:,} / {info['reference_params'][1]:,}",
-            fmt(run.get("step0_max_abs_logit_diff"), ".1e") if run.get("initial_weights") == "shared" else "own init",
-        ])
+        rows.append(
+            [
+                model_label(run),
+                run["framework"],
+                f"{counts[0]:,}",
+                f"{counts[1]:,}",
+                str(tuple(info["output_shape"])),
+                "yes" if matches else f"NO: expected {info['reference_params'][0]:,} / {info['reference_params'][1]:,}",
+                fmt(run.get("step0_max_abs_logit_diff"), ".1e")
+                if run.get("initial_weights") == "shared"
+                else "own init",
+            ]
+        )
     for name in dict.fromkeys(run["model"] for run in finished_runs(document)):
         if name in MODELS and MODELS[name].why_counts_differ:
             notes.append(f"**{name}**: {MODELS[name].why_counts_differ}")
     return Section(
         "Parameters, output shapes and step-0 parity",
-        ["Non-trainable: Keras' non-trainable weights; torch's frozen parameters and "
-         "floating-point buffers (BatchNorm running statistics). Step-0 Δ: max |logit difference| "
-         "between the run's model, right after loading the shared initial weights, and the torch "
-         f"twin's reference logits on the same 64 test digits. Initial weights: "
-         f"{document['settings'].get('initial_weights', 'not recorded')}.", *notes],
+        [
+            "Non-trainable: Keras' non-trainable weights; torch's frozen parameters and "
+            "floating-point buffers (BatchNorm running statistics). Step-0 Δ: max |logit difference| "
+            "between the run's model, right after loading the shared initial weights, and the torch "
+            f"twin's reference logits on the same 64 test digits. Initial weights: "
+            f"{document['settings'].get('initial_weights', 'not recorded')}.",
+            *notes,
+        ],
         ["model", "framework", "trainable", "non-trainable", "output shape", "matches the reference", "step-0 Δ"],
         rows,
     )
@@ -137,20 +158,41 @@ def parameters_section(document: dict) -> Section:
 
 def history_section(document: dict) -> Section:
     rows = [
-        [model_label(run), run["framework"], str(epoch["epoch"]), fmt(epoch["train_loss"], ".4f"),
-         percent(epoch["train_accuracy"]), fmt(epoch["val_loss"], ".4f"), percent(epoch["val_accuracy"]),
-         fmt(epoch["test_loss"], ".4f"), percent(epoch["test_accuracy"]), fmt(epoch["epoch_time_s"], ".2f")]
+        [
+            model_label(run),
+            run["framework"],
+            str(epoch["epoch"]),
+            fmt(epoch["train_loss"], ".4f"),
+            percent(epoch["train_accuracy"]),
+            fmt(epoch["val_loss"], ".4f"),
+            percent(epoch["val_accuracy"]),
+            fmt(epoch["test_loss"], ".4f"),
+            percent(epoch["test_accuracy"]),
+            fmt(epoch["epoch_time_s"], ".2f"),
+        ]
         for run in finished_runs(document)
         for epoch in run["history"]
     ]
     return Section(
         "Per epoch",
-        ["Train loss and accuracy: running means over the epoch's batches in training mode (dropout and "
-         "augmentation on), as Keras' `fit` reports them. Losses include the L2 penalty when one is set "
-         "(Keras' definition of `loss`). Validation: the split early stopping watches, when there is one. "
-         "Epoch time: the training loop only; the first epoch includes compilation."],
-        ["model", "framework", "epoch", "train loss", "train acc", "val loss", "val acc", "test loss",
-         "test acc", "epoch s"],
+        [
+            "Train loss and accuracy: running means over the epoch's batches in training mode (dropout and "
+            "augmentation on), as Keras' `fit` reports them. Losses include the L2 penalty when one is set "
+            "(Keras' definition of `loss`). Validation: the split early stopping watches, when there is one. "
+            "Epoch time: the training loop only; the first epoch includes compilation."
+        ],
+        [
+            "model",
+            "framework",
+            "epoch",
+            "train loss",
+            "train acc",
+            "val loss",
+            "val acc",
+            "test loss",
+            "test acc",
+            "epoch s",
+        ],
         rows,
     )
 
@@ -159,28 +201,52 @@ def timing_section(document: dict) -> Section:
     rows = []
     for run in finished_runs(document):
         timing, memory = run["timing"], run["memory"]
-        rows.append([
-            model_label(run), run["framework"], str(timing["steady_steps"]),
-            fmt(timing["inference_latency_ms_batch_1"], ".2f"),
-            f"{fmt(timing['inference_latency_ms_large_batch'], '.1f')} (batch {timing['inference_large_batch_size']})",
-            fmt(memory["peak_rss_mb"], ",.0f"),
-            fmt(memory["peak_device_memory_mb"], ",.0f"),
-            str(run["settings"]["jit_compile"]),
-            fmt(run["wall_time_s"], ".0f"),
-        ])
+        rows.append(
+            [
+                model_label(run),
+                run["framework"],
+                str(timing["steady_steps"]),
+                fmt(timing["inference_latency_ms_batch_1"], ".2f"),
+                f"{fmt(timing['inference_latency_ms_large_batch'], '.1f')} "
+                f"(batch {timing['inference_large_batch_size']})",
+                fmt(memory["peak_rss_mb"], ",.0f"),
+                fmt(memory["peak_device_memory_mb"], ",.0f"),
+                str(run["settings"]["jit_compile"]),
+                fmt(run["wall_time_s"], ".0f"),
+            ]
+        )
     return Section(
         "Timing details and memory",
-        ["Inference latency: median of repeated predictions after two warm-up calls, waiting "
-         "for the result on the host. Peak RSS: the worker process's resident memory high-water "
-         "mark (imports included). Device memory: the framework's GPU allocator peak."],
-        ["model", "framework", "steady steps", "latency ms, batch 1", "latency ms, large batch",
-         "peak RSS MiB", "peak GPU MiB", "jit_compile", "run wall s"],
+        [
+            "Inference latency: median of repeated predictions after two warm-up calls, waiting "
+            "for the result on the host. Peak RSS: the worker process's resident memory high-water "
+            "mark (imports included). Device memory: the framework's GPU allocator peak."
+        ],
+        [
+            "model",
+            "framework",
+            "steady steps",
+            "latency ms, batch 1",
+            "latency ms, large batch",
+            "peak RSS MiB",
+            "peak GPU MiB",
+            "jit_compile",
+            "run wall s",
+        ],
         rows,
     )
 
 
-PHASES = ("imports", "data", "build_and_weights", "first_step", "training", "evaluation", "latency",
-          "process_start_and_end")
+PHASES = (
+    "imports",
+    "data",
+    "build_and_weights",
+    "first_step",
+    "training",
+    "evaluation",
+    "latency",
+    "process_start_and_end",
+)
 
 
 def phases_section(document: dict) -> Section:
@@ -188,14 +254,23 @@ def phases_section(document: dict) -> Section:
     for run in finished_runs(document):
         phases = run.get("phases_s", {})
         overhead = run["wall_time_s"] - phases.get("training", 0) - phases.get("evaluation", 0)
-        rows.append([model_label(run), run["framework"], *(fmt(phases.get(p), ".1f") for p in PHASES),
-                     fmt(run["wall_time_s"], ".1f"), fmt(overhead, ".1f")])
+        rows.append(
+            [
+                model_label(run),
+                run["framework"],
+                *(fmt(phases.get(p), ".1f") for p in PHASES),
+                fmt(run["wall_time_s"], ".1f"),
+                fmt(overhead, ".1f"),
+            ]
+        )
     return Section(
         "Where each run's time went",
-        ["Seconds per phase of each worker process; the phases do not overlap. First step: the first "
-         "training step, tracing and compilation included. Training: every other step, with the data feed "
-         "and callbacks. Overhead: the wall time minus training and evaluation, i.e. what it costs to start, "
-         "compile, measure latency and finish a run."],
+        [
+            "Seconds per phase of each worker process; the phases do not overlap. First step: the first "
+            "training step, tracing and compilation included. Training: every other step, with the data feed "
+            "and callbacks. Overhead: the wall time minus training and evaluation, i.e. what it costs to start, "
+            "compile, measure latency and finish a run."
+        ],
         ["model", "framework", *(p.replace("_", " ") for p in PHASES), "wall", "overhead"],
         rows,
     )
@@ -212,35 +287,65 @@ def time_to_target_section(document: dict) -> Section | None:
         fastest = runs[0]["to_target"]["time_to_target_s"]
         for rank, run in enumerate(runs, start=1):
             reached = run["to_target"]["time_to_target_s"]
-            rows.append([
-                label, str(rank) if reached is not None else "—", run["framework"], percent(run["to_target"]["target_accuracy"]),
-                fmt(reached, ".1f") if reached is not None else "not reached",
-                f"{reached / fastest:.2f}×" if reached is not None and fastest else "—",
-                fmt(run["to_target"]["epochs_to_target"], "d"), str(len(run["history"])), percent(run["final_test_accuracy"]),
-            ])
+            rows.append(
+                [
+                    label,
+                    str(rank) if reached is not None else "—",
+                    run["framework"],
+                    percent(run["to_target"]["target_accuracy"]),
+                    fmt(reached, ".1f") if reached is not None else "not reached",
+                    f"{reached / fastest:.2f}×" if reached is not None and fastest else "—",
+                    fmt(run["to_target"]["epochs_to_target"], "d"),
+                    str(len(run["history"])),
+                    percent(run["final_test_accuracy"]),
+                ]
+            )
     return Section(
         "Time to target",
-        ["As MLPerf and DAWNBench count it: wall time from the request of the first training step to the end "
-         "of the evaluation of the first epoch whose test accuracy reached the target; compilation, the data feed "
-         "and every evaluation included, process start-up and imports not. Ranked per model, fastest first."],
-        ["model", "rank", "framework", "target", "time to target s", "vs fastest", "epochs to target",
-         "epochs run", "final test acc"],
+        [
+            "As MLPerf and DAWNBench count it: wall time from the request of the first training step to the end "
+            "of the evaluation of the first epoch whose test accuracy reached the target; compilation, the data feed "
+            "and every evaluation included, process start-up and imports not. Ranked per model, fastest first."
+        ],
+        [
+            "model",
+            "rank",
+            "framework",
+            "target",
+            "time to target s",
+            "vs fastest",
+            "epochs to target",
+            "epochs run",
+            "final test acc",
+        ],
         rows,
     )
 
 
 def compilation_section(document: dict) -> Section | None:
     """What torch.compile did in each run that used it; None when no run did."""
-    rows = [[model_label(run), run["framework"], c["mode"], str(c["frames_compiled"]), str(c["graphs"]),
-             str(c["graph_breaks"]), str(c["recompiles_after_first_step"])]
-            for run in finished_runs(document) if (c := run["settings"].get("compilation"))]
+    rows = [
+        [
+            model_label(run),
+            run["framework"],
+            c["mode"],
+            str(c["frames_compiled"]),
+            str(c["graphs"]),
+            str(c["graph_breaks"]),
+            str(c["recompiles_after_first_step"]),
+        ]
+        for run in finished_runs(document)
+        if (c := run["settings"].get("compilation"))
+    ]
     if not rows:
         return None
     return Section(
         "What torch.compile did",
-        ["Counted by Dynamo in each worker. A graph break splits a function into several graphs with Python "
-         "between them; a recompilation after the first training step means the steady state is not steady "
-         "(a new shape, a changed Python value guarded on). Evaluation windows are not counted."],
+        [
+            "Counted by Dynamo in each worker. A graph break splits a function into several graphs with Python "
+            "between them; a recompilation after the first training step means the steady state is not steady "
+            "(a new shape, a changed Python value guarded on). Evaluation windows are not counted."
+        ],
         ["model", "framework", "mode", "frames compiled", "graphs", "graph breaks", "recompiles after step 1"],
         rows,
     )
@@ -252,8 +357,10 @@ def data_path_section(document: dict) -> Section:
         seen.setdefault(run["framework"], run["settings"]["data_path"])
     return Section(
         "How data reaches the device",
-        ["Every framework gets the same float32 images scaled to [0, 1], in the same order "
-         "(one shared permutation per epoch), in whole batches."],
+        [
+            "Every framework gets the same float32 images scaled to [0, 1], in the same order "
+            "(one shared permutation per epoch), in whole batches."
+        ],
         ["framework", "path"],
         [[name, text] for name, text in seen.items()],
     )
@@ -291,8 +398,12 @@ def environment_section(document: dict) -> Section:
         ["precision", PRECISION_TEXT[settings["precision"]]],
         ["Keras jit_compile", settings["jit_compile"]],
         ["torch.compile mode", settings["compile_mode"]],
-        ["until target", "yes: each run stopped at the first epoch that reached its target" if settings["until_target"]
-         else "no: every run trained its preset's epochs"],
+        [
+            "until target",
+            "yes: each run stopped at the first epoch that reached its target"
+            if settings["until_target"]
+            else "no: every run trained its preset's epochs",
+        ],
         ["Adam epsilon", str(settings["adam_epsilon"])],
         ["seed", str(settings["seed"])],
         ["git commit", env["git_commit"] or "—"],
@@ -317,15 +428,26 @@ def parity_section(document: dict) -> Section:
             if "error" in inference or "error" in training:
                 rows.append([backend, model, inference.get("error") or training.get("error"), *["—"] * 6])
                 continue
-            bn = ("—" if "bn_running_mean_max_abs_diff" not in training else
-                  f"mean {training['bn_running_mean_max_abs_diff']:.1e}, var {training['bn_running_var_max_rel_diff']:.1e} rel")
-            rows.append([
-                backend, model, f"{inference['max_abs_logit_diff']:.1e}", f"{training['loss_diff']:.1e}",
-                f"{training['sgd_max_abs_weight_diff']:.1e} ({training['sgd_relative_weight_diff']:.1e} of the largest update)",
-                bn, fmt(training.get("lstm_summed_bias_step_ratio_torch_over_keras"), ".2f", "×"),
-                f"{training['adam_max_abs_weight_diff']:.1e}",
-                "yes" if inference["passed"] and training["passed"] else "NO",
-            ])
+            bn = (
+                "—"
+                if "bn_running_mean_max_abs_diff" not in training
+                else f"mean {training['bn_running_mean_max_abs_diff']:.1e}, "
+                f"var {training['bn_running_var_max_rel_diff']:.1e} rel"
+            )
+            rows.append(
+                [
+                    backend,
+                    model,
+                    f"{inference['max_abs_logit_diff']:.1e}",
+                    f"{training['loss_diff']:.1e}",
+                    f"{training['sgd_max_abs_weight_diff']:.1e} "
+                    f"({training['sgd_relative_weight_diff']:.1e} of the largest update)",
+                    bn,
+                    fmt(training.get("lstm_summed_bias_step_ratio_torch_over_keras"), ".2f", "×"),
+                    f"{training['adam_max_abs_weight_diff']:.1e}",
+                    "yes" if inference["passed"] and training["passed"] else "NO",
+                ]
+            )
     return Section(
         "Parity: the twins compute the same function",
         [
@@ -333,15 +455,27 @@ def parity_section(document: dict) -> Section:
             "same 32 digits, NHWC and NCHW. Inference: max |logit difference| in eval mode, "
             "tolerance 1e-4 (float32, TF32 off). Training: one SGD step (lr 0.1) in training mode "
             "with dropout off and BatchNorm on batch statistics: loss difference (tolerance 1e-4) "
-            "and the largest weight difference afterwards (tolerance 1% of the largest update; BatchNorm's backward pass cancels nearly equal sums, see compare/checks.py). "
+            "and the largest weight difference afterwards (tolerance 1% of the largest update; "
+            "BatchNorm's backward pass cancels nearly equal sums, see compare/checks.py). "
             "BatchNorm: running mean (absolute) and running variance (relative) after the step; "
             "torch uses the unbiased batch variance, Keras the biased one, a relative 1/(n−1). "
             "LSTM: how far the sum of torch's two biases moved compared with Keras' one bias "
             "(each torch bias gets the full gradient). Adam: the largest weight difference after "
             "one Adam step (see the Adam difference below).",
-        ] if from_checks else ["No checks ran (they need torch and at least one Keras backend)."],
-        ["backend", "model", "inference Δ", "loss Δ", "SGD weights Δ", "BatchNorm stats Δ",
-         "LSTM bias step", "Adam weights Δ", "within tolerance"],
+        ]
+        if from_checks
+        else ["No checks ran (they need torch and at least one Keras backend)."],
+        [
+            "backend",
+            "model",
+            "inference Δ",
+            "loss Δ",
+            "SGD weights Δ",
+            "BatchNorm stats Δ",
+            "LSTM bias step",
+            "Adam weights Δ",
+            "within tolerance",
+        ],
         rows,
     )
 
@@ -350,16 +484,23 @@ def differences_sections(document: dict) -> list[Section]:
     from_checks = {b: c for b, c in checks_by_backend(document).items() if "differences" in c}
     if not from_checks:
         return []
-    parts = [Section("Framework differences", [
-        "Each difference below is measured by an executed check (compare.checks) on every Keras "
-        "backend listed; the numbers are this run's.",
-    ])]
+    parts = [
+        Section(
+            "Framework differences",
+            [
+                "Each difference below is measured by an executed check (compare.checks) on every Keras "
+                "backend listed; the numbers are this run's.",
+            ],
+        )
+    ]
     for difference in DIFFERENCES:
         measured = []
         for backend, checks in from_checks.items():
             outcome = checks["differences"].get(difference.key, {})
             measured.append(f"Measured on {backend}: {outcome.get('summary') or outcome.get('error', 'not run')}.")
-        parts.append(Section(difference.title, [difference.explanation, *measured, f"Fix: `{difference.fix}`"], level=3))
+        parts.append(
+            Section(difference.title, [difference.explanation, *measured, f"Fix: `{difference.fix}`"], level=3)
+        )
     return parts
 
 
@@ -373,13 +514,13 @@ REGULARIZATION_SPELLINGS = [
     "**Weight decay**: both optimizers take `weight_decay`, but Keras decouples it (w ← w − lr·wd·w, as "
     "AdamW) while torch's Adam adds wd·w to the gradient. **Dropout**: `keras.layers.Dropout(rate)` and "
     "`nn.Dropout(rate)`, both scaling kept units by 1/(1 − rate) in training. **Early stopping**: "
-    "`keras.callbacks.EarlyStopping(monitor=\"val_loss\", patience=P, restore_best_weights=True)`; in torch "
+    '`keras.callbacks.EarlyStopping(monitor="val_loss", patience=P, restore_best_weights=True)`; in torch '
     "the loop keeps the best weights and stops itself. **Augmentation**: `keras.layers.RandomRotation` and "
     "`RandomTranslation` in front of the model; in torch `F.affine_grid` + `F.grid_sample` on the device.",
     "Train accuracy is the running mean over each epoch in training mode (dropout and augmentation on), "
     "as `fit` reports it; the gap is train minus test accuracy at the epoch whose weights the run ends "
     "with (the best epoch after early stopping). Keras' image preprocessing layers declare "
-    "`supports_jit=False`, so `jit_compile=\"auto\"` trains an augmented Keras model without XLA: see "
+    '`supports_jit=False`, so `jit_compile="auto"` trains an augmented Keras model without XLA: see '
     "the jit_compile and step-time columns.",
 ]
 
@@ -394,27 +535,62 @@ def regularization_section(document: dict) -> Section | None:
         end = stopping["best_epoch"] if stopping and stopping["best_epoch"] else len(run["history"])
         train_accuracy = run["history"][end - 1]["train_accuracy"] if run["history"] else None
         test_accuracy = run["final_test_accuracy"]
-        gap = (train_accuracy - test_accuracy) * 100 if train_accuracy is not None and test_accuracy is not None else None
-        stopped = "—" if not stopping else (
-            f"stopped at {stopping['stopped_epoch']}, best {stopping['best_epoch']}" if stopping["stopped_epoch"]
-            else f"ran every epoch, best {stopping['best_epoch']}")
-        rows.append([
-            run["model"], run["variant"], run["framework"], str(len(run["history"])), stopped,
-            percent(train_accuracy), percent(test_accuracy), fmt(gap, "+.2f", " pp"),
-            fmt(run["timing"]["step_time_ms_median"], ".2f"), str(run["settings"]["jit_compile"]),
-        ])
+        gap = (
+            (train_accuracy - test_accuracy) * 100 if train_accuracy is not None and test_accuracy is not None else None
+        )
+        stopped = (
+            "—"
+            if not stopping
+            else (
+                f"stopped at {stopping['stopped_epoch']}, best {stopping['best_epoch']}"
+                if stopping["stopped_epoch"]
+                else f"ran every epoch, best {stopping['best_epoch']}"
+            )
+        )
+        rows.append(
+            [
+                run["model"],
+                run["variant"],
+                run["framework"],
+                str(len(run["history"])),
+                stopped,
+                percent(train_accuracy),
+                percent(test_accuracy),
+                fmt(gap, "+.2f", " pp"),
+                fmt(run["timing"]["step_time_ms_median"], ".2f"),
+                str(run["settings"]["jit_compile"]),
+            ]
+        )
     variants = {variant["name"]: variant for variant in document["settings"].get("variants", [])}
-    described = [f"**{name}**: {describe_variant(variant)}" if name != describe_variant(variant) else name
-                 for name, variant in variants.items()]
+    described = [
+        f"**{name}**: {describe_variant(variant)}" if name != describe_variant(variant) else name
+        for name, variant in variants.items()
+    ]
     held_out = document["settings"]["validation_fraction"]
     return Section(
         "Regularization: train versus test accuracy",
-        ["Every variant trains on the same images, from the same initial weights and budget"
-         + (f"; {held_out:.0%} of the training images are held out as early stopping's validation split."
-            if held_out else "."), "; ".join(described) + ".",
-         *REGULARIZATION_SPELLINGS],
-        ["model", "variant", "framework", "epochs run", "early stopping", "train acc", "test acc",
-         "gap (train − test)", "step ms", "jit_compile"],
+        [
+            "Every variant trains on the same images, from the same initial weights and budget"
+            + (
+                f"; {held_out:.0%} of the training images are held out as early stopping's validation split."
+                if held_out
+                else "."
+            ),
+            "; ".join(described) + ".",
+            *REGULARIZATION_SPELLINGS,
+        ],
+        [
+            "model",
+            "variant",
+            "framework",
+            "epochs run",
+            "early stopping",
+            "train acc",
+            "test acc",
+            "gap (train − test)",
+            "step ms",
+            "jit_compile",
+        ],
         rows,
     )
 
@@ -436,36 +612,66 @@ def data_parallel_section(document: dict) -> Section | None:
         if row is None:
             verdict, weights = "no single-device twin in this comparison", "—"
         else:
-            weights = f"{row['max_abs_weight_diff']:.1e} ({fmt(row['relative_to_update'], '.1e')} of the largest update)"
-            verdict = ("yes" if row["within_tolerance"] else "NO") if row["expected_to_match"] else (
-                "not expected: " + "; ".join(row["why_not"]))
-        rows.append([
-            model_label(run), run["framework"], str(run["devices"]), single["framework"] if single else "—",
-            f"{fmt(run['timing']['step_time_ms_median'], '.2f')} vs {fmt(single['timing']['step_time_ms_median'], '.2f') if single else '—'}",
-            f"{fmt(run['timing']['samples_per_s'], ',.0f')} vs {fmt(single['timing']['samples_per_s'], ',.0f') if single else '—'}",
-            f"{percent(run['final_test_accuracy'])} vs {percent(single['final_test_accuracy']) if single else '—'}",
-            weights, verdict,
-        ])
+            weights = (
+                f"{row['max_abs_weight_diff']:.1e} ({fmt(row['relative_to_update'], '.1e')} of the largest update)"
+            )
+            verdict = (
+                ("yes" if row["within_tolerance"] else "NO")
+                if row["expected_to_match"]
+                else ("not expected: " + "; ".join(row["why_not"]))
+            )
+        rows.append(
+            [
+                model_label(run),
+                run["framework"],
+                str(run["devices"]),
+                single["framework"] if single else "—",
+                f"{fmt(run['timing']['step_time_ms_median'], '.2f')} vs "
+                f"{fmt(single['timing']['step_time_ms_median'], '.2f') if single else '—'}",
+                f"{fmt(run['timing']['samples_per_s'], ',.0f')} vs "
+                f"{fmt(single['timing']['samples_per_s'], ',.0f') if single else '—'}",
+                f"{percent(run['final_test_accuracy'])} vs {percent(single['final_test_accuracy']) if single else '—'}",
+                weights,
+                verdict,
+            ]
+        )
     on_cpu = document["settings"]["device"] == "cpu"
     paragraphs = [
         "keras-jax-dp sets `keras.distribution.DataParallel(devices=keras.distribution.list_devices())` and "
-         "calls the same `fit`: Keras replicates every variable and splits each batch over the devices. "
-         "torch-ddp is started by `torchrun`, one process per device; each wraps the model in "
-         "`DistributedDataParallel`, takes every world-th image of each global batch (what a `DistributedSampler` deals it), and "
-         "`backward()` averages the gradients across processes. Both keep the global batch size, learning "
-         "rate and initial weights of the single-device runs, and see the same global batches.",
-         "Same weights: the largest difference between the data-parallel run's final weights and its "
-         f"single-device twin's, within {document['data_parallel'][0]['tolerance']:.0e} of the largest weight "
-         "change training made when nothing random differs (averaging over devices only reorders float32 "
-         "sums)." if document.get("data_parallel") else "",
-         ("On a CPU the devices are JAX host devices or gloo processes sharing the same cores: these step "
-          "times and throughputs are a correctness check, not a speed claim. Data parallelism pays off "
-          "across GPUs." if on_cpu else "Devices: GPUs of this machine.")]
+        "calls the same `fit`: Keras replicates every variable and splits each batch over the devices. "
+        "torch-ddp is started by `torchrun`, one process per device; each wraps the model in "
+        "`DistributedDataParallel`, takes every world-th image of each global batch (what a "
+        "`DistributedSampler` deals it), and "
+        "`backward()` averages the gradients across processes. Both keep the global batch size, learning "
+        "rate and initial weights of the single-device runs, and see the same global batches.",
+        "Same weights: the largest difference between the data-parallel run's final weights and its "
+        f"single-device twin's, within {document['data_parallel'][0]['tolerance']:.0e} of the largest weight "
+        "change training made when nothing random differs (averaging over devices only reorders float32 "
+        "sums)."
+        if document.get("data_parallel")
+        else "",
+        (
+            "On a CPU the devices are JAX host devices or gloo processes sharing the same cores: these step "
+            "times and throughputs are a correctness check, not a speed claim. Data parallelism pays off "
+            "across GPUs."
+            if on_cpu
+            else "Devices: GPUs of this machine."
+        ),
+    ]
     return Section(
         "Data parallel: several devices, one model",
         [paragraph for paragraph in paragraphs if paragraph],
-        ["model", "framework", "devices", "single-device twin", "step ms (vs twin)", "samples/s (vs twin)",
-         "test acc (vs twin)", "weights Δ", "same weights"],
+        [
+            "model",
+            "framework",
+            "devices",
+            "single-device twin",
+            "step ms (vs twin)",
+            "samples/s (vs twin)",
+            "test acc (vs twin)",
+            "weights Δ",
+            "same weights",
+        ],
         rows,
     )
 
@@ -474,8 +680,9 @@ def sections(document: dict) -> list[Section]:
     return [
         environment_section(document),
         summary_section(document),
-        *filter(None, [time_to_target_section(document), regularization_section(document),
-                       data_parallel_section(document)]),
+        *filter(
+            None, [time_to_target_section(document), regularization_section(document), data_parallel_section(document)]
+        ),
         parameters_section(document),
         history_section(document),
         timing_section(document),
@@ -574,8 +781,10 @@ def draw_plots(document: dict, folder: Path) -> list[Path]:
             errors = None
             if spread:
                 ranges = [spread(run) if run and value(run) else (None, None) for run in cells]
-                errors = [[h - low if low is not None else 0 for h, (low, _) in zip(heights, ranges)],
-                          [high - h if high is not None else 0 for h, (_, high) in zip(heights, ranges)]]
+                errors = [
+                    [h - low if low is not None else 0 for h, (low, _) in zip(heights, ranges)],
+                    [high - h if high is not None else 0 for h, (_, high) in zip(heights, ranges)],
+                ]
             ax.bar(positions, heights, width, label=framework, yerr=errors, capsize=2, ecolor="0.3")
         ax.set_xticks(range(len(models)), models)
         ax.set_ylabel(ylabel)
@@ -589,32 +798,58 @@ def draw_plots(document: dict, folder: Path) -> list[Path]:
         plt.close(fig)
         paths.append(path)
 
-    grouped_bars("step_time", lambda r: r["timing"]["step_time_ms_median"], "ms per step (log)",
-                 "Steady-state training step time (median; whiskers: interquartile range)", log=True,
-                 spread=lambda r: (r["timing"]["step_time_ms_q1"], r["timing"]["step_time_ms_q3"]))
-    grouped_bars("throughput", lambda r: r["timing"]["samples_per_s"], "samples/s (log)",
-                 "Training throughput", log=True)
+    grouped_bars(
+        "step_time",
+        lambda r: r["timing"]["step_time_ms_median"],
+        "ms per step (log)",
+        "Steady-state training step time (median; whiskers: interquartile range)",
+        log=True,
+        spread=lambda r: (r["timing"]["step_time_ms_q1"], r["timing"]["step_time_ms_q3"]),
+    )
+    grouped_bars(
+        "throughput", lambda r: r["timing"]["samples_per_s"], "samples/s (log)", "Training throughput", log=True
+    )
 
     if max(len(run["history"]) for run in runs) == 1:
-        grouped_bars("accuracy", lambda r: r["final_test_accuracy"] * 100 if r["final_test_accuracy"] is not None else None,
-                     "test accuracy %", "Test accuracy after one epoch", log=False)
+        grouped_bars(
+            "accuracy",
+            lambda r: r["final_test_accuracy"] * 100 if r["final_test_accuracy"] is not None else None,
+            "test accuracy %",
+            "Test accuracy after one epoch",
+            log=False,
+        )
     else:
         paths.append(draw_accuracy_lines(models, frameworks, lookup, folder / "accuracy.png", plt, "epoch", "epoch"))
 
-    grouped_bars("parameters", lambda r: r["model_info"]["trainable_params"], "trainable parameters (log)",
-                 "Trainable parameters", log=True)
+    grouped_bars(
+        "parameters",
+        lambda r: r["model_info"]["trainable_params"],
+        "trainable parameters (log)",
+        "Trainable parameters",
+        log=True,
+    )
     # Against wall time since the first step (compilation and evaluation included): the
     # framework whose line rises first gets there first.
-    paths.append(draw_accuracy_lines(models, frameworks, lookup, folder / "accuracy_vs_time.png", plt,
-                                     "elapsed_s", "wall time since the first step, s"))
+    paths.append(
+        draw_accuracy_lines(
+            models,
+            frameworks,
+            lookup,
+            folder / "accuracy_vs_time.png",
+            plt,
+            "elapsed_s",
+            "wall time since the first step, s",
+        )
+    )
     regularized = regularized_runs(document)
     if regularized:
         paths.append(draw_regularization(regularized, folder, plt))
     return paths
 
 
-def draw_accuracy_lines(models: list[str], frameworks: list[str], lookup: dict, path: Path, plt,
-                        x_key: str, x_label: str) -> Path:
+def draw_accuracy_lines(
+    models: list[str], frameworks: list[str], lookup: dict, path: Path, plt, x_key: str, x_label: str
+) -> Path:
     """Test accuracy after each epoch against the history field `x_key`: one panel per
     model, one line per framework."""
     fig, axes = plt.subplots(1, len(models), figsize=(4 * len(models), 3.5), squeeze=False)
@@ -622,8 +857,13 @@ def draw_accuracy_lines(models: list[str], frameworks: list[str], lookup: dict, 
         for framework in frameworks:
             run = lookup.get((model, framework))
             if run and run["history"]:
-                ax.plot([e[x_key] for e in run["history"]], [e["test_accuracy"] * 100 for e in run["history"]],
-                        marker="o", markersize=3, label=framework)
+                ax.plot(
+                    [e[x_key] for e in run["history"]],
+                    [e["test_accuracy"] * 100 for e in run["history"]],
+                    marker="o",
+                    markersize=3,
+                    label=framework,
+                )
         ax.set_title(model)
         ax.set_xlabel(x_label)
         if x_key == "epoch":
@@ -643,8 +883,9 @@ def draw_regularization(runs: list[dict], folder: Path, plt) -> Path:
     variants = list(dict.fromkeys(run["variant"] for run in runs))
     frameworks = list(dict.fromkeys(run["framework"] for run in runs))
     colours = {framework: f"C{i}" for i, framework in enumerate(frameworks)}
-    fig, axes = plt.subplots(len(models), len(variants), figsize=(3.6 * len(variants), 3.2 * len(models)),
-                             squeeze=False, sharey=True)
+    fig, axes = plt.subplots(
+        len(models), len(variants), figsize=(3.6 * len(variants), 3.2 * len(models)), squeeze=False, sharey=True
+    )
     for run in runs:
         ax = axes[models.index(run["model"])][variants.index(run["variant"])]
         epochs = [e["epoch"] for e in run["history"]]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 SCHEMA_VERSION = 4
 SCHEMA_PATH = Path(__file__).parent / "results.schema.json"
+FINISHED = ("ok", "diverged")  # a run that trained to its end (a diverged one stopped at a non-finite loss)
 
 
 class ResultsError(ValueError):

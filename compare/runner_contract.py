@@ -68,15 +68,22 @@ def time_to_target(history: list[dict], target: float | None) -> dict:
     """MLPerf's and DAWNBench's measure: wall time from the request of the first step to the
     end of the evaluation of the first epoch that reaches the target, compilation and
     evaluations included; None when no epoch reached it (or there is no target)."""
-    reached = next((epoch for epoch in history if target is not None and epoch["test_accuracy"] is not None
-                    and epoch["test_accuracy"] >= target), None)
-    return {"target_accuracy": target,
-            "epochs_to_target": reached["epoch"] if reached else None,
-            "time_to_target_s": reached["elapsed_s"] if reached else None}
+    reached = next(
+        (
+            epoch
+            for epoch in history
+            if target is not None and epoch["test_accuracy"] is not None and epoch["test_accuracy"] >= target
+        ),
+        None,
+    )
+    return {
+        "target_accuracy": target,
+        "epochs_to_target": reached["epoch"] if reached else None,
+        "time_to_target_s": reached["elapsed_s"] if reached else None,
+    }
 
 
-def epoch_record(epoch: int, train: dict, val: dict | None, test: dict, epoch_time_s: float,
-                 elapsed_s: float) -> dict:
+def epoch_record(epoch: int, train: dict, val: dict | None, test: dict, epoch_time_s: float, elapsed_s: float) -> dict:
     """One history entry; every *_loss is the loss being minimized (cross-entropy,
     plus the L2 penalty when --l2 is set: Keras' definition of `loss`)."""
     return {

@@ -11,8 +11,13 @@ from collections.abc import Callable, Iterator
 def step_summary(step_times_s: list[float]) -> dict[str, float | int | None]:
     """Median and interquartile range, in milliseconds, of steady-state steps."""
     if not step_times_s:
-        return {"step_time_ms_median": None, "step_time_ms_iqr": None, "step_time_ms_q1": None,
-                "step_time_ms_q3": None, "steady_steps": 0}
+        return {
+            "step_time_ms_median": None,
+            "step_time_ms_iqr": None,
+            "step_time_ms_q1": None,
+            "step_time_ms_q3": None,
+            "steady_steps": 0,
+        }
     ms = [t * 1e3 for t in step_times_s]
     if len(ms) >= 2:
         q1, _, q3 = statistics.quantiles(ms, n=4, method="inclusive")

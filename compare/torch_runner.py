@@ -21,6 +21,7 @@ import os
 import random
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -33,12 +34,13 @@ from torch.nn.parallel import DistributedDataParallel
 from compare import backends
 from compare.frameworks import Framework
 from compare.params import torch_param_counts
-from compare.progress import Reporter
 from compare.port_torch import state_to_torch, torch_to_state
+from compare.progress import Reporter
 from compare.registry import AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT, ModelSpec, learning_rate_factor
-from compare.timing import CompileWatch, Phases, StepClock
-from compare.weights import REFERENCE_IMAGES, REFERENCE_LOGITS, load_weights, max_abs_diff
 from compare.runner_contract import Outcome, Prepared, epoch_record, model_arguments, stops_at_target
+from compare.timing import CompileWatch, Phases, StepClock
+from compare.torch_recipes import l2_penalty
+from compare.weights import REFERENCE_IMAGES, REFERENCE_LOGITS, load_weights, max_abs_diff
 from torch_models.augment import RandomShiftRotate
 
 DATA_PATH = (
@@ -46,17 +48,6 @@ DATA_PATH = (
     "them with the epoch's shared order (no DataLoader, no per-step host copy). torch-compile compiles "
     "the model's forward and backward; evaluation and prediction run the same module eagerly."
 )
-
-
-def is_kernel(name: str, parameter: torch.nn.Parameter) -> bool:
-    """Weight matrices and conv kernels (Keras' "kernels"): not biases, not
-    normalization scales (1-D weights), not the position embedding."""
-    return "weight" in name.rsplit(".", 1)[-1] and parameter.ndim >= 2
-
-
-def l2_penalty(model: torch.nn.Module, l2: float) -> torch.Tensor:
-    """l2·Σw² over every kernel: the term Keras' L2(l2) regularizers add to the loss."""
-    return l2 * sum(p.square().sum() for name, p in model.named_parameters() if is_kernel(name, p))
 
 
 class EarlyStopping:
@@ -151,8 +142,9 @@ class EpochLog:
         test = self.evaluate_test()
         self.evaluation_s += time.perf_counter() - started
         self.compiles.evaluation_done()
-        self.history.append(epoch_record(self.epoch, train, val, test, self.trained - self.started,
-                                         self.clock.elapsed_s()))
+        self.history.append(
+            epoch_record(self.epoch, train, val, test, self.trained - self.started, self.clock.elapsed_s())
+        )
         self.progress.epoch_end(self.history[-1])
         self.reached_target = stops_at_target(self.spec, test)
 
@@ -185,11 +177,23 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework,
         images = {split: images_nchw(getattr(data, f"x_{split}")).to(device) for split in ("train", "val", "test")}
         labels = {split: torch.from_numpy(getattr(data, f"y_{split}")).to(device) for split in ("train", "val", "test")}
     fit_started = time.perf_counter()
-    log, stopper = fit(spec, data, images, labels, model, step_model, device, rank, world,
-                       CompileWatch(backends.dynamo_frames if framework.torch_compile else None))
+    log, stopper = fit(
+        spec,
+        data,
+        images,
+        labels,
+        model,
+        step_model,
+        device,
+        rank,
+        world,
+        CompileWatch(backends.dynamo_frames if framework.torch_compile else None),
+    )
     phases.add("first_step", log.clock.time_to_first_step_s or 0.0)
     phases.add("evaluation", log.evaluation_s)
-    phases.add("training", time.perf_counter() - fit_started - log.evaluation_s - (log.clock.time_to_first_step_s or 0.0))
+    phases.add(
+        "training", time.perf_counter() - fit_started - log.evaluation_s - (log.clock.time_to_first_step_s or 0.0)
+    )
 
     last = log.history[-1]
     final_test, early_stopping = {"loss": last["test_loss"], "accuracy": last["test_accuracy"]}, None
@@ -197,8 +201,11 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework,
         stopper.restore_best(model)  # as Keras' EarlyStopping does when fit ends
         with phases.phase("evaluation"):
             final_test = evaluate(model, images["test"], labels["test"], spec)
-        early_stopping = {"patience": stopper.patience, "best_epoch": stopper.best_epoch,
-                          "stopped_epoch": stopper.stopped_epoch}
+        early_stopping = {
+            "patience": stopper.patience,
+            "best_epoch": stopper.best_epoch,
+            "stopped_epoch": stopper.stopped_epoch,
+        }
 
     def predict(n: int) -> torch.Tensor:
         with torch.inference_mode(), autocast(device, spec["precision"]):
@@ -220,8 +227,11 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework,
         final_state=lambda: torch_to_state(model),
         early_stopping=early_stopping,
         jit_compile=framework.torch_compile,
-        compilation=(backends.compilation_record(spec["compile_mode"], log.compiles.after_first_step)
-                     if framework.torch_compile else None),
+        compilation=(
+            backends.compilation_record(spec["compile_mode"], log.compiles.after_first_step)
+            if framework.torch_compile
+            else None
+        ),
         precision=precision,
         data_path=DATA_PATH,
         device={**backends.device_description("torch"), "count": world},
@@ -251,9 +261,23 @@ def evaluate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
     return {"loss": loss_sum.item() / len(labels) + penalty, "accuracy": correct.item() / len(labels)}
 
 
-def fit(spec: dict, data: Prepared, images: dict[str, torch.Tensor], labels: dict[str, torch.Tensor],
-        model: torch.nn.Module, step_model: torch.nn.Module, device: torch.device, rank: int, world: int,
-        compiles: CompileWatch) -> tuple[EpochLog, EarlyStopping | None]:
+def running_means(losses: list[float], correct: torch.Tensor, batch_size: int) -> tuple[float, float]:
+    """The epoch's running loss and accuracy so far (the accuracy read from the device)."""
+    return sum(losses) / len(losses), correct.item() / (len(losses) * batch_size)
+
+
+def fit(
+    spec: dict,
+    data: Prepared,
+    images: dict[str, torch.Tensor],
+    labels: dict[str, torch.Tensor],
+    model: torch.nn.Module,
+    step_model: torch.nn.Module,
+    device: torch.device,
+    rank: int,
+    world: int,
+    compiles: CompileWatch,
+) -> tuple[EpochLog, EarlyStopping | None]:
     """Train over every epoch in the shared orders, the explicit loop of the workshop's
     six steps, on `images`/`labels` already on the device; returns the epoch log and
     the early stopper."""
@@ -261,20 +285,31 @@ def fit(spec: dict, data: Prepared, images: dict[str, torch.Tensor], labels: dic
     l2 = regularization["l2"]
     # torch's Adam epsilon defaults to 1e-8, Keras' to 1e-7: set explicitly.
     # torch's Adam adds weight_decay·w to the gradient (coupled); Keras decouples it.
-    optimizer = torch.optim.Adam(model.parameters(), lr=spec["learning_rate"], eps=spec["adam_epsilon"],
-                                 weight_decay=regularization["weight_decay"])
+    optimizer = torch.optim.Adam(
+        model.parameters(),
+        lr=spec["learning_rate"],
+        eps=spec["adam_epsilon"],
+        weight_decay=regularization["weight_decay"],
+    )
     steps_per_epoch = len(data.y_train) // spec["batch_size"]
     # The schedule as a factor of the peak rate, stepped after every batch like Keras'.
     total_steps = len(data.epoch_orders) * steps_per_epoch
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: learning_rate_factor(step, total_steps, spec["schedule"]))
+        optimizer, lambda step: learning_rate_factor(step, total_steps, spec["schedule"])
+    )
     augment = RandomShiftRotate(AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT) if regularization["augment"] else None
     patience = regularization["early_stopping_patience"]
     stopper = EarlyStopping(patience) if patience else None
-    log = EpochLog(StepClock(spec["warmup_steps"]), lambda: evaluate(model, images["test"], labels["test"], spec),
-                   Reporter(len(data.epoch_orders), steps_per_epoch), compiles, spec)
+    log = EpochLog(
+        StepClock(spec["warmup_steps"]),
+        lambda: evaluate(model, images["test"], labels["test"], spec),
+        Reporter(len(data.epoch_orders), steps_per_epoch),
+        compiles,
+        spec,
+    )
     # CUDA graphs replay into the same output buffers: each step must be declared new.
     new_graph_step = spec["compile_mode"] == "reduce-overhead" and device.type == "cuda"
+    process_batch = spec["batch_size"] // world  # the images of each batch this process trains on
     log.clock.start()
     for epoch, order in enumerate(data.epoch_orders, start=1):
         # The shared epoch order: every framework sees the same batches.
@@ -303,9 +338,7 @@ def fit(spec: dict, data: Prepared, images: dict[str, torch.Tensor], labels: dic
                 dist.all_reduce(loss)  # the whole batch's loss, the same in every process
                 loss /= world
             losses.append(loss.item())  # a host read: waits for the device to finish the step
-            step = len(losses)
-            log.on_train_batch_end(step, losses[-1], lambda: (
-                sum(losses) / step, correct.item() / (step * spec["batch_size"] // world)))
+            log.on_train_batch_end(len(losses), losses[-1], partial(running_means, losses, correct, process_batch))
             if log.diverged_at_step is not None:
                 break
         if world > 1:
@@ -313,7 +346,10 @@ def fit(spec: dict, data: Prepared, images: dict[str, torch.Tensor], labels: dic
         train = {"loss": sum(losses) / len(losses), "accuracy": correct.item() / (len(losses) * spec["batch_size"])}
         val = evaluate(model, images["val"], labels["val"], spec) if stopper else None
         log.on_epoch_end(train, val)
-        if log.diverged_at_step is not None or log.reached_target or (
-                stopper and stopper.should_stop(epoch, val["loss"], model)):
+        if (
+            log.diverged_at_step is not None
+            or log.reached_target
+            or (stopper and stopper.should_stop(epoch, val["loss"], model))
+        ):
             break
     return log, stopper

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from compare.datasets import unit_interval
 from compare.frameworks import FRAMEWORKS
 from compare.registry import MODELS
 from compare.results import write_json_atomic
@@ -52,19 +53,15 @@ def prepare(spec: dict) -> Prepared:
         )
     n_test = min(spec["test_samples"] or len(data["y_test"]), len(data["y_test"])) // devices * devices
 
-    def scale(images: np.ndarray) -> np.ndarray:
-        return images.astype(np.float32) / 255.0
-
     orders = [
-        np.random.default_rng([spec["seed"], epoch]).permutation(len(train_index))
-        for epoch in range(spec["epochs"])
+        np.random.default_rng([spec["seed"], epoch]).permutation(len(train_index)) for epoch in range(spec["epochs"])
     ]
     return Prepared(
-        scale(data["x_train"][train_index]),
+        unit_interval(data["x_train"][train_index]),
         data["y_train"][train_index].astype(np.int64),
-        scale(data["x_train"][val_index]),
+        unit_interval(data["x_train"][val_index]),
         data["y_train"][val_index].astype(np.int64),
-        scale(data["x_test"][:n_test]),
+        unit_interval(data["x_test"][:n_test]),
         data["y_test"][:n_test].astype(np.int64),
         orders,
     )
@@ -112,8 +109,11 @@ def record(outcome: Outcome, spec: dict, prepared: Prepared, phases: Phases) -> 
         },
         "device": outcome.device,
         "devices": spec["devices"],
-        "data_used": {"train_samples": len(prepared.y_train), "validation_samples": len(prepared.y_val),
-                      "test_samples": len(prepared.y_test)},
+        "data_used": {
+            "train_samples": len(prepared.y_train),
+            "validation_samples": len(prepared.y_val),
+            "test_samples": len(prepared.y_test),
+        },
     }
 
 

@@ -29,11 +29,11 @@ class RandomShiftRotate(keras.layers.Layer):
         # fills with 0 (the background); Keras' default, "reflect", would mirror
         # strokes into the border. bilinear is the default, written out.
         self.rotate = keras.layers.RandomRotation(
-            max_degrees / 360, fill_mode="constant", interpolation="bilinear", name="rotate",
-            dtype=self.dtype_policy)
+            max_degrees / 360, fill_mode="constant", interpolation="bilinear", name="rotate", dtype=self.dtype_policy
+        )
         self.shift = keras.layers.RandomTranslation(
-            max_shift, max_shift, fill_mode="constant", interpolation="bilinear", name="shift",
-            dtype=self.dtype_policy)
+            max_shift, max_shift, fill_mode="constant", interpolation="bilinear", name="shift", dtype=self.dtype_policy
+        )
 
     def build(self, input_shape):
         self.rotate.build(input_shape)

@@ -46,7 +46,10 @@ class LSTMClassifier(keras.Model):
             dtype=self.dtype_policy,  # sub-layers compute in the model's dtype policy
         )
         self.head = keras.layers.Dense(
-            num_classes, kernel_initializer="glorot_uniform", bias_initializer="zeros", name="head",
+            num_classes,
+            kernel_initializer="glorot_uniform",
+            bias_initializer="zeros",
+            name="head",
             dtype=self.dtype_policy,
         )
 

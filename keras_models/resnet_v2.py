@@ -25,9 +25,7 @@ BN_EPSILON = 1e-5
 
 
 def batch_norm(name: str, dtype) -> keras.layers.BatchNormalization:
-    return keras.layers.BatchNormalization(
-        momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name, dtype=dtype
-    )
+    return keras.layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name, dtype=dtype)
 
 
 def conv(filters: int, kernel_size: int, stride: int, name: str, dtype) -> keras.layers.Conv2D:
@@ -140,9 +138,7 @@ class ResNetV2(keras.Model):
         self.image_size = model_args.positive_int("image_size", image_size)
         self.stem_channels = model_args.positive_int("stem_channels", stem_channels)
         self.block_channels = model_args.positive_ints("block_channels", block_channels)
-        self.block_strides = model_args.positive_ints(
-            "block_strides", block_strides, length=len(self.block_channels)
-        )
+        self.block_strides = model_args.positive_ints("block_strides", block_strides, length=len(self.block_channels))
 
         policy = self.dtype_policy
         self.pad = keras.layers.ZeroPadding2D(1, dtype=policy)
@@ -151,13 +147,14 @@ class ResNetV2(keras.Model):
         in_channels = (stem_channels, *self.block_channels[:-1])
         self.blocks = [
             PreActBlock(c_in, c_out, stride, name=f"block_{i}", dtype=policy)
-            for i, (c_in, c_out, stride) in enumerate(
-                zip(in_channels, self.block_channels, self.block_strides)
-            )
+            for i, (c_in, c_out, stride) in enumerate(zip(in_channels, self.block_channels, self.block_strides))
         ]
         self.final_bn = batch_norm("final_bn", policy)
         self.head = keras.layers.Dense(
-            num_classes, kernel_initializer="glorot_uniform", bias_initializer="zeros", name="head",
+            num_classes,
+            kernel_initializer="glorot_uniform",
+            bias_initializer="zeros",
+            name="head",
             dtype=policy,
         )
 

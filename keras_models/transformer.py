@@ -27,9 +27,7 @@ def init_normal() -> keras.initializers.Initializer:
 
 
 def dense(units: int, name: str, dtype) -> keras.layers.Dense:
-    return keras.layers.Dense(
-        units, kernel_initializer=init_normal(), bias_initializer="zeros", name=name, dtype=dtype
-    )
+    return keras.layers.Dense(units, kernel_initializer=init_normal(), bias_initializer="zeros", name=name, dtype=dtype)
 
 
 def layer_norm(name: str, dtype) -> keras.layers.LayerNormalization:

@@ -88,6 +88,28 @@ def test_the_model_packages_never_import_the_harness():
             assert not {m for m in imported if m.startswith("compare")}, name
 
 
+LESSONS = ("compare.checks", "compare.check_worker", "compare.differences")
+RUNNERS = ("compare.worker", "compare.keras_runner", "compare.torch_runner")
+
+
+def test_the_lessons_never_import_the_training_runners():
+    """The lessons share the runners' framework spellings through compare.keras_recipes and
+    compare.torch_recipes, never by importing a runner (directly or through another module)."""
+    graph = project_imports()
+
+    def reachable(start: str) -> set[str]:
+        seen, todo = set(), [start]
+        while todo:
+            for imported in graph.get(todo.pop(), ()):
+                if imported not in seen:
+                    seen.add(imported)
+                    todo.append(imported)
+        return seen
+
+    for lesson in LESSONS:
+        assert not reachable(lesson) & set(RUNNERS), lesson
+
+
 def test_planning_a_comparison_imports_no_framework(tmp_path):
     """The parent plans, spawns and collects; only its children import a framework."""
     script = (

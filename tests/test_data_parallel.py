@@ -15,8 +15,19 @@ from tests.test_harness import run_cli
 
 
 def test_data_parallel_runs_match_their_single_device_twins(tmp_path):
-    result = run_cli("--preset", "smoke", "--models", "mlp", "--frameworks", "keras-jax,keras-jax-dp,torch,torch-ddp",
-                     "--dropout", "0", "--skip-checks", "--out", str(tmp_path))
+    result = run_cli(
+        "--preset",
+        "smoke",
+        "--models",
+        "mlp",
+        "--frameworks",
+        "keras-jax,keras-jax-dp,torch,torch-ddp",
+        "--dropout",
+        "0",
+        "--skip-checks",
+        "--out",
+        str(tmp_path),
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     document = load_results(tmp_path)
     devices = {run["framework"]: (run["devices"], run["device"]["count"]) for run in document["runs"]}
@@ -60,21 +71,35 @@ def test_each_data_parallel_framework_is_started_its_own_way():
     assert orchestrator.worker_command("torch", 1) == orchestrator.WORKER_COMMAND
 
 
-@pytest.mark.parametrize("model, framework, dropout, expected", [
-    ("mlp", "torch-ddp", 0.0, []),
-    ("mlp", "keras-jax-dp", None, ["dropout draws its masks per device"]),
-    ("lstm", "keras-jax-dp", None, []),
-    ("resnet_v2", "torch-ddp", None, ["DDP's BatchNorm", "BatchNorm's backward pass"]),
-])
+@pytest.mark.parametrize(
+    "model, framework, dropout, expected",
+    [
+        ("mlp", "torch-ddp", 0.0, []),
+        ("mlp", "keras-jax-dp", None, ["dropout draws its masks per device"]),
+        ("lstm", "keras-jax-dp", None, []),
+        ("resnet_v2", "torch-ddp", None, ["DDP's BatchNorm", "BatchNorm's backward pass"]),
+    ],
+)
 def test_what_may_differ_is_named(model, framework, dropout, expected):
-    run = {"model": model, "framework": framework,
-           "regularization": {"dropout_rate": dropout, "augment": False}}
+    run = {"model": model, "framework": framework, "regularization": {"dropout_rate": dropout, "augment": False}}
     reasons = what_differs(run)
     assert len(reasons) == len(expected) and all(r.startswith(e) for r, e in zip(reasons, expected))
 
 
 def test_uneven_batches_for_the_devices_exit_2(tmp_path, capsys):
-    code = cli.main(["--preset", "smoke", "--models", "mlp", "--frameworks", "torch-ddp", "--dp-devices", "3",
-                     "--out", str(tmp_path / "out")])
+    code = cli.main(
+        [
+            "--preset",
+            "smoke",
+            "--models",
+            "mlp",
+            "--frameworks",
+            "torch-ddp",
+            "--dp-devices",
+            "3",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     assert code == cli.EXIT_USAGE
     assert "mlp (batch 64) is not a multiple of 3" in capsys.readouterr().err

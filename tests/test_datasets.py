@@ -1,5 +1,6 @@
 """The dataset loader: every source, and every way a file can be wrong."""
 
+import dataclasses
 import functools
 import gzip
 import hashlib
@@ -11,8 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-import dataclasses
 
 from compare import cli, datasets
 from compare.datasets import IDX_NAMES, SOURCES, DataError, load_dataset
@@ -338,7 +337,9 @@ def test_a_sample_needs_the_full_copy(small_dir):
 FASHION_FULL_COPY = os.environ.get("FASHION_MNIST_FULL_DIR", "")
 
 
-@pytest.mark.skipif(not FASHION_FULL_COPY, reason="set FASHION_MNIST_FULL_DIR to a full Fashion-MNIST copy to verify it")
+@pytest.mark.skipif(
+    not FASHION_FULL_COPY, reason="set FASHION_MNIST_FULL_DIR to a full Fashion-MNIST copy to verify it"
+)
 def test_a_full_fashion_mnist_copy_passes_every_check(tmp_path):
     from compare.results import load_results
 
@@ -361,8 +362,24 @@ def test_a_full_fashion_mnist_copy_passes_every_check(tmp_path):
 
 
 def run_smoke(out: Path, *data_args: str) -> int:
-    return cli.main(["--preset", "smoke", "--models", "mlp", "--frameworks", "torch", "--device", "cpu",
-                     "--skip-checks", "--dataset", "fashion-mnist", *data_args, "--out", str(out)])
+    return cli.main(
+        [
+            "--preset",
+            "smoke",
+            "--models",
+            "mlp",
+            "--frameworks",
+            "torch",
+            "--device",
+            "cpu",
+            "--skip-checks",
+            "--dataset",
+            "fashion-mnist",
+            *data_args,
+            "--out",
+            str(out),
+        ]
+    )
 
 
 def test_a_comparison_on_fashion_mnist_from_a_folder_and_from_the_keras_cache(tmp_path):
@@ -371,8 +388,10 @@ def test_a_comparison_on_fashion_mnist_from_a_folder_and_from_the_keras_cache(tm
     arrays = synthetic(600, 300)
     write_idx_dir(tmp_path / "fashion", arrays)
     write_idx_dir(tmp_path / "keras_home" / "datasets" / "fashion-mnist", arrays, gz_keys=tuple(IDX_NAMES))
-    for out, data_args in ((tmp_path / "from-dir", ["--data-dir", str(tmp_path / "fashion")]),
-                           (tmp_path / "from-cache", ["--data", "full"])):
+    for out, data_args in (
+        (tmp_path / "from-dir", ["--data-dir", str(tmp_path / "fashion")]),
+        (tmp_path / "from-cache", ["--data", "full"]),
+    ):
         assert run_smoke(out, *data_args) == cli.EXIT_OK
         document = load_results(out)
         assert document["settings"]["data"]["dataset"] == "fashion-mnist"

@@ -13,17 +13,23 @@ from compare.folder_lock import HOLDER_NAME
 from compare.results import load_results
 
 # The CLI with the misbehaving worker of tests/fake_worker.py (FAULTS in the environment).
-WITH_FAKE_WORKER = ("import sys; from compare import cli, orchestrator; "
-                    "orchestrator.WORKER_COMMAND = [sys.executable, '-m', 'tests.fake_worker']; "
-                    "sys.exit(cli.main(sys.argv[1:]))")
+WITH_FAKE_WORKER = (
+    "import sys; from compare import cli, orchestrator; "
+    "orchestrator.WORKER_COMMAND = [sys.executable, '-m', 'tests.fake_worker']; "
+    "sys.exit(cli.main(sys.argv[1:]))"
+)
 SMOKE = ["--preset", "smoke", "--models", "mlp,lstm", "--frameworks", "torch", "--device", "cpu", "--skip-checks"]
 
 
 def start_first(out: Path) -> subprocess.Popen:
     """A comparison whose first run finishes and whose second hangs, holding `out`."""
-    process = subprocess.Popen([sys.executable, "-c", WITH_FAKE_WORKER, *SMOKE, "--out", str(out)],
-                               env={**os.environ, "FAULTS": "lstm--torch=hang"}, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-c", WITH_FAKE_WORKER, *SMOKE, "--out", str(out)],
+        env={**os.environ, "FAULTS": "lstm--torch=hang"},
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:  # until the first run is in results.json
         results = out / "results.json"

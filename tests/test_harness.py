@@ -18,9 +18,7 @@ ALL_FRAMEWORKS = default_frameworks(gpu_count=0)  # the five single-device ones
 
 
 def run_cli(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "compare", *args], capture_output=True, text=True, timeout=timeout
-    )
+    return subprocess.run([sys.executable, "-m", "compare", *args], capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture(scope="session")
@@ -32,8 +30,18 @@ def smoke_folder(tmp_path_factory, worker_id) -> Path:
     out, done = shared / "smoke", shared / "smoke.done"
     with FileLock(str(shared / "smoke.lock")):
         if not done.exists():
-            result = run_cli("--preset", "smoke", "--models", "mlp", "--frameworks", ",".join(ALL_FRAMEWORKS),
-                             "--device", "cpu", "--out", str(out))
+            result = run_cli(
+                "--preset",
+                "smoke",
+                "--models",
+                "mlp",
+                "--frameworks",
+                ",".join(ALL_FRAMEWORKS),
+                "--device",
+                "cpu",
+                "--out",
+                str(out),
+            )
             assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
             (shared / "smoke.stdout").write_text(result.stdout)
             done.touch()
@@ -59,13 +67,20 @@ def test_smoke_run_covers_every_framework(smoke_folder):
         assert run["initial_weights"] == "shared"
         assert run["step0_max_abs_logit_diff"] <= 1e-4  # the same starting function everywhere
     engines = {run["framework"]: run["settings"]["engine"] for run in document["runs"]}
-    assert engines == {"keras-tensorflow": "tensorflow", "keras-jax": "jax", "keras-torch": "torch",
-                       "torch": "torch", "torch-compile": "torch"}
+    assert engines == {
+        "keras-tensorflow": "tensorflow",
+        "keras-jax": "jax",
+        "keras-torch": "torch",
+        "torch": "torch",
+        "torch-compile": "torch",
+    }
     jit = {run["framework"]: run["settings"]["jit_compile"] for run in document["runs"]}
     assert jit["keras-jax"] is True and jit["keras-torch"] is False and jit["torch-compile"] is True
     # The run's checks ran on one backend (torch, the quickest to start) and all passed.
     assert list(document["checks"]) == ["torch"]
-    assert all(p["inference"]["passed"] and p["training"]["passed"] for p in document["checks"]["torch"]["parity"].values())
+    assert all(
+        p["inference"]["passed"] and p["training"]["passed"] for p in document["checks"]["torch"]["parity"].values()
+    )
 
 
 def test_progress_is_printed_per_epoch_outside_a_terminal_and_kept_out_of_results(smoke_folder):
@@ -73,8 +88,11 @@ def test_progress_is_printed_per_epoch_outside_a_terminal_and_kept_out_of_result
     for number, framework in enumerate(ALL_FRAMEWORKS, start=1):
         assert f"[{number}/{len(ALL_FRAMEWORKS)}] mlp on {framework} ..." in printed
     # One plain line per epoch from each worker, through the progress pipe: no bars in a log.
-    epoch_lines = re.findall(r"epoch 1/1, step 8/8, loss [0-9.]+, acc [0-9.]+%, test acc [0-9.]+% \| run: \S+ left"
-                             r" \| comparison: \S+ left", printed)
+    epoch_lines = re.findall(
+        r"epoch 1/1, step 8/8, loss [0-9.]+, acc [0-9.]+%, test acc [0-9.]+% \| run: \S+ left"
+        r" \| comparison: \S+ left",
+        printed,
+    )
     assert len(epoch_lines) == len(ALL_FRAMEWORKS)
     assert "\r" not in printed and "|█" not in printed
     assert "progress" not in (smoke_folder / "results.json").read_text()
@@ -97,7 +115,11 @@ def test_regularization_differences_measure_the_documented_effects(smoke_folder)
     assert dropout["keras_inference_max_abs_change"] == dropout["torch_inference_max_abs_change"] == 0
     mode = differences["training_mode"]["measured"]
     assert mode["torch_module_starts_in_training_mode"] is True
-    assert mode["keras_call_without_training_max_abs_diff_between_calls"] == 0 < mode["torch_default_max_abs_diff_between_calls"]
+    assert (
+        mode["keras_call_without_training_max_abs_diff_between_calls"]
+        == 0
+        < mode["torch_default_max_abs_diff_between_calls"]
+    )
     assert mode["keras_bn_trainable_false_moving_mean_change_training_true"] == 0
     assert mode["torch_bn_requires_grad_false_running_mean_change"] > 0
     augment = differences["augmentation_distribution"]["measured"]
@@ -111,16 +133,29 @@ def test_regularization_differences_measure_the_documented_effects(smoke_folder)
 
 def test_report_files_are_complete_and_self_contained(smoke_folder):
     markdown = (smoke_folder / "report.md").read_text()
-    for heading in ("## Environment", "## Summary", "## Parameters", "## Per epoch",
-                    "## How data reaches the device", "## Parity", "## Framework differences",
-                    "### LSTM: one bias versus two", "## Plots"):
+    for heading in (
+        "## Environment",
+        "## Summary",
+        "## Parameters",
+        "## Per epoch",
+        "## How data reaches the device",
+        "## Parity",
+        "## Framework differences",
+        "### LSTM: one bias versus two",
+        "## Plots",
+    ):
         assert heading in markdown
     assert "NOT the full MNIST" in markdown  # the data source is always named
     page = (smoke_folder / "report.html").read_text()
     assert 'src="data:image/png;base64,' in page
-    assert "src=\"http" not in page and "<link" not in page  # nothing fetched from elsewhere
+    assert 'src="http' not in page and "<link" not in page  # nothing fetched from elsewhere
     assert sorted(p.name for p in (smoke_folder / "plots").iterdir()) == [
-        "accuracy.png", "accuracy_vs_time.png", "parameters.png", "step_time.png", "throughput.png"]
+        "accuracy.png",
+        "accuracy_vs_time.png",
+        "parameters.png",
+        "step_time.png",
+        "throughput.png",
+    ]
 
 
 def test_report_command_rerenders_from_json_alone(smoke_folder, tmp_path):
@@ -165,11 +200,27 @@ def test_failures_are_isolated_and_reported(tmp_path, monkeypatch, capsys):
     # keras-tensorflow pretends its backend is not installed.
     monkeypatch.setattr(orchestrator, "WORKER_COMMAND", [sys.executable, "-m", "tests.fake_worker"])
     monkeypatch.setenv("FAULTS", "resnet_v2--torch=raise,transformer--torch=hang,lstm--torch=kill")
-    monkeypatch.setitem(FRAMEWORKS, "keras-tensorflow",
-                        Framework("keras-tensorflow", "keras", "no_such_backend_module", install_hint="install it"))
+    monkeypatch.setitem(
+        FRAMEWORKS,
+        "keras-tensorflow",
+        Framework("keras-tensorflow", "keras", "no_such_backend_module", install_hint="install it"),
+    )
     out = tmp_path / "out"
-    code = cli.main(["--preset", "smoke", "--frameworks", "torch,keras-tensorflow", "--device", "cpu",
-                     "--timeout", "25", "--skip-checks", "--out", str(out)])
+    code = cli.main(
+        [
+            "--preset",
+            "smoke",
+            "--frameworks",
+            "torch,keras-tensorflow",
+            "--device",
+            "cpu",
+            "--timeout",
+            "25",
+            "--skip-checks",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == cli.EXIT_RUN_FAILED
 
     document = load_results(out)
@@ -198,8 +249,9 @@ def test_missing_framework_is_not_a_failure_unless_named(tmp_path, monkeypatch):
     monkeypatch.setenv("FAULTS", "")
     for name in ("keras-tensorflow", "keras-jax", "keras-torch", "torch-compile"):
         monkeypatch.setitem(FRAMEWORKS, name, Framework(name, "keras", "no_such_backend_module"))
-    code = cli.main(["--preset", "smoke", "--models", "mlp", "--device", "cpu", "--skip-checks",
-                     "--out", str(tmp_path)])
+    code = cli.main(
+        ["--preset", "smoke", "--models", "mlp", "--device", "cpu", "--skip-checks", "--out", str(tmp_path)]
+    )
     assert code == cli.EXIT_OK
     statuses = [run["status"] for run in load_results(tmp_path)["runs"]]
     assert statuses == ["not_installed"] * 3 + ["ok", "not_installed"]
@@ -267,7 +319,9 @@ def test_check_command_rejects_unknown_backends(capsys):
     assert "unknown backend 'mxnet'; choose from: tensorflow, jax, torch" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["report"], ["check"], ["env"]], ids=lambda c: c[0] if c else "default")
+@pytest.mark.parametrize(
+    "command", [[], ["run"], ["report"], ["check"], ["env"]], ids=lambda c: c[0] if c else "default"
+)
 def test_every_command_prints_its_help(command, capsys):
     # argparse expands % in help texts: a bare "10%" once broke `--help` with a TypeError.
     with pytest.raises(SystemExit) as exit_info:

@@ -23,7 +23,8 @@ def test_notebook_is_stored_without_outputs(path):
         if cell["cell_type"] == "code":
             assert cell["outputs"] == [] and cell["execution_count"] is None, (
                 f"{path.name} holds outputs; clear them before committing "
-                f"(jupyter nbconvert --clear-output --inplace {path.name})")
+                f"(jupyter nbconvert --clear-output --inplace {path.name})"
+            )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -59,8 +59,16 @@ def test_the_reporter_writes_json_lines_to_the_pipe_it_is_given(monkeypatch):
     events = [json.loads(line) for line in os.read(read_end, 65536).decode().splitlines()]
     os.close(read_end)
     assert [e["kind"] for e in events] == ["step", "epoch"]
-    assert events[1] == {"kind": "epoch", "epoch": 1, "step": 10, "loss": 0.5, "accuracy": 0.7, "test_accuracy": 0.8,
-                         "epochs": 3, "steps_per_epoch": 10}
+    assert events[1] == {
+        "kind": "epoch",
+        "epoch": 1,
+        "step": 10,
+        "loss": 0.5,
+        "accuracy": 0.7,
+        "test_accuracy": 0.8,
+        "epochs": 3,
+        "steps_per_epoch": 10,
+    }
 
 
 def test_without_a_pipe_the_reporter_is_silent(monkeypatch):

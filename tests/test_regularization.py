@@ -7,7 +7,8 @@ import torch
 
 from compare import cli
 from compare.results import load_results
-from compare.torch_runner import EarlyStopping, l2_penalty
+from compare.torch_recipes import l2_penalty
+from compare.torch_runner import EarlyStopping
 from tests.cases import EARLY_STOPPING_CASES
 from tests.test_harness import run_cli
 from torch_models import MLP, RandomShiftRotate
@@ -60,11 +61,14 @@ def test_torch_adam_weight_decay_is_a_coupled_gradient_term():
     assert torch.allclose(weight.detach(), expected, rtol=0, atol=1e-7)  # float32 rounding of ~1
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--preset", "regularization", "--l2", "0.1"], "--l2 cannot be combined with --preset regularization"),
-    (["--preset", "regularization", "--models", "lstm"], "trains only mlp"),
-    (["--models", "resnet_v2", "--dropout", "0.3"], "resnet_v2 has no dropout layer"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--preset", "regularization", "--l2", "0.1"], "--l2 cannot be combined with --preset regularization"),
+        (["--preset", "regularization", "--models", "lstm"], "trains only mlp"),
+        (["--models", "resnet_v2", "--dropout", "0.3"], "resnet_v2 has no dropout layer"),
+    ],
+)
 def test_regularization_flags_that_cannot_apply_exit_2(args, message, tmp_path, capsys):
     assert cli.main([*args, "--out", str(tmp_path / "out")]) == cli.EXIT_USAGE
     assert message in capsys.readouterr().err
@@ -74,16 +78,43 @@ def test_regularization_flags_that_cannot_apply_exit_2(args, message, tmp_path, 
 def test_every_option_through_the_harness(tmp_path):
     """L2, weight decay, dropout, early stopping and augmentation together, in Keras
     and torch: each is recorded, and early stopping's outcome is consistent."""
-    result = run_cli("--preset", "smoke", "--models", "mlp", "--frameworks", "keras-jax,torch", "--epochs", "8",
-                     "--learning-rate", "0.01", "--l2", "1e-4", "--weight-decay", "1e-4", "--dropout", "0.3",
-                     "--early-stopping", "1", "--augment", "--skip-checks", "--out", str(tmp_path))
+    result = run_cli(
+        "--preset",
+        "smoke",
+        "--models",
+        "mlp",
+        "--frameworks",
+        "keras-jax,torch",
+        "--epochs",
+        "8",
+        "--learning-rate",
+        "0.01",
+        "--l2",
+        "1e-4",
+        "--weight-decay",
+        "1e-4",
+        "--dropout",
+        "0.3",
+        "--early-stopping",
+        "1",
+        "--augment",
+        "--skip-checks",
+        "--out",
+        str(tmp_path),
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     document = load_results(tmp_path)
     assert document["settings"]["validation_fraction"] == 0.1
     for run in document["runs"]:
         assert run["status"] == "ok", run.get("error")
-        assert run["regularization"] == {"name": run["variant"], "l2": 1e-4, "weight_decay": 1e-4,
-                                         "dropout_rate": 0.3, "early_stopping_patience": 1, "augment": True}
+        assert run["regularization"] == {
+            "name": run["variant"],
+            "l2": 1e-4,
+            "weight_decay": 1e-4,
+            "dropout_rate": 0.3,
+            "early_stopping_patience": 1,
+            "augment": True,
+        }
         # 10% of the 512 smoke images held out; the rest cut to whole batches of 64.
         assert run["data_used"] == {"train_samples": 448, "validation_samples": 51, "test_samples": 256}
         history, stopping = run["history"], run["early_stopping"]

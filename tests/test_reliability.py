@@ -15,8 +15,9 @@ from compare.results import load_results
 
 
 def start_cli(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "compare", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "compare", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -24,8 +25,19 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_sigterm_keeps_finished_runs_and_resume_completes_the_rest(tmp_path):
-    args = ["--preset", "smoke", "--models", "mlp,lstm", "--frameworks", "torch", "--device", "cpu",
-            "--skip-checks", "--out", str(tmp_path)]
+    args = [
+        "--preset",
+        "smoke",
+        "--models",
+        "mlp,lstm",
+        "--frameworks",
+        "torch",
+        "--device",
+        "cpu",
+        "--skip-checks",
+        "--out",
+        str(tmp_path),
+    ]
     process = start_cli(*args)
     results = tmp_path / "results.json"
     deadline = time.monotonic() + 300
@@ -56,18 +68,42 @@ def test_sigterm_keeps_finished_runs_and_resume_completes_the_rest(tmp_path):
 
 
 def test_resume_refuses_other_settings(tmp_path):
-    first = run_cli("--preset", "smoke", "--models", "mlp", "--frameworks", "torch", "--skip-checks",
-                    "--out", str(tmp_path))
+    first = run_cli(
+        "--preset", "smoke", "--models", "mlp", "--frameworks", "torch", "--skip-checks", "--out", str(tmp_path)
+    )
     assert first.returncode == 0, first.stderr
-    other_seed = run_cli("--preset", "smoke", "--models", "mlp", "--frameworks", "torch", "--skip-checks",
-                         "--out", str(tmp_path), "--resume", "--seed", "7")
+    other_seed = run_cli(
+        "--preset",
+        "smoke",
+        "--models",
+        "mlp",
+        "--frameworks",
+        "torch",
+        "--skip-checks",
+        "--out",
+        str(tmp_path),
+        "--resume",
+        "--seed",
+        "7",
+    )
     assert other_seed.returncode == cli.EXIT_USAGE and "different seed" in other_seed.stderr
 
 
 def test_a_run_whose_loss_explodes_is_recorded_as_diverged(tmp_path):
     # Adam moves every weight by ~lr per step: at lr 1e12 the logits overflow float32 at once.
-    result = run_cli("--preset", "smoke", "--models", "mlp", "--frameworks", "torch,keras-jax",
-                     "--learning-rate", "1e12", "--skip-checks", "--out", str(tmp_path))
+    result = run_cli(
+        "--preset",
+        "smoke",
+        "--models",
+        "mlp",
+        "--frameworks",
+        "torch,keras-jax",
+        "--learning-rate",
+        "1e12",
+        "--skip-checks",
+        "--out",
+        str(tmp_path),
+    )
     assert result.returncode == cli.EXIT_RUN_FAILED
     for run in load_results(tmp_path)["runs"]:
         assert run["status"] == "diverged", run.get("error")
@@ -76,14 +112,18 @@ def test_a_run_whose_loss_explodes_is_recorded_as_diverged(tmp_path):
 
 
 def train_losses(folder) -> dict[str, list[float]]:
-    return {run["framework"]: [e["train_loss"] for e in run["history"]] + [run["history"][-1]["test_loss"]]
-            for run in load_results(folder)["runs"]}
+    return {
+        run["framework"]: [e["train_loss"] for e in run["history"]] + [run["history"][-1]["test_loss"]]
+        for run in load_results(folder)["runs"]
+    }
 
 
 def test_the_same_seed_gives_the_same_loss_curve(tmp_path):
     common = ["--preset", "smoke", "--models", "mlp", "--frameworks", "torch,keras-jax", "--skip-checks"]
-    runs = [run_cli(*common, "--seed", seed, "--out", str(tmp_path / name))
-            for name, seed in (("a", "3"), ("b", "3"), ("c", "4"))]
+    runs = [
+        run_cli(*common, "--seed", seed, "--out", str(tmp_path / name))
+        for name, seed in (("a", "3"), ("b", "3"), ("c", "4"))
+    ]
     assert all(r.returncode == 0 for r in runs), [r.stderr[-2000:] for r in runs]
     a, b, c = (train_losses(tmp_path / name) for name in "abc")
     # The CPU kernels used here reduce in a fixed order at a fixed thread count,
@@ -107,8 +147,12 @@ def test_bad_learning_rate(value, capsys):
 
 
 def test_unknown_keras_backend_is_named_with_the_valid_ones():
-    result = subprocess.run([sys.executable, "-c", "import keras_models"], capture_output=True, text=True,
-                            env={**os.environ, "KERAS_BACKEND": "tensorflw"})
+    result = subprocess.run(
+        [sys.executable, "-c", "import keras_models"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "KERAS_BACKEND": "tensorflw"},
+    )
     assert result.returncode != 0
     assert "KERAS_BACKEND='tensorflw' is not a Keras backend" in result.stderr
     assert "tensorflow, jax or torch" in result.stderr

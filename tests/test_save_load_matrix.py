@@ -16,9 +16,13 @@ TOLERANCE = 1e-4
 def run_everywhere(command: str, folder) -> None:
     """Run `python -m tests.keras_files COMMAND folder` under every backend at once."""
     children = [
-        subprocess.Popen([sys.executable, "-m", "tests.keras_files", command, str(folder)],
-                         env={**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"},
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.keras_files", command, str(folder)],
+            env={**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         for backend in BACKENDS
     ]
     for backend, child in zip(BACKENDS, children):

@@ -81,11 +81,13 @@ def test_the_torch_encoder_block_is_torchs_own_transformer_encoder_layer():
     KerasHub does): with the twin's weights copied in, the outputs are identical."""
     torch.manual_seed(0)
     ours = torch_models.EncoderBlock(d_model=64, num_heads=4, ff_dim=128, dropout_rate=0.0).eval()
-    theirs = torch.nn.TransformerEncoderLayer(64, 4, 128, dropout=0.0, activation="gelu", batch_first=True,
-                                              norm_first=True, layer_norm_eps=1e-5).eval()
+    theirs = torch.nn.TransformerEncoderLayer(
+        64, 4, 128, dropout=0.0, activation="gelu", batch_first=True, norm_first=True, layer_norm_eps=1e-5
+    ).eval()
     names = {"self_attn": "attn", "linear1": "ff_1", "linear2": "ff_2", "norm1": "ln_1", "norm2": "ln_2"}
-    copied = {key: ours.state_dict()[names[key.split(".")[0]] + key[len(key.split(".")[0]):]]
-              for key in theirs.state_dict()}
+    copied = {
+        key: ours.state_dict()[names[key.split(".")[0]] + key[len(key.split(".")[0]) :]] for key in theirs.state_dict()
+    }
     theirs.load_state_dict(copied)
     tokens = torch.randn(8, 16, 64)
     with torch.no_grad():

@@ -17,9 +17,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_time_to_target_is_the_first_epoch_that_reaches_it():
-    history = [{"epoch": 1, "test_accuracy": 0.85, "elapsed_s": 3.0},
-               {"epoch": 2, "test_accuracy": 0.91, "elapsed_s": 5.5},
-               {"epoch": 3, "test_accuracy": 0.95, "elapsed_s": 8.0}]
+    history = [
+        {"epoch": 1, "test_accuracy": 0.85, "elapsed_s": 3.0},
+        {"epoch": 2, "test_accuracy": 0.91, "elapsed_s": 5.5},
+        {"epoch": 3, "test_accuracy": 0.95, "elapsed_s": 8.0},
+    ]
     assert time_to_target(history, 0.90) == {"target_accuracy": 0.90, "epochs_to_target": 2, "time_to_target_s": 5.5}
     assert time_to_target(history, 0.99)["time_to_target_s"] is None
     assert time_to_target(history, None)["epochs_to_target"] is None
@@ -39,8 +41,13 @@ def test_compile_watch_counts_only_training_after_the_first_step():
 def test_gpu_plan_tiny_trains_to_target_and_stops_there(tmp_path):
     """The GPU plan's script, shrunk for a CPU: the MLP to the sample's 90% target with --until-target."""
     out = tmp_path / "plan"
-    done = subprocess.run([sys.executable, "benchmarks/gpu_plan.py", "--tiny", "--out", str(out)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "benchmarks/gpu_plan.py", "--tiny", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "expected about" in done.stdout  # the estimate, printed before it starts
     document = load_results(out)
@@ -69,8 +76,21 @@ def test_tf32_and_precision_must_agree(tmp_path, capsys):
 
 
 def test_bf16_trains_in_every_family(tmp_path):
-    result = run_cli("--preset", "smoke", "--models", "transformer", "--frameworks", "torch,keras-torch",
-                     "--precision", "bf16", "--skip-checks", "--device", "cpu", "--out", str(tmp_path))
+    result = run_cli(
+        "--preset",
+        "smoke",
+        "--models",
+        "transformer",
+        "--frameworks",
+        "torch,keras-torch",
+        "--precision",
+        "bf16",
+        "--skip-checks",
+        "--device",
+        "cpu",
+        "--out",
+        str(tmp_path),
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     document = load_results(tmp_path)
     assert document["settings"]["precision"] == "bf16"
@@ -82,8 +102,21 @@ def test_bf16_trains_in_every_family(tmp_path):
 
 
 def test_compiled_runs_record_what_torch_compile_did(tmp_path):
-    result = run_cli("--preset", "smoke", "--models", "mlp", "--frameworks", "torch-compile,keras-torch-jit",
-                     "--compile-mode", "reduce-overhead", "--skip-checks", "--device", "cpu", "--out", str(tmp_path))
+    result = run_cli(
+        "--preset",
+        "smoke",
+        "--models",
+        "mlp",
+        "--frameworks",
+        "torch-compile,keras-torch-jit",
+        "--compile-mode",
+        "reduce-overhead",
+        "--skip-checks",
+        "--device",
+        "cpu",
+        "--out",
+        str(tmp_path),
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     document = load_results(tmp_path)
     compiled = {run["framework"]: run["settings"]["compilation"] for run in document["runs"]}

@@ -36,9 +36,7 @@ class MLP(nn.Module):
         self.dropout_rate = model_args.rate("dropout_rate", dropout_rate)
 
         widths = (image_size * image_size, *self.hidden_units)
-        self.hidden = nn.ModuleList(
-            nn.Linear(n_in, n_out) for n_in, n_out in zip(widths[:-1], widths[1:])
-        )
+        self.hidden = nn.ModuleList(nn.Linear(n_in, n_out) for n_in, n_out in zip(widths[:-1], widths[1:]))
         self.dropout = nn.Dropout(dropout_rate)
         self.head = nn.Linear(widths[-1], num_classes)
         # Keras' Dense default, replacing torch's kaiming_uniform(a=sqrt(5)).

@@ -30,8 +30,12 @@ def batch_norm(channels: int) -> nn.BatchNorm2d:
 def conv(in_channels: int, out_channels: int, kernel_size: int, stride: int) -> nn.Conv2d:
     # padding=1 for 3×3 (symmetric on all sides), 0 for the 1×1 shortcut.
     return nn.Conv2d(
-        in_channels, out_channels, kernel_size, stride=stride,
-        padding=kernel_size // 2, bias=False,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=stride,
+        padding=kernel_size // 2,
+        bias=False,
     )
 
 
@@ -95,9 +99,7 @@ class ResNetV2(nn.Module):
         self.image_size = model_args.positive_int("image_size", image_size)
         self.stem_channels = model_args.positive_int("stem_channels", stem_channels)
         self.block_channels = model_args.positive_ints("block_channels", block_channels)
-        self.block_strides = model_args.positive_ints(
-            "block_strides", block_strides, length=len(self.block_channels)
-        )
+        self.block_strides = model_args.positive_ints("block_strides", block_strides, length=len(self.block_channels))
 
         self.stem_conv = conv(1, stem_channels, 3, 1)
         self.stem_bn = batch_norm(stem_channels)

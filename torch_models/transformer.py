@@ -141,9 +141,7 @@ class TransformerClassifier(nn.Module):
         self.num_blocks = model_args.positive_int("num_blocks", num_blocks)
 
         self.patch_embed = PatchEmbedding(image_size, patch_size, d_model)
-        self.blocks = nn.ModuleList(
-            EncoderBlock(d_model, num_heads, ff_dim, dropout_rate) for _ in range(num_blocks)
-        )
+        self.blocks = nn.ModuleList(EncoderBlock(d_model, num_heads, ff_dim, dropout_rate) for _ in range(num_blocks))
         self.ln_f = nn.LayerNorm(d_model, eps=LN_EPSILON)
         self.head = nn.Linear(d_model, num_classes)
         init_transformer_(self)

@@ -18,8 +18,14 @@ IMAGES = (2, 28, 28, 1)
 
 # (layer class, constructor arguments, input shape, output shape, trainable weights, seed generators)
 CASES = {
-    "PreActBlock": (keras_models.PreActBlock, {"in_channels": 8, "out_channels": 16, "stride": 2},
-                    (2, 8, 8, 8), (2, 4, 4, 16), 7, 0),
+    "PreActBlock": (
+        keras_models.PreActBlock,
+        {"in_channels": 8, "out_channels": 16, "stride": 2},
+        (2, 8, 8, 8),
+        (2, 4, 4, 16),
+        7,
+        0,
+    ),
     "PatchEmbedding": (keras_models.PatchEmbedding, {}, IMAGES, (2, 16, 64), 3, 0),
     "EncoderBlock": (keras_models.EncoderBlock, {}, (2, 16, 64), (2, 16, 64), 16, 1),
     "RandomShiftRotate": (keras_models.RandomShiftRotate, {}, IMAGES, IMAGES, 0, 2),
@@ -51,4 +57,3 @@ def test_a_mixed_precision_block_computes_in_float16_and_keeps_float32_variables
     assert keras.backend.standardize_dtype(out.dtype) == "float16"
     assert {v.dtype for v in block.weights} == {"float32"}
     assert {layer.dtype_policy.name for layer in block._flatten_layers(include_self=False)} == {"mixed_float16"}
-

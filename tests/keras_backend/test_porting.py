@@ -68,8 +68,11 @@ def test_round_trip_returns_the_same_weights(name):
             continue  # one Keras bias: torch's pair comes back as (sum, zeros)
         np.testing.assert_array_equal(back[key], original[key], err_msg=key)
     if name == "lstm":
-        np.testing.assert_allclose(back["lstm.bias_ih_l0"] + back["lstm.bias_hh_l0"],
-                                   original["lstm.bias_ih_l0"] + original["lstm.bias_hh_l0"], atol=1e-7)
+        np.testing.assert_allclose(
+            back["lstm.bias_ih_l0"] + back["lstm.bias_hh_l0"],
+            original["lstm.bias_ih_l0"] + original["lstm.bias_hh_l0"],
+            atol=1e-7,
+        )
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -85,11 +88,15 @@ def test_one_training_step_matches(name, digits):
 
 
 def test_a_forgotten_dense_transpose_is_caught_by_shape(monkeypatch):
-    monkeypatch.setitem(port_keras.CONVERTERS, keras.layers.Dense, (
-        ("weight", "bias"),
-        port_keras.dense_out,
-        lambda layer, w, path: port_keras.assign(layer.kernel, w["weight"], f"{path}.weight", path),
-    ))
+    monkeypatch.setitem(
+        port_keras.CONVERTERS,
+        keras.layers.Dense,
+        (
+            ("weight", "bias"),
+            port_keras.dense_out,
+            lambda layer, w, path: port_keras.assign(layer.kernel, w["weight"], f"{path}.weight", path),
+        ),
+    )
     model = MODELS["mlp"].keras_class()()
     model.build((None, 28, 28, 1))
     with pytest.raises(PortingError, match=r"hidden\.0\.weight .*expects shape \(784, 256\).*\(256, 784\)"):
@@ -102,8 +109,11 @@ def test_a_forgotten_square_transpose_is_caught_by_parity(monkeypatch, digits):
     def out_proj_untransposed(layer, w, path):
         port_keras.attention_in(layer, {**w, "out_proj.weight": w["out_proj.weight"].T}, path)
 
-    monkeypatch.setitem(port_keras.CONVERTERS, keras.layers.MultiHeadAttention, (
-        port_keras.CONVERTERS[keras.layers.MultiHeadAttention][0], port_keras.attention_out, out_proj_untransposed))
+    monkeypatch.setitem(
+        port_keras.CONVERTERS,
+        keras.layers.MultiHeadAttention,
+        (port_keras.CONVERTERS[keras.layers.MultiHeadAttention][0], port_keras.attention_out, out_proj_untransposed),
+    )
     result = checks.inference_parity("transformer", digits[0])
     assert not result["passed"] and result["max_abs_logit_diff"] > 100 * checks.LOGIT_TOLERANCE
 
@@ -112,8 +122,11 @@ def test_shape_mismatch_names_the_layer_and_both_shapes():
     small = MODELS["resnet_v2"].keras_class()(stem_channels=16)
     small.build((None, 28, 28, 1))
     # Which layer is reached first depends on attribute order; each names itself and both shapes.
-    with pytest.raises(PortingError, match=r"\(layer '[\w.]+'\): the model expects shape \([^)]*16[^)]*\), "
-                                           r"the weights have shape \([^)]*32[^)]*\)"):
+    with pytest.raises(
+        PortingError,
+        match=r"\(layer '[\w.]+'\): the model expects shape \([^)]*16[^)]*\), "
+        r"the weights have shape \([^)]*32[^)]*\)",
+    ):
         state_to_keras(torch_to_state(MODELS["resnet_v2"].torch_class()()), small)
 
 

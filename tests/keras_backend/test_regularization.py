@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from compare.keras_runner import add_l2, with_augmentation
+from compare.keras_recipes import add_l2
+from compare.keras_runner import with_augmentation
 from compare.port_keras import state_to_keras
 from compare.port_torch import torch_to_state
 from compare.registry import MODELS
+from compare.torch_recipes import l2_penalty
 from compare.torch_runner import EarlyStopping as TorchEarlyStopping
-from compare.torch_runner import l2_penalty
 from keras_models import RandomShiftRotate
 from tests.cases import EARLY_STOPPING_CASES
 
@@ -95,6 +96,7 @@ def test_keras_adam_weight_decay_is_decoupled():
     gradient = np.array([0.0, 1e-3, -2.0], np.float32)
     weight = keras.Variable(np.ones(3, np.float32))
     keras.optimizers.Adam(lr, epsilon=eps, weight_decay=wd).apply_gradients(
-        [(keras.ops.convert_to_tensor(gradient), weight)])
+        [(keras.ops.convert_to_tensor(gradient), weight)]
+    )
     expected = 1.0 - lr * wd - lr * gradient / (np.abs(gradient) + eps / np.sqrt(1 - beta_2))
     np.testing.assert_allclose(keras.ops.convert_to_numpy(weight), expected, rtol=0, atol=1e-7)

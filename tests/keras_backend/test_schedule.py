@@ -15,10 +15,12 @@ def test_keras_and_torch_take_the_same_rate_at_every_step(total_steps):
     peak = 5e-3
     spec = {"schedule": "warmup-cosine", "learning_rate": peak}
     keras_rates = keras.ops.convert_to_numpy(
-        keras.ops.stack([learning_rate(spec, total_steps)(step) for step in range(total_steps)]))
+        keras.ops.stack([learning_rate(spec, total_steps)(step) for step in range(total_steps)])
+    )
     optimizer = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=peak)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: learning_rate_factor(step, total_steps, "warmup-cosine"))
+        optimizer, lambda step: learning_rate_factor(step, total_steps, "warmup-cosine")
+    )
     torch_rates = []
     for _ in range(total_steps):  # the rate each optimizer.step() uses, then the per-batch scheduler step
         torch_rates.append(optimizer.param_groups[0]["lr"])
