@@ -698,9 +698,8 @@ SCHEDULE_PEAK_RATE = 2e-3
 
 
 def keras_schedule_rates(total_steps: int) -> dict[int, float]:
-    """Keras' warm-up + cosine schedule (compare.keras_runner) at steps across the run."""
-    spec = {"schedule": "warmup-cosine", "learning_rate": SCHEDULE_PEAK_RATE}
-    schedule = learning_rate(spec, total_steps)
+    """Keras' warm-up + cosine schedule (compare.keras_recipes) at steps across the run."""
+    schedule = learning_rate("warmup-cosine", SCHEDULE_PEAK_RATE, total_steps)
     # One scalar step per call (its cond does not vectorize); on JAX each call traces, so every 13th.
     return {step: float(to_numpy(schedule(step))) for step in [*range(0, total_steps, 13), total_steps - 1]}
 

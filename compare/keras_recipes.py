@@ -21,12 +21,15 @@ def add_l2(model: keras.Model, l2: float) -> None:
             variable.regularizer = keras.regularizers.L2(l2)  # adds l2·Σw² to model.losses
 
 
-def learning_rate(spec: dict, total_steps: int) -> float | keras.optimizers.schedules.LearningRateSchedule:
-    """The run's learning rate: Keras' own CosineDecay with a linear warm-up from 0,
-    evaluated at every optimizer step (compare.registry.learning_rate_factor)."""
-    if spec["schedule"] == "constant":
-        return spec["learning_rate"]
+def learning_rate(
+    schedule: str, peak: float, total_steps: int
+) -> float | keras.optimizers.schedules.LearningRateSchedule:
+    """The learning rate `schedule` (compare.registry.SCHEDULES) rising to `peak`: Keras'
+    own CosineDecay with a linear warm-up from 0, evaluated at every optimizer step
+    (compare.registry.learning_rate_factor), or the constant `peak`."""
+    if schedule == "constant":
+        return peak
     warmup = warmup_steps(total_steps)
     return keras.optimizers.schedules.CosineDecay(
-        0.0, decay_steps=max(total_steps - warmup, 1), warmup_target=spec["learning_rate"], warmup_steps=warmup
+        0.0, decay_steps=max(total_steps - warmup, 1), warmup_target=peak, warmup_steps=warmup
     )

@@ -26,6 +26,7 @@ import numpy as np
 
 from compare import backends
 from compare.frameworks import Framework
+from compare.job import JobSpec
 from compare.keras_recipes import add_l2, learning_rate
 from compare.params import keras_param_counts
 from compare.port_keras import keras_to_state, state_to_keras
@@ -72,7 +73,7 @@ class EpochLog(keras.callbacks.Callback):
     and stops on a non-finite loss. Listed before EarlyStopping, so it sees each
     epoch's own weights."""
 
-    def __init__(self, clock: StepClock, evaluate_test, progress: Reporter, compiles: CompileWatch, spec: dict):
+    def __init__(self, clock: StepClock, evaluate_test, progress: Reporter, compiles: CompileWatch, spec: JobSpec):
         super().__init__()
         self.clock, self.evaluate_test, self.progress, self.compiles = clock, evaluate_test, progress, compiles
         self.spec = spec
@@ -121,18 +122,18 @@ def with_augmentation(model: keras.Model) -> keras.Model:
     )
 
 
-def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework, phases: Phases) -> Outcome:
+def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framework, phases: Phases) -> Outcome:
     engine = keras.backend.backend()
     with phases.phase("imports"):  # it imports TensorFlow to seed it too, where it is installed
-        keras.utils.set_random_seed(spec["seed"])  # Python's random, NumPy and the backend
-    precision = backends.set_precision(engine, spec["precision"])
-    if spec["precision"] == "bf16":
+        keras.utils.set_random_seed(spec.seed)  # Python's random, NumPy and the backend
+    precision = backends.set_precision(engine, spec.precision)
+    if spec.precision == "bf16":
         # Variables in float32, computation in bfloat16: every layer built from here on.
         keras.config.set_dtype_policy("mixed_bfloat16")
         precision += "; keras.config.set_dtype_policy('mixed_bfloat16')"
-    if spec["deterministic"]:
+    if spec.deterministic:
         precision += "; " + backends.set_deterministic(engine)
-    regularization = spec["regularization"]
+    regularization = spec.regularization
 
     if framework.data_parallel:  # keras.distribution exists on the JAX backend only
         # Every variable replicated on each device, every batch split across them;
@@ -147,16 +148,16 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework,
             model = model_spec.keras_class()(**model_arguments(spec))
             model.build((None, 28, 28, 1))
         step0 = None
-        if spec["initial_weights"]:
-            state, reference = load_weights(Path(spec["initial_weights"]))
+        if spec.initial_weights:
+            state, reference = load_weights(Path(spec.initial_weights))
             state_to_keras(state, model)  # torch layout → Keras layout, see compare.port_keras
             step0 = max_abs_diff(
                 model.predict_on_batch(reference[REFERENCE_IMAGES][..., None]), reference[REFERENCE_LOGITS]
             )
-        if regularization["l2"]:
-            add_l2(model, regularization["l2"])
+        if regularization.l2:
+            add_l2(model, regularization.l2)
     fit_started = time.perf_counter()
-    jit_compile = True if framework.keras_jit_compile else JIT_COMPILE[spec["jit_compile"]]
+    jit_compile = True if framework.keras_jit_compile else JIT_COMPILE[spec.jit_compile]
     with distributed():
         trained, log, stopper = fit(spec, data, model, jit_compile)
     phases.add("first_step", log.clock.time_to_first_step_s or 0.0)
@@ -201,9 +202,9 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework,
     )
 
 
-def evaluate(model: keras.Model, data: Prepared, spec: dict) -> dict:
+def evaluate(model: keras.Model, data: Prepared, spec: JobSpec) -> dict:
     return model.evaluate(
-        data.x_test[..., None], data.y_test, batch_size=spec["eval_batch_size"], verbose=0, return_dict=True
+        data.x_test[..., None], data.y_test, batch_size=spec.eval_batch_size, verbose=0, return_dict=True
     )
 
 
@@ -213,20 +214,20 @@ def torch_jit(model: keras.Model) -> bool:
 
 
 def fit(
-    spec: dict, data: Prepared, model: keras.Model, jit_compile: bool | str
+    spec: JobSpec, data: Prepared, model: keras.Model, jit_compile: bool | str
 ) -> tuple[keras.Model, EpochLog, keras.callbacks.EarlyStopping | None]:
     """Compile and fit `model` (behind the augmentation, if any) over every epoch;
     returns the model that was trained, the epoch log and the early stopper."""
-    regularization = spec["regularization"]
-    trained = with_augmentation(model) if regularization["augment"] else model
-    batches = EpochBatches(data.x_train[..., None], data.y_train, data.epoch_orders, spec["batch_size"])
+    regularization = spec.regularization
+    trained = with_augmentation(model) if regularization.augment else model
+    batches = EpochBatches(data.x_train[..., None], data.y_train, data.epoch_orders, spec.batch_size)
     trained.compile(
         # Keras' Adam epsilon defaults to 1e-7, torch's to 1e-8: set explicitly.
         # Keras' weight_decay is decoupled (AdamW-like); torch's Adam couples it.
         optimizer=keras.optimizers.Adam(
-            learning_rate=learning_rate(spec, len(batches)),
-            epsilon=spec["adam_epsilon"],
-            weight_decay=regularization["weight_decay"] or None,
+            learning_rate=learning_rate(spec.schedule, spec.learning_rate, len(batches)),
+            epsilon=spec.adam_epsilon,
+            weight_decay=regularization.weight_decay or None,
         ),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
@@ -234,17 +235,17 @@ def fit(
     )
     compiles = CompileWatch(backends.dynamo_frames if torch_jit(trained) else None)
     log = EpochLog(
-        StepClock(spec["warmup_steps"]),
+        StepClock(spec.warmup_steps),
         lambda: evaluate(trained, data, spec),
         Reporter(len(data.epoch_orders), batches.steps_per_epoch),
         compiles,
         spec,
     )
     callbacks, validation, stopper = [log], None, None
-    if regularization["early_stopping_patience"]:
+    if regularization.early_stopping_patience:
         validation = (data.x_val[..., None], data.y_val)
         stopper = keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=regularization["early_stopping_patience"], restore_best_weights=True
+            monitor="val_loss", patience=regularization.early_stopping_patience, restore_best_weights=True
         )
         callbacks.append(stopper)
     log.clock.start()
@@ -253,7 +254,7 @@ def fit(
         epochs=len(data.epoch_orders),
         steps_per_epoch=batches.steps_per_epoch,
         validation_data=validation,
-        validation_batch_size=spec["eval_batch_size"],
+        validation_batch_size=spec.eval_batch_size,
         callbacks=callbacks,
         verbose=0,
     )

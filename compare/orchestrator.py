@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ from compare import data_parallel
 from compare.datasets import Dataset
 from compare.environment import environment_record
 from compare.frameworks import FRAMEWORKS
+from compare.job import JobSpec
 from compare.progress import PROGRESS_FD, EventHandler, PlainDisplay, display_for
 from compare.registry import ADAM_EPSILON, VALIDATION_FRACTION, Budget, Preset, Regularization
 from compare.results import FINISHED, SCHEMA_VERSION, write_json_atomic
@@ -105,37 +106,38 @@ def devices_for(plan: Plan, framework: str) -> int:
     return plan.dp_devices if FRAMEWORKS[framework].data_parallel else 1
 
 
-def job_spec(plan: Plan, model: str, framework: str, variant: Regularization) -> dict:
+def job_spec(plan: Plan, model: str, framework: str, variant: Regularization) -> JobSpec:
     budget = plan.budgets[model]
-    return {
-        "model": model,
-        "framework": framework,
-        "devices": devices_for(plan, framework),
-        "variant": variant.name,
-        "regularization": asdict(variant),
-        "validation_fraction": plan.validation_fraction,
+    return JobSpec(
+        model=model,
+        framework=framework,
+        devices=devices_for(plan, framework),
+        variant=variant.name,
+        regularization=variant,
+        validation_fraction=plan.validation_fraction,
+        dataset=plan.data.name,
         # The arrays this process verified (checksums, shapes), saved once: no worker reads IDX files.
-        "data": {"dataset": plan.data.name, "arrays": str(data_arrays_path(plan))},
-        "epochs": budget.epochs,
-        "batch_size": budget.batch_size,
-        "learning_rate": budget.learning_rate,
-        "schedule": budget.schedule,
-        "train_samples": budget.train_samples,
-        "test_samples": budget.test_samples,
-        "seed": plan.seed,
-        "device": plan.device,
-        "jit_compile": plan.jit_compile,
-        "precision": plan.precision,
-        "compile_mode": plan.compile_mode,
-        "target_accuracy": plan.targets.get(model),
-        "until_target": plan.until_target,
-        "deterministic": plan.deterministic,
-        "adam_epsilon": ADAM_EPSILON,
-        "warmup_steps": WARMUP_STEPS,
-        "latency_repeats": LATENCY_REPEATS,
-        "eval_batch_size": EVAL_BATCH_SIZE,
-        "inference_batch_size": INFERENCE_BATCH_SIZE[plan.device],
-    }
+        arrays=str(data_arrays_path(plan)),
+        epochs=budget.epochs,
+        batch_size=budget.batch_size,
+        learning_rate=budget.learning_rate,
+        schedule=budget.schedule,
+        train_samples=budget.train_samples,
+        test_samples=budget.test_samples,
+        seed=plan.seed,
+        device=plan.device,
+        jit_compile=plan.jit_compile,
+        precision=plan.precision,
+        compile_mode=plan.compile_mode,
+        target_accuracy=plan.targets.get(model),
+        until_target=plan.until_target,
+        deterministic=plan.deterministic,
+        adam_epsilon=ADAM_EPSILON,
+        warmup_steps=WARMUP_STEPS,
+        latency_repeats=LATENCY_REPEATS,
+        eval_batch_size=EVAL_BATCH_SIZE,
+        inference_batch_size=INFERENCE_BATCH_SIZE[plan.device],
+    )
 
 
 DATA_ARRAYS = "data.npz"
@@ -313,20 +315,17 @@ def run_job(
 ) -> dict:
     """Run one job in a child process and return its result entry."""
     stem = file_stem(model, framework, variant)
-    spec = {
-        **job_spec(plan, model, framework, variant),
-        "initial_weights": str(initial_weights) if initial_weights else None,
-        "final_weights": str(workdir / f"{stem}.weights.npz"),
-    }
+    spec = replace(
+        job_spec(plan, model, framework, variant),
+        initial_weights=str(initial_weights) if initial_weights else None,
+        final_weights=str(workdir / f"{stem}.weights.npz"),
+    )
     base = {
         "model": model,
         "framework": framework,
         "variant": variant.name,
         "regularization": asdict(variant),
-        "budget": {
-            key: spec[key]
-            for key in ("epochs", "batch_size", "learning_rate", "schedule", "train_samples", "test_samples")
-        },
+        "budget": asdict(plan.budgets[model]),
     }
     missing = FRAMEWORKS[framework].missing_modules()
     if missing:
@@ -334,7 +333,7 @@ def run_job(
         return {**base, "status": "not_installed", "error": {"reason": reason}, "wall_time_s": 0.0}
 
     spec_path, result_path, log_path = (workdir / f"{stem}{ext}" for ext in (".spec.json", ".result.json", ".log"))
-    spec_path.write_text(json.dumps(spec, indent=2))
+    spec.write(spec_path)
     result_path.unlink(missing_ok=True)
     started = time.perf_counter()
     devices = devices_for(plan, framework)

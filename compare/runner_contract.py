@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from compare.job import JobSpec
 from compare.timing import StepClock
 from compare.weights import StateDict
 
@@ -53,15 +54,15 @@ class Outcome:
     peak_device_memory_mb: float | None
 
 
-def model_arguments(spec: dict) -> dict:
+def model_arguments(spec: JobSpec) -> dict:
     """Constructor arguments for either twin: a dropout rate when the run sets one."""
-    rate = spec["regularization"]["dropout_rate"]
+    rate = spec.regularization.dropout_rate
     return {} if rate is None else {"dropout_rate": rate}
 
 
-def stops_at_target(spec: dict, test: dict) -> bool:
+def stops_at_target(spec: JobSpec, test: dict) -> bool:
     """--until-target: this epoch's test accuracy reached the model's target, so the run ends here."""
-    return spec["until_target"] and test["accuracy"] >= spec["target_accuracy"]
+    return spec.until_target and test["accuracy"] >= spec.target_accuracy
 
 
 def time_to_target(history: list[dict], target: float | None) -> dict:

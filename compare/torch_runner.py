@@ -33,6 +33,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from compare import backends
 from compare.frameworks import Framework
+from compare.job import JobSpec
 from compare.params import torch_param_counts
 from compare.port_torch import state_to_torch, torch_to_state
 from compare.progress import Reporter
@@ -109,7 +110,7 @@ class EpochLog:
     """Times every step, evaluates the test set after every epoch, reports progress,
     and notes a non-finite loss: the loop's twin of keras_runner.EpochLog."""
 
-    def __init__(self, clock: StepClock, evaluate_test, progress: Reporter, compiles: CompileWatch, spec: dict):
+    def __init__(self, clock: StepClock, evaluate_test, progress: Reporter, compiles: CompileWatch, spec: JobSpec):
         self.clock, self.evaluate_test, self.progress, self.compiles = clock, evaluate_test, progress, compiles
         self.spec = spec
         self.history: list[dict] = []
@@ -149,26 +150,26 @@ class EpochLog:
         self.reached_target = stops_at_target(self.spec, test)
 
 
-def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework, phases: Phases) -> Outcome:
-    rank, world, device = start_processes(framework, spec["device"] == "gpu")
-    random.seed(spec["seed"])
-    np.random.seed(spec["seed"])
-    torch.manual_seed(spec["seed"] + rank)  # also seeds every CUDA device; each process its own dropout masks
-    precision = backends.set_precision("torch", spec["precision"])
-    if spec["deterministic"]:
+def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framework, phases: Phases) -> Outcome:
+    rank, world, device = start_processes(framework, spec.device == "gpu")
+    random.seed(spec.seed)
+    np.random.seed(spec.seed)
+    torch.manual_seed(spec.seed + rank)  # also seeds every CUDA device; each process its own dropout masks
+    precision = backends.set_precision("torch", spec.precision)
+    if spec.deterministic:
         precision += "; " + backends.set_deterministic("torch")
 
     with phases.phase("build_and_weights"):
         model = model_spec.torch_class()(**model_arguments(spec))
         step0 = None
-        if spec["initial_weights"]:
-            state, reference = load_weights(Path(spec["initial_weights"]))
+        if spec.initial_weights:
+            state, reference = load_weights(Path(spec.initial_weights))
             state_to_torch(state, model)
             with torch.no_grad():
                 logits = model.eval()(torch.from_numpy(reference[REFERENCE_IMAGES])[:, None]).numpy()
             step0 = max_abs_diff(logits, reference[REFERENCE_LOGITS])
         model = model.to(device)
-        step_model = torch.compile(model, mode=spec["compile_mode"]) if framework.torch_compile else model
+        step_model = torch.compile(model, mode=spec.compile_mode) if framework.torch_compile else model
         if world > 1:
             # Broadcasts rank 0's weights now; averages the gradients in every backward().
             step_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
@@ -208,7 +209,7 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework,
         }
 
     def predict(n: int) -> torch.Tensor:
-        with torch.inference_mode(), autocast(device, spec["precision"]):
+        with torch.inference_mode(), autocast(device, spec.precision):
             return model(images["test"][:n]).float().cpu()  # host copy: waits for the device
 
     if world > 1:
@@ -228,7 +229,7 @@ def run(spec: dict, data: Prepared, model_spec: ModelSpec, framework: Framework,
         early_stopping=early_stopping,
         jit_compile=framework.torch_compile,
         compilation=(
-            backends.compilation_record(spec["compile_mode"], log.compiles.after_first_step)
+            backends.compilation_record(spec.compile_mode, log.compiles.after_first_step)
             if framework.torch_compile
             else None
         ),
@@ -244,16 +245,16 @@ def images_nchw(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(images).unsqueeze(1)
 
 
-def evaluate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, spec: dict) -> dict:
+def evaluate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, spec: JobSpec) -> dict:
     """Mean loss (cross-entropy, plus the L2 penalty if any, as Keras reports it)
     and accuracy, in inference mode, over tensors already on the device. Evaluation
     runs the module itself, eagerly: every process evaluates everything, unsplit,
     and a compiled training step is never recompiled for eval mode or another batch shape."""
-    l2 = spec["regularization"]["l2"]
+    l2 = spec.regularization.l2
     model.eval()
     loss_sum, correct = torch.zeros((), device=images.device), torch.zeros((), dtype=torch.int64, device=images.device)
-    with torch.inference_mode(), autocast(images.device, spec["precision"]):
-        for batch, batch_labels in zip(images.split(spec["eval_batch_size"]), labels.split(spec["eval_batch_size"])):
+    with torch.inference_mode(), autocast(images.device, spec.precision):
+        for batch, batch_labels in zip(images.split(spec.eval_batch_size), labels.split(spec.eval_batch_size)):
             logits = model(batch).float()
             loss_sum += F.cross_entropy(logits, batch_labels, reduction="sum")
             correct += (logits.argmax(dim=1) == batch_labels).sum()
@@ -267,7 +268,7 @@ def running_means(losses: list[float], correct: torch.Tensor, batch_size: int) -
 
 
 def fit(
-    spec: dict,
+    spec: JobSpec,
     data: Prepared,
     images: dict[str, torch.Tensor],
     labels: dict[str, torch.Tensor],
@@ -281,39 +282,39 @@ def fit(
     """Train over every epoch in the shared orders, the explicit loop of the workshop's
     six steps, on `images`/`labels` already on the device; returns the epoch log and
     the early stopper."""
-    regularization = spec["regularization"]
-    l2 = regularization["l2"]
+    regularization = spec.regularization
+    l2 = regularization.l2
     # torch's Adam epsilon defaults to 1e-8, Keras' to 1e-7: set explicitly.
     # torch's Adam adds weight_decay·w to the gradient (coupled); Keras decouples it.
     optimizer = torch.optim.Adam(
         model.parameters(),
-        lr=spec["learning_rate"],
-        eps=spec["adam_epsilon"],
-        weight_decay=regularization["weight_decay"],
+        lr=spec.learning_rate,
+        eps=spec.adam_epsilon,
+        weight_decay=regularization.weight_decay,
     )
-    steps_per_epoch = len(data.y_train) // spec["batch_size"]
+    steps_per_epoch = len(data.y_train) // spec.batch_size
     # The schedule as a factor of the peak rate, stepped after every batch like Keras'.
     total_steps = len(data.epoch_orders) * steps_per_epoch
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: learning_rate_factor(step, total_steps, spec["schedule"])
+        optimizer, lambda step: learning_rate_factor(step, total_steps, spec.schedule)
     )
-    augment = RandomShiftRotate(AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT) if regularization["augment"] else None
-    patience = regularization["early_stopping_patience"]
+    augment = RandomShiftRotate(AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT) if regularization.augment else None
+    patience = regularization.early_stopping_patience
     stopper = EarlyStopping(patience) if patience else None
     log = EpochLog(
-        StepClock(spec["warmup_steps"]),
+        StepClock(spec.warmup_steps),
         lambda: evaluate(model, images["test"], labels["test"], spec),
         Reporter(len(data.epoch_orders), steps_per_epoch),
         compiles,
         spec,
     )
     # CUDA graphs replay into the same output buffers: each step must be declared new.
-    new_graph_step = spec["compile_mode"] == "reduce-overhead" and device.type == "cuda"
-    process_batch = spec["batch_size"] // world  # the images of each batch this process trains on
+    new_graph_step = spec.compile_mode == "reduce-overhead" and device.type == "cuda"
+    process_batch = spec.batch_size // world  # the images of each batch this process trains on
     log.clock.start()
     for epoch, order in enumerate(data.epoch_orders, start=1):
         # The shared epoch order: every framework sees the same batches.
-        batches = epoch_batches(torch.from_numpy(order).to(device), spec["batch_size"], rank, world)
+        batches = epoch_batches(torch.from_numpy(order).to(device), spec.batch_size, rank, world)
         log.on_epoch_begin(epoch)
         step_model.train()
         losses, correct = [], torch.zeros((), dtype=torch.int64, device=device)
@@ -324,7 +325,7 @@ def fit(
             if new_graph_step:
                 torch.compiler.cudagraph_mark_step_begin()
             optimizer.zero_grad(set_to_none=True)  # 2. reset the gradients
-            with autocast(device, spec["precision"]):
+            with autocast(device, spec.precision):
                 logits = step_model(batch)  # 3. forward pass
                 loss = F.cross_entropy(logits, batch_labels)  # 4. loss (autocast computes it in float32)
             if l2:
@@ -343,7 +344,7 @@ def fit(
                 break
         if world > 1:
             dist.all_reduce(correct)
-        train = {"loss": sum(losses) / len(losses), "accuracy": correct.item() / (len(losses) * spec["batch_size"])}
+        train = {"loss": sum(losses) / len(losses), "accuracy": correct.item() / (len(losses) * spec.batch_size)}
         val = evaluate(model, images["val"], labels["val"], spec) if stopper else None
         log.on_epoch_end(train, val)
         if (

@@ -10,7 +10,6 @@ writes RESULT.json, also when the run fails, so the reason is never lost.
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 import sys
@@ -21,6 +20,7 @@ import numpy as np
 
 from compare.datasets import unit_interval
 from compare.frameworks import FRAMEWORKS
+from compare.job import JobSpec
 from compare.registry import MODELS
 from compare.results import write_json_atomic
 from compare.runner_contract import Outcome, Prepared, time_to_target
@@ -30,18 +30,18 @@ from compare.weights import save_weights
 TRACEBACK_TAIL_CHARS = 4000
 
 
-def prepare(spec: dict) -> Prepared:
-    with np.load(spec["data"]["arrays"]) as arrays:  # verified by the parent (compare.orchestrator)
+def prepare(spec: JobSpec) -> Prepared:
+    with np.load(spec.arrays) as arrays:  # verified by the parent (compare.orchestrator)
         data = {name: arrays[name] for name in ("x_train", "y_train", "x_test", "y_test")}
-    batch_size = spec["batch_size"]
-    n_available = min(spec["train_samples"] or len(data["y_train"]), len(data["y_train"]))
+    batch_size = spec.batch_size
+    n_available = min(spec.train_samples or len(data["y_train"]), len(data["y_train"]))
     # A seeded draw, not the last images: the sample and MNIST are not ordered by
     # class, but a user's own IDX files might be.
-    split = np.random.default_rng([spec["seed"], 2**31]).permutation(n_available)
+    split = np.random.default_rng([spec.seed, 2**31]).permutation(n_available)
     # Data-parallel evaluation splits every batch evenly over the devices: trim the
     # validation and test sets to multiples of them (the usual sizes already are).
-    devices = spec["devices"]
-    n_val = round(n_available * spec["validation_fraction"]) // devices * devices
+    devices = spec.devices
+    n_val = round(n_available * spec.validation_fraction) // devices * devices
     val_index, train_index = np.sort(split[:n_val]), np.sort(split[n_val:])
     # Whole batches only: a smaller last batch has a new shape, which makes
     # XLA (TensorFlow, JAX) and torch.compile compile the step once more.
@@ -51,11 +51,9 @@ def prepare(spec: dict) -> Prepared:
             f"batch_size={batch_size} is larger than the {n_available - n_val} training "
             f"images available; choose a smaller --batch-size."
         )
-    n_test = min(spec["test_samples"] or len(data["y_test"]), len(data["y_test"])) // devices * devices
+    n_test = min(spec.test_samples or len(data["y_test"]), len(data["y_test"])) // devices * devices
 
-    orders = [
-        np.random.default_rng([spec["seed"], epoch]).permutation(len(train_index)) for epoch in range(spec["epochs"])
-    ]
+    orders = [np.random.default_rng([spec.seed, epoch]).permutation(len(train_index)) for epoch in range(spec.epochs)]
     return Prepared(
         unit_interval(data["x_train"][train_index]),
         data["y_train"][train_index].astype(np.int64),
@@ -67,18 +65,18 @@ def prepare(spec: dict) -> Prepared:
     )
 
 
-def record(outcome: Outcome, spec: dict, prepared: Prepared, phases: Phases) -> dict:
-    big = min(spec["inference_batch_size"], len(prepared.y_test))
+def record(outcome: Outcome, spec: JobSpec, prepared: Prepared, phases: Phases) -> dict:
+    big = min(spec.inference_batch_size, len(prepared.y_test))
     with phases.phase("latency"):
         latency = {
-            "inference_latency_ms_batch_1": latency_ms(lambda: outcome.predict(1), spec["latency_repeats"]),
-            "inference_latency_ms_large_batch": latency_ms(lambda: outcome.predict(big), spec["latency_repeats"]),
+            "inference_latency_ms_batch_1": latency_ms(lambda: outcome.predict(1), spec.latency_repeats),
+            "inference_latency_ms_large_batch": latency_ms(lambda: outcome.predict(big), spec.latency_repeats),
             "inference_large_batch_size": big,
         }
     return {
         "status": "ok" if outcome.diverged_at_step is None else "diverged",
         "diverged_at_step": outcome.diverged_at_step,
-        "initial_weights": "shared" if spec["initial_weights"] else "own",
+        "initial_weights": "shared" if spec.initial_weights else "own",
         "step0_max_abs_logit_diff": outcome.step0_max_abs_logit_diff,
         "model_info": {
             "output_shape": list(outcome.predict(2).shape),
@@ -90,9 +88,9 @@ def record(outcome: Outcome, spec: dict, prepared: Prepared, phases: Phases) -> 
         "final_test_loss": outcome.final_test["loss"],
         "final_test_accuracy": outcome.final_test["accuracy"],
         "early_stopping": outcome.early_stopping,
-        "to_target": time_to_target(outcome.history, spec["target_accuracy"]),
+        "to_target": time_to_target(outcome.history, spec.target_accuracy),
         "timing": {
-            **outcome.clock.summary(spec["batch_size"]),
+            **outcome.clock.summary(spec.batch_size),
             **latency,
         },
         "phases_s": phases.seconds,
@@ -108,7 +106,7 @@ def record(outcome: Outcome, spec: dict, prepared: Prepared, phases: Phases) -> 
             "compilation": outcome.compilation,
         },
         "device": outcome.device,
-        "devices": spec["devices"],
+        "devices": spec.devices,
         "data_used": {
             "train_samples": len(prepared.y_train),
             "validation_samples": len(prepared.y_val),
@@ -126,9 +124,9 @@ def is_first_process() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
 
-def run(spec: dict) -> dict:
-    framework = FRAMEWORKS[spec["framework"]]
-    model_spec = MODELS[spec["model"]]
+def run(spec: JobSpec) -> dict:
+    framework = FRAMEWORKS[spec.framework]
+    model_spec = MODELS[spec.model]
     phases = Phases()
     with phases.phase("data"):
         prepared = prepare(spec)
@@ -140,15 +138,15 @@ def run(spec: dict) -> dict:
     outcome = runner.run(spec, prepared, model_spec, framework, phases)
     if not is_first_process():
         return {}  # the first process reports for all of them
-    if spec["final_weights"]:
-        save_weights(Path(spec["final_weights"]), outcome.final_state())
+    if spec.final_weights:
+        save_weights(Path(spec.final_weights), outcome.final_state())
     return record(outcome, spec, prepared, phases)
 
 
 def main(argv: list[str]) -> int:
     spec_path, result_path = map(Path, argv)
-    spec = json.loads(spec_path.read_text())
-    result = {"model": spec["model"], "framework": spec["framework"]}
+    spec = JobSpec.read(spec_path)
+    result = {"model": spec.model, "framework": spec.framework}
     try:
         result.update(run(spec))
         code = 0

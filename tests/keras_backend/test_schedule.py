@@ -6,16 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from compare.keras_runner import learning_rate
+from compare.keras_recipes import learning_rate
 from compare.registry import learning_rate_factor, warmup_steps
 
 
 @pytest.mark.parametrize("total_steps", [8, 100])
 def test_keras_and_torch_take_the_same_rate_at_every_step(total_steps):
     peak = 5e-3
-    spec = {"schedule": "warmup-cosine", "learning_rate": peak}
     keras_rates = keras.ops.convert_to_numpy(
-        keras.ops.stack([learning_rate(spec, total_steps)(step) for step in range(total_steps)])
+        keras.ops.stack([learning_rate("warmup-cosine", peak, total_steps)(step) for step in range(total_steps)])
     )
     optimizer = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=peak)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -35,5 +34,5 @@ def test_keras_and_torch_take_the_same_rate_at_every_step(total_steps):
 
 
 def test_a_constant_schedule_is_the_plain_rate():
-    assert learning_rate({"schedule": "constant", "learning_rate": 1e-3}, 100) == 1e-3
+    assert learning_rate("constant", 1e-3, 100) == 1e-3
     assert all(learning_rate_factor(step, 100, "constant") == 1.0 for step in range(100))
