@@ -416,8 +416,19 @@ def checks_by_backend(document: dict) -> dict[str, dict]:
     return document.get("checks", {})
 
 
+def parity_tolerances(from_checks: dict[str, dict]) -> dict:
+    """The tolerances the checks applied, as they recorded them (compare.checks)."""
+    for checks in from_checks.values():
+        for parity in checks.get("parity", {}).values():
+            if "tolerance" in parity["inference"] and "tolerance" in parity["training"]:
+                logits = f"{parity['inference']['tolerance']:.0e}".replace("e-0", "e-")  # 1e-4, not 1e-04
+                return {"logits": logits, "update": parity["training"]["tolerance"]}
+    return {}
+
+
 def parity_section(document: dict) -> Section:
     from_checks = checks_by_backend(document)
+    tolerances = parity_tolerances(from_checks)
     rows = []
     for backend, checks in from_checks.items():
         if "error" in checks:
@@ -453,9 +464,10 @@ def parity_section(document: dict) -> Section:
         [
             "Each Keras twin receives the torch twin's weights (compare.port_keras) and both see the "
             "same 32 digits, NHWC and NCHW. Inference: max |logit difference| in eval mode, "
-            "tolerance 1e-4 (float32, TF32 off). Training: one SGD step (lr 0.1) in training mode "
-            "with dropout off and BatchNorm on batch statistics: loss difference (tolerance 1e-4) "
-            "and the largest weight difference afterwards (tolerance 1% of the largest update; "
+            f"tolerance {tolerances['logits']} (float32, TF32 off). Training: one SGD step in training "
+            "mode with dropout off and BatchNorm on batch statistics: loss difference (tolerance "
+            f"{tolerances['logits']}) and the largest weight difference afterwards (tolerance "
+            f"{tolerances['update']:.0%} of the largest update; "
             "BatchNorm's backward pass cancels nearly equal sums, see compare/checks.py). "
             "BatchNorm: running mean (absolute) and running variance (relative) after the step; "
             "torch uses the unbiased batch variance, Keras the biased one, a relative 1/(n−1). "
@@ -463,7 +475,7 @@ def parity_section(document: dict) -> Section:
             "(each torch bias gets the full gradient). Adam: the largest weight difference after "
             "one Adam step (see the Adam difference below).",
         ]
-        if from_checks
+        if tolerances
         else ["No checks ran (they need torch and at least one Keras backend)."],
         [
             "backend",

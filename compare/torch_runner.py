@@ -212,8 +212,6 @@ def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framewo
         with torch.inference_mode(), autocast(device, spec.precision):
             return model(images["test"][:n]).float().cpu()  # host copy: waits for the device
 
-    if world > 1:
-        dist.destroy_process_group()
     model.eval()
     return Outcome(
         engine="torch",
@@ -238,6 +236,15 @@ def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framewo
         device={**backends.device_description("torch"), "count": world},
         peak_device_memory_mb=backends.peak_device_memory_mb("torch"),
     )
+
+
+def leave_together() -> None:
+    """torch-ddp: every process waits here until all are done, the first one's result
+    written; then each exits (os._exit) with its process group still up. A process that
+    left earlier, or tore the group down while another still held DDP objects on it,
+    could leave the other waiting forever (seen as a rare hang on a loaded CPU)."""
+    if dist.is_initialized():
+        dist.barrier()
 
 
 def images_nchw(images: np.ndarray) -> torch.Tensor:

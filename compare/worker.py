@@ -164,6 +164,10 @@ def main(argv: list[str]) -> int:
         code = 1
     if is_first_process():
         write_json_atomic(result_path, result)
+    if code == 0 and spec.devices > 1 and FRAMEWORKS[spec.framework].family == "torch":
+        from compare.torch_runner import leave_together
+
+        leave_together()  # a failed process exits at once instead: torchrun then stops the others
     return code
 
 
