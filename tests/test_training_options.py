@@ -75,24 +75,17 @@ def test_tf32_and_precision_must_agree(tmp_path, capsys):
     assert "--tf32 on and --precision bf16 disagree" in capsys.readouterr().err
 
 
-def test_bf16_trains_in_every_family(tmp_path):
-    result = run_cli(
-        "--preset",
-        "smoke",
-        "--models",
-        "transformer",
-        "--frameworks",
-        "torch,keras-torch",
-        "--precision",
-        "bf16",
-        "--skip-checks",
-        "--device",
-        "cpu",
-        "--out",
-        str(tmp_path),
-    )
+def smoke_comparison(out: Path, *arguments: str) -> dict:
+    """A smoke comparison on the CPU without the checks; its results document."""
+    result = run_cli("--preset", "smoke", "--skip-checks", "--device", "cpu", "--out", str(out), *arguments)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    document = load_results(tmp_path)
+    return load_results(out)
+
+
+def test_bf16_trains_in_every_family(tmp_path):
+    document = smoke_comparison(
+        tmp_path, "--models", "transformer", "--frameworks", "torch,keras-torch", "--precision", "bf16"
+    )
     assert document["settings"]["precision"] == "bf16"
     precision = {run["framework"]: run["settings"]["precision"] for run in document["runs"]}
     assert "mixed_bfloat16" in precision["keras-torch"] and precision["torch"].startswith("bf16")
@@ -102,23 +95,15 @@ def test_bf16_trains_in_every_family(tmp_path):
 
 
 def test_compiled_runs_record_what_torch_compile_did(tmp_path):
-    result = run_cli(
-        "--preset",
-        "smoke",
+    document = smoke_comparison(
+        tmp_path,
         "--models",
         "mlp",
         "--frameworks",
         "torch-compile,keras-torch-jit",
         "--compile-mode",
         "reduce-overhead",
-        "--skip-checks",
-        "--device",
-        "cpu",
-        "--out",
-        str(tmp_path),
     )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    document = load_results(tmp_path)
     compiled = {run["framework"]: run["settings"]["compilation"] for run in document["runs"]}
     assert compiled["torch-compile"]["mode"] == "reduce-overhead"
     assert compiled["keras-torch-jit"]["mode"] == "default"  # Keras' trainer picks its own
