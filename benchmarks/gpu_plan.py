@@ -68,14 +68,15 @@ def main(argv: list[str] | None = None) -> int:
     preset = PRESETS[base[base.index("--preset") + 1]]
     models = base[base.index("--models") + 1].split(",") if "--models" in base else list(preset.budgets)
     stages = [frameworks] + ([frameworks + ["keras-torch-jit"]] if args.with_keras_torch_jit else [])
-    seconds, unmeasured = estimate_s(models, stages[-1])
-    print(
-        f"GPU plan: {len(models)} models x {len(stages[-1])} frameworks; expected about {seconds / 60:.1f} min "
-        f"of runs, as long as each took in {REFERENCE.parent.relative_to(ROOT)}"
-        + (f" ({unmeasured} not run there: counted as its average run)" if unmeasured else "")
-        + ".",
-        flush=True,
-    )
+    plan = f"GPU plan: {len(models)} models x {len(stages[-1])} frameworks"
+    if REFERENCE.is_file():
+        seconds, unmeasured = estimate_s(models, stages[-1])
+        counted = f" ({unmeasured} not run there: counted as its average run)" if unmeasured else ""
+        plan += f"; expected about {seconds / 60:.1f} min of runs, as long as each took in "
+        plan += f"{REFERENCE.parent.relative_to(ROOT)}{counted}."
+    else:
+        plan += f"; no estimate: {REFERENCE.relative_to(ROOT)}, the last GPU run, is not here."
+    print(plan, flush=True)
     code = 0
     for stage in stages:
         resume = ["--resume"] if (args.out / "results.json").exists() else []
