@@ -476,7 +476,7 @@ def parity_section(document: dict) -> Section:
             "one Adam step (see the Adam difference below).",
         ]
         if tolerances
-        else ["No checks ran (they need torch and at least one Keras backend)."],
+        else ["No checks ran: the comparison skipped them (--skip-checks), or torch or a Keras backend was missing."],
         [
             "backend",
             "model",
