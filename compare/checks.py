@@ -832,20 +832,16 @@ def bf16_compute(images: np.ndarray) -> dict:
     measured = {}
     previous = keras.config.dtype_policy()
     for name in MODELS:
-        torch.manual_seed(0)
-        torch_model = MODELS[name].torch_class()().eval()
-        torch_seen = torch_output_dtypes(torch_model, nchw(images))
-        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-            expected = torch_model(nchw(images)).float().numpy()
         keras.config.set_dtype_policy("mixed_bfloat16")
         try:
-            keras_model = MODELS[name].keras_class()()
-            keras_model.build((None, 28, 28, 1))
-            state_to_keras(torch_to_state(torch_model), keras_model)  # float32 variables, as in torch
+            keras_model, torch_model = twins(name, seed=0)  # the Keras twin built under the policy
             keras_seen = keras_output_dtypes(keras_model, images[..., None])
             received = to_numpy(keras_model(images[..., None], training=False)).astype(np.float32)
         finally:
             keras.config.set_dtype_policy(previous)
+        torch_seen = torch_output_dtypes(torch_model.eval(), nchw(images))
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            expected = torch_model(nchw(images)).float().numpy()
         diff = max_abs_diff(expected, received)
         scale = float(np.abs(expected).max())
         measured[name] = {

@@ -17,7 +17,6 @@ scope, which replicates the variables on every device and splits each batch.
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 from pathlib import Path
 
@@ -32,8 +31,8 @@ from compare.params import keras_param_counts
 from compare.port_keras import keras_to_state, state_to_keras
 from compare.progress import Reporter
 from compare.registry import AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT, ModelSpec
-from compare.runner_contract import Outcome, Prepared, epoch_record, model_arguments, stops_at_target
-from compare.timing import CompileWatch, Phases, StepClock
+from compare.runner_contract import Outcome, Prepared, TrainingLog, model_arguments
+from compare.timing import CompileWatch, Phases
 from compare.weights import REFERENCE_IMAGES, REFERENCE_LOGITS, load_weights, max_abs_diff
 from keras_models.augment import RandomShiftRotate
 
@@ -69,49 +68,26 @@ class EpochBatches(keras.utils.PyDataset):
 
 
 class EpochLog(keras.callbacks.Callback):
-    """Times every step, evaluates the test set after every epoch, reports progress,
-    and stops on a non-finite loss. Listed before EarlyStopping, so it sees each
-    epoch's own weights."""
+    """Hands `fit`'s steps and epochs to the run's TrainingLog (compare.runner_contract),
+    and stops training on a non-finite loss or at the target. Listed before
+    EarlyStopping, so it sees each epoch's own weights."""
 
-    def __init__(self, clock: StepClock, evaluate_test, progress: Reporter, compiles: CompileWatch, spec: JobSpec):
+    def __init__(self, log: TrainingLog):
         super().__init__()
-        self.clock, self.evaluate_test, self.progress, self.compiles = clock, evaluate_test, progress, compiles
-        self.spec = spec
-        self.history: list[dict] = []
-        self.evaluation_s = 0.0  # spent in evaluate_test
-        self.steps_done = 0
-        self.diverged_at_step: int | None = None
+        self.log = log
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.clock.new_epoch()
-        self.epoch = epoch + 1
-        self.started = self.trained = time.perf_counter()
+        self.log.epoch_begins(epoch + 1)  # Keras counts epochs from 0
 
     def on_train_batch_end(self, batch, logs=None):
         loss = float(logs["loss"])  # a host read: waits for the device to finish the step
-        self.clock.tick()
-        self.trained = time.perf_counter()
-        self.steps_done += 1
-        if self.steps_done == 1:
-            self.compiles.first_step_done()
-        if not math.isfinite(loss) and self.diverged_at_step is None:
-            self.diverged_at_step = self.steps_done
+        self.log.step_done(batch + 1, loss, lambda: (loss, float(logs["accuracy"])))  # the epoch's running means
+        if self.log.diverged_at_step is not None:
             self.model.stop_training = True
-        if self.progress.wants_step():  # logs hold the epoch's running means
-            self.progress.step(self.epoch, batch + 1, loss, float(logs["accuracy"]))
 
     def on_epoch_end(self, epoch, logs=None):
         val = {"loss": logs["val_loss"], "accuracy": logs["val_accuracy"]} if "val_loss" in logs else None
-        self.compiles.evaluation_starts()
-        started = time.perf_counter()
-        test = self.evaluate_test()
-        self.evaluation_s += time.perf_counter() - started
-        self.compiles.evaluation_done()
-        self.history.append(
-            epoch_record(epoch + 1, logs, val, test, self.trained - self.started, self.clock.elapsed_s())
-        )
-        self.progress.epoch_end(self.history[-1])
-        if stops_at_target(self.spec, test):
+        if self.log.epoch_done(logs, val):
             self.model.stop_training = True
 
 
@@ -160,11 +136,7 @@ def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framewo
     jit_compile = True if framework.keras_jit_compile else JIT_COMPILE[spec.jit_compile]
     with distributed():
         trained, log, stopper = fit(spec, data, model, jit_compile)
-    phases.add("first_step", log.clock.time_to_first_step_s or 0.0)
-    phases.add("evaluation", log.evaluation_s)
-    phases.add(
-        "training", time.perf_counter() - fit_started - log.evaluation_s - (log.clock.time_to_first_step_s or 0.0)
-    )
+    log.add_phases(phases, fit_started)
 
     last = log.history[-1]
     final_test, early_stopping = {"loss": last["test_loss"], "accuracy": last["test_accuracy"]}, None
@@ -215,7 +187,7 @@ def torch_jit(model: keras.Model) -> bool:
 
 def fit(
     spec: JobSpec, data: Prepared, model: keras.Model, jit_compile: bool | str
-) -> tuple[keras.Model, EpochLog, keras.callbacks.EarlyStopping | None]:
+) -> tuple[keras.Model, TrainingLog, keras.callbacks.EarlyStopping | None]:
     """Compile and fit `model` (behind the augmentation, if any) over every epoch;
     returns the model that was trained, the epoch log and the early stopper."""
     regularization = spec.regularization
@@ -234,14 +206,13 @@ def fit(
         jit_compile=jit_compile,
     )
     compiles = CompileWatch(backends.dynamo_frames if torch_jit(trained) else None)
-    log = EpochLog(
-        StepClock(spec.warmup_steps),
+    log = TrainingLog(
+        spec,
         lambda: evaluate(trained, data, spec),
         Reporter(len(data.epoch_orders), batches.steps_per_epoch),
         compiles,
-        spec,
     )
-    callbacks, validation, stopper = [log], None, None
+    callbacks, validation, stopper = [EpochLog(log)], None, None
     if regularization.early_stopping_patience:
         validation = (data.x_val[..., None], data.y_val)
         stopper = keras.callbacks.EarlyStopping(

@@ -5,13 +5,16 @@ so a runner never imports its caller. NumPy only: no framework.
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from compare.job import JobSpec
-from compare.timing import StepClock
+from compare.progress import Reporter
+from compare.timing import CompileWatch, Phases, StepClock
 from compare.weights import StateDict
 
 
@@ -52,6 +55,60 @@ class Outcome:
     data_path: str  # how a batch reaches the device
     device: dict
     peak_device_memory_mb: float | None
+
+
+class TrainingLog:
+    """What both runners record while training, the same way: every step timed (the
+    caller has read its loss on the host), the first non-finite loss, the test set
+    evaluated after every epoch, progress reported, and the target checked. The torch
+    loop calls it directly; Keras' runner through a callback."""
+
+    def __init__(self, spec: JobSpec, evaluate_test: Callable[[], dict], progress: Reporter, compiles: CompileWatch):
+        self.spec, self.evaluate_test, self.progress, self.compiles = spec, evaluate_test, progress, compiles
+        self.clock = StepClock(spec.warmup_steps)
+        self.history: list[dict] = []
+        self.evaluation_s = 0.0  # spent in evaluate_test
+        self.steps_done = 0
+        self.diverged_at_step: int | None = None
+
+    def epoch_begins(self, epoch: int) -> None:
+        """Before the first step of `epoch` (1-based)."""
+        self.clock.new_epoch()
+        self.epoch = epoch
+        self.started = self.trained = time.perf_counter()
+
+    def step_done(self, step: int, loss: float, running: Callable[[], tuple[float, float]]) -> None:
+        """After `step` (1-based) of the epoch; `running()` gives the epoch's running
+        (loss, accuracy), read only when progress is shown."""
+        self.clock.tick()
+        self.trained = time.perf_counter()
+        self.steps_done += 1
+        if self.steps_done == 1:
+            self.compiles.first_step_done()
+        if not math.isfinite(loss) and self.diverged_at_step is None:
+            self.diverged_at_step = self.steps_done
+        if self.progress.wants_step():
+            self.progress.step(self.epoch, step, *running())
+
+    def epoch_done(self, train: dict, val: dict | None) -> bool:
+        """Evaluates the test set and records the epoch; True when --until-target ends the run here."""
+        self.compiles.evaluation_starts()
+        started = time.perf_counter()
+        test = self.evaluate_test()
+        self.evaluation_s += time.perf_counter() - started
+        self.compiles.evaluation_done()
+        self.history.append(
+            epoch_record(self.epoch, train, val, test, self.trained - self.started, self.clock.elapsed_s())
+        )
+        self.progress.epoch_end(self.history[-1])
+        return stops_at_target(self.spec, test)
+
+    def add_phases(self, phases: Phases, fit_started: float) -> None:
+        """Splits the time since `fit_started` into first step, evaluation and training."""
+        first_step = self.clock.time_to_first_step_s or 0.0
+        phases.add("first_step", first_step)
+        phases.add("evaluation", self.evaluation_s)
+        phases.add("training", time.perf_counter() - fit_started - self.evaluation_s - first_step)
 
 
 def model_arguments(spec: JobSpec) -> dict:

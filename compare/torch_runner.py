@@ -20,7 +20,6 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -38,8 +37,8 @@ from compare.params import torch_param_counts
 from compare.port_torch import state_to_torch, torch_to_state
 from compare.progress import Reporter
 from compare.registry import AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT, ModelSpec, learning_rate_factor
-from compare.runner_contract import Outcome, Prepared, epoch_record, model_arguments, stops_at_target
-from compare.timing import CompileWatch, Phases, StepClock
+from compare.runner_contract import Outcome, Prepared, TrainingLog, model_arguments
+from compare.timing import CompileWatch, Phases
 from compare.torch_recipes import l2_penalty
 from compare.weights import REFERENCE_IMAGES, REFERENCE_LOGITS, load_weights, max_abs_diff
 from torch_models.augment import RandomShiftRotate
@@ -106,50 +105,6 @@ def autocast(device: torch.device, precision: str):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
-class EpochLog:
-    """Times every step, evaluates the test set after every epoch, reports progress,
-    and notes a non-finite loss: the loop's twin of keras_runner.EpochLog."""
-
-    def __init__(self, clock: StepClock, evaluate_test, progress: Reporter, compiles: CompileWatch, spec: JobSpec):
-        self.clock, self.evaluate_test, self.progress, self.compiles = clock, evaluate_test, progress, compiles
-        self.spec = spec
-        self.history: list[dict] = []
-        self.evaluation_s = 0.0  # spent in evaluate_test
-        self.steps_done = 0
-        self.diverged_at_step: int | None = None
-        self.reached_target = False
-
-    def on_epoch_begin(self, epoch: int) -> None:
-        self.clock.new_epoch()
-        self.epoch = epoch
-        self.started = time.perf_counter()
-
-    def on_train_batch_end(self, step: int, loss: float, running: Callable[[], tuple[float, float]]) -> None:
-        """After `step` (1-based), whose loss the host has read; `running()` gives the
-        epoch's running (loss, accuracy), read only when progress is shown."""
-        self.clock.tick()
-        self.trained = time.perf_counter()
-        self.steps_done += 1
-        if self.steps_done == 1:
-            self.compiles.first_step_done()
-        if not math.isfinite(loss) and self.diverged_at_step is None:
-            self.diverged_at_step = self.steps_done
-        if self.progress.wants_step():
-            self.progress.step(self.epoch, step, *running())
-
-    def on_epoch_end(self, train: dict, val: dict | None) -> None:
-        self.compiles.evaluation_starts()
-        started = time.perf_counter()
-        test = self.evaluate_test()
-        self.evaluation_s += time.perf_counter() - started
-        self.compiles.evaluation_done()
-        self.history.append(
-            epoch_record(self.epoch, train, val, test, self.trained - self.started, self.clock.elapsed_s())
-        )
-        self.progress.epoch_end(self.history[-1])
-        self.reached_target = stops_at_target(self.spec, test)
-
-
 def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framework, phases: Phases) -> Outcome:
     rank, world, device = start_processes(framework, spec.device == "gpu")
     random.seed(spec.seed)
@@ -190,11 +145,7 @@ def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framewo
         world,
         CompileWatch(backends.dynamo_frames if framework.torch_compile else None),
     )
-    phases.add("first_step", log.clock.time_to_first_step_s or 0.0)
-    phases.add("evaluation", log.evaluation_s)
-    phases.add(
-        "training", time.perf_counter() - fit_started - log.evaluation_s - (log.clock.time_to_first_step_s or 0.0)
-    )
+    log.add_phases(phases, fit_started)
 
     last = log.history[-1]
     final_test, early_stopping = {"loss": last["test_loss"], "accuracy": last["test_accuracy"]}, None
@@ -285,7 +236,7 @@ def fit(
     rank: int,
     world: int,
     compiles: CompileWatch,
-) -> tuple[EpochLog, EarlyStopping | None]:
+) -> tuple[TrainingLog, EarlyStopping | None]:
     """Train over every epoch in the shared orders, the explicit loop of the workshop's
     six steps, on `images`/`labels` already on the device; returns the epoch log and
     the early stopper."""
@@ -308,12 +259,11 @@ def fit(
     augment = RandomShiftRotate(AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT) if regularization.augment else None
     patience = regularization.early_stopping_patience
     stopper = EarlyStopping(patience) if patience else None
-    log = EpochLog(
-        StepClock(spec.warmup_steps),
+    log = TrainingLog(
+        spec,
         lambda: evaluate(model, images["test"], labels["test"], spec),
         Reporter(len(data.epoch_orders), steps_per_epoch),
         compiles,
-        spec,
     )
     # CUDA graphs replay into the same output buffers: each step must be declared new.
     new_graph_step = spec.compile_mode == "reduce-overhead" and device.type == "cuda"
@@ -322,7 +272,7 @@ def fit(
     for epoch, order in enumerate(data.epoch_orders, start=1):
         # The shared epoch order: every framework sees the same batches.
         batches = epoch_batches(torch.from_numpy(order).to(device), spec.batch_size, rank, world)
-        log.on_epoch_begin(epoch)
+        log.epoch_begins(epoch)
         step_model.train()
         losses, correct = [], torch.zeros((), dtype=torch.int64, device=device)
         for rows in batches:
@@ -346,17 +296,17 @@ def fit(
                 dist.all_reduce(loss)  # the whole batch's loss, the same in every process
                 loss /= world
             losses.append(loss.item())  # a host read: waits for the device to finish the step
-            log.on_train_batch_end(len(losses), losses[-1], partial(running_means, losses, correct, process_batch))
+            log.step_done(len(losses), losses[-1], partial(running_means, losses, correct, process_batch))
             if log.diverged_at_step is not None:
                 break
         if world > 1:
             dist.all_reduce(correct)
         train = {"loss": sum(losses) / len(losses), "accuracy": correct.item() / (len(losses) * spec.batch_size)}
         val = evaluate(model, images["val"], labels["val"], spec) if stopper else None
-        log.on_epoch_end(train, val)
+        reached_target = log.epoch_done(train, val)
         if (
             log.diverged_at_step is not None
-            or log.reached_target
+            or reached_target
             or (stopper and stopper.should_stop(epoch, val["loss"], model))
         ):
             break
