@@ -50,7 +50,7 @@ def compare_command(arguments: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from compare.registry import PRESETS
+    from compare.catalog.registry import PRESETS
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="the results folder (the same one to finish it)")

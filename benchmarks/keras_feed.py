@@ -3,7 +3,7 @@
     python benchmarks/keras_feed.py [--backends jax,torch,tensorflow] [--device cpu|gpu]
                                     [--models mlp,resnet_v2] [--batch-size 128] [--steps 200]
 
-The harness feeds Keras a PyDataset (compare.keras_runner.EpochBatches): it is the
+The harness feeds Keras a PyDataset (compare.run.keras_runner.EpochBatches): it is the
 one feed that hands every framework the same batches in the shared per-epoch order
 within one `fit`. Arrays are Keras' other idiomatic feed. Each backend runs in a
 child process of its own (KERAS_BACKEND is read at import); each prints the mean
@@ -29,8 +29,8 @@ def fit_ms_per_step(model_name: str, feed: str, batch_size: int, steps: int) -> 
     import keras
     import numpy as np
 
-    from compare.keras_runner import EpochBatches
-    from compare.registry import MODELS
+    from compare.catalog.registry import MODELS
+    from compare.run.keras_runner import EpochBatches
 
     rng = np.random.default_rng(0)
     images = rng.random((steps * batch_size, 28, 28, 1), dtype=np.float32)

@@ -37,7 +37,7 @@ def minimal_step_ms(model_name: str, images, labels, batch_size: int, device: st
     import torch
     import torch.nn.functional as F
 
-    from compare.registry import MODELS
+    from compare.catalog.registry import MODELS
 
     torch.manual_seed(0)
     model = MODELS[model_name].torch_class()().to(device)
@@ -103,9 +103,9 @@ def harness_step_ms(args: argparse.Namespace, out: Path) -> dict[tuple[str, str]
 
 
 def main(argv: list[str] | None = None) -> int:
-    from compare.cli import names  # the command line's own list parser
-    from compare.frameworks import COMPILE_MODES
-    from compare.registry import MODELS
+    from compare.catalog.frameworks import COMPILE_MODES
+    from compare.catalog.registry import MODELS
+    from compare.harness.cli import names  # the command line's own list parser
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", type=names(MODELS, "model"), default=["mlp", "resnet_v2"])
@@ -122,8 +122,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from compare.backends import set_precision
-    from compare.datasets import load_dataset, unit_interval
+    from compare.data.datasets import load_dataset, unit_interval
+    from compare.run.backends import set_precision
 
     set_precision("torch", "fp32")  # as the harness ran: torch's own default lets cuDNN convolve in TF32
     device = "cuda" if args.device == "gpu" else "cpu"

@@ -8,7 +8,7 @@ Input and output: channels-last images (B, H, W, C).
 
 import keras
 
-import model_args
+import twin_arguments
 
 
 @keras.saving.register_keras_serializable(package="keras_models")
@@ -23,8 +23,8 @@ class RandomShiftRotate(keras.layers.Layer):
 
     def __init__(self, max_degrees: float = 10.0, max_shift: float = 0.1, **kwargs):
         super().__init__(**kwargs)
-        self.max_degrees = model_args.non_negative_float("max_degrees", max_degrees)
-        self.max_shift = model_args.rate("max_shift", max_shift)
+        self.max_degrees = twin_arguments.non_negative_float("max_degrees", max_degrees)
+        self.max_shift = twin_arguments.rate("max_shift", max_shift)
         # RandomRotation's factor is a fraction of a full turn. fill_mode="constant"
         # fills with 0 (the background); Keras' default, "reflect", would mirror
         # strokes into the border. bilinear is the default, written out.

@@ -13,8 +13,8 @@ parameters for the same function. Gate order is the same in both: i, f, c/g, o.
 import keras
 from keras import ops
 
-import model_args
-from keras_models.checks import check_images
+import twin_arguments
+from keras_models.inputs import check_images
 
 
 @keras.saving.register_keras_serializable(package="keras_models")
@@ -29,9 +29,9 @@ class LSTMClassifier(keras.Model):
 
     def __init__(self, num_classes: int = 10, image_size: int = 28, units: int = 128, **kwargs):
         super().__init__(**kwargs)
-        self.num_classes = model_args.positive_int("num_classes", num_classes)
-        self.image_size = model_args.positive_int("image_size", image_size)
-        self.units = model_args.positive_int("units", units)
+        self.num_classes = twin_arguments.positive_int("num_classes", num_classes)
+        self.image_size = twin_arguments.positive_int("image_size", image_size)
+        self.units = twin_arguments.positive_int("units", units)
 
         # Keras' defaults, stated because torch initializes every LSTM weight
         # and both biases from uniform(±1/sqrt(units)). unit_forget_bias adds 1

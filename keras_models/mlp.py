@@ -7,8 +7,8 @@ Input: channels-last images (B, 28, 28, 1). Output: logits (B, num_classes).
 import keras
 from keras import ops
 
-import model_args
-from keras_models.checks import check_images
+import twin_arguments
+from keras_models.inputs import check_images
 
 
 @keras.saving.register_keras_serializable(package="keras_models")
@@ -31,10 +31,10 @@ class MLP(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.num_classes = model_args.positive_int("num_classes", num_classes)
-        self.image_size = model_args.positive_int("image_size", image_size)
-        self.hidden_units = model_args.positive_ints("hidden_units", hidden_units)
-        self.dropout_rate = model_args.rate("dropout_rate", dropout_rate)
+        self.num_classes = twin_arguments.positive_int("num_classes", num_classes)
+        self.image_size = twin_arguments.positive_int("image_size", image_size)
+        self.hidden_units = twin_arguments.positive_ints("hidden_units", hidden_units)
+        self.dropout_rate = twin_arguments.rate("dropout_rate", dropout_rate)
 
         # Keras' Dense default (glorot_uniform kernel, zero bias), written out
         # because torch's Linear defaults to kaiming_uniform(a=sqrt(5)).

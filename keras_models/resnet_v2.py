@@ -15,8 +15,8 @@ Two framework defaults are overridden so the twins are the same model:
 import keras
 from keras import ops
 
-import model_args
-from keras_models.checks import check_images
+import twin_arguments
+from keras_models.inputs import check_images
 
 # Keras' momentum is the weight of the running statistic (torch's is 1 - this).
 BN_MOMENTUM = 0.9
@@ -58,8 +58,8 @@ class PreActBlock(keras.layers.Layer):
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1, **kwargs):
         super().__init__(**kwargs)
-        self.in_channels = model_args.positive_int("in_channels", in_channels)
-        self.out_channels = model_args.positive_int("out_channels", out_channels)
+        self.in_channels = twin_arguments.positive_int("in_channels", in_channels)
+        self.out_channels = twin_arguments.positive_int("out_channels", out_channels)
         if stride not in (1, 2):
             raise ValueError(f"`stride` must be 1 or 2. Received: stride={stride!r}")
         self.stride = stride
@@ -134,11 +134,13 @@ class ResNetV2(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.num_classes = model_args.positive_int("num_classes", num_classes)
-        self.image_size = model_args.positive_int("image_size", image_size)
-        self.stem_channels = model_args.positive_int("stem_channels", stem_channels)
-        self.block_channels = model_args.positive_ints("block_channels", block_channels)
-        self.block_strides = model_args.positive_ints("block_strides", block_strides, length=len(self.block_channels))
+        self.num_classes = twin_arguments.positive_int("num_classes", num_classes)
+        self.image_size = twin_arguments.positive_int("image_size", image_size)
+        self.stem_channels = twin_arguments.positive_int("stem_channels", stem_channels)
+        self.block_channels = twin_arguments.positive_ints("block_channels", block_channels)
+        self.block_strides = twin_arguments.positive_ints(
+            "block_strides", block_strides, length=len(self.block_channels)
+        )
 
         policy = self.dtype_policy
         self.pad = keras.layers.ZeroPadding2D(1, dtype=policy)

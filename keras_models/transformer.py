@@ -16,8 +16,8 @@ Framework defaults set explicitly so the twins are the same model:
 import keras
 from keras import ops
 
-import model_args
-from keras_models.checks import check_images
+import twin_arguments
+from keras_models.inputs import check_images
 
 LN_EPSILON = 1e-5  # torch's default; Keras' is 1e-3
 
@@ -46,10 +46,10 @@ class PatchEmbedding(keras.layers.Layer):
 
     def __init__(self, image_size: int = 28, patch_size: int = 7, d_model: int = 64, **kwargs):
         super().__init__(**kwargs)
-        self.image_size = model_args.positive_int("image_size", image_size)
-        self.patch_size = model_args.positive_int("patch_size", patch_size)
-        self.d_model = model_args.positive_int("d_model", d_model)
-        model_args.divisible("image_size", image_size, "patch_size", patch_size)
+        self.image_size = twin_arguments.positive_int("image_size", image_size)
+        self.patch_size = twin_arguments.positive_int("patch_size", patch_size)
+        self.d_model = twin_arguments.positive_int("d_model", d_model)
+        twin_arguments.divisible("image_size", image_size, "patch_size", patch_size)
         self.grid_size = image_size // patch_size
         self.num_patches = self.grid_size**2
 
@@ -103,11 +103,11 @@ class EncoderBlock(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.d_model = model_args.positive_int("d_model", d_model)
-        self.num_heads = model_args.positive_int("num_heads", num_heads)
-        self.ff_dim = model_args.positive_int("ff_dim", ff_dim)
-        self.dropout_rate = model_args.rate("dropout_rate", dropout_rate)
-        model_args.divisible("d_model", d_model, "num_heads", num_heads)
+        self.d_model = twin_arguments.positive_int("d_model", d_model)
+        self.num_heads = twin_arguments.positive_int("num_heads", num_heads)
+        self.ff_dim = twin_arguments.positive_int("ff_dim", ff_dim)
+        self.dropout_rate = twin_arguments.rate("dropout_rate", dropout_rate)
+        twin_arguments.divisible("d_model", d_model, "num_heads", num_heads)
 
         # Sub-layers compute in the block's own dtype policy (mixed precision included).
         policy = self.dtype_policy
@@ -181,8 +181,8 @@ class TransformerClassifier(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.num_classes = model_args.positive_int("num_classes", num_classes)
-        self.num_blocks = model_args.positive_int("num_blocks", num_blocks)
+        self.num_classes = twin_arguments.positive_int("num_classes", num_classes)
+        self.num_blocks = twin_arguments.positive_int("num_blocks", num_blocks)
 
         policy = self.dtype_policy
         self.patch_embed = PatchEmbedding(image_size, patch_size, d_model, name="patch_embed", dtype=policy)

@@ -20,7 +20,7 @@ def pytest_ignore_collect(collection_path: Path, config):
 @pytest.fixture(scope="session")
 def sample_batch() -> tuple[np.ndarray, np.ndarray]:
     """64 real digits from the shipped sample: uint8 (64, 28, 28) and labels (64,)."""
-    from compare.datasets import load_sample
+    from compare.data.datasets import load_sample
 
     mnist = load_sample()
     return mnist.x_train[:64], mnist.y_train[:64]

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from compare import worker
+from compare.run import worker
 
 
 def injected_failure(spec: dict) -> dict:

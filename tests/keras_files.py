@@ -14,8 +14,8 @@ import keras
 import numpy as np
 
 import keras_models  # noqa: F401 - registers the model classes, which load_model needs
-from compare.datasets import load_sample
-from compare.registry import MODELS
+from compare.catalog.registry import MODELS
+from compare.data.datasets import load_sample
 
 
 def digits() -> np.ndarray:

@@ -88,13 +88,18 @@ def test_the_model_packages_never_import_the_harness():
             assert not {m for m in imported if m.startswith("compare")}, name
 
 
-LESSONS = ("compare.checks", "compare.check_worker", "compare.differences")
-RUNNERS = ("compare.worker", "compare.keras_runner", "compare.torch_runner")
+LESSONS = (
+    "compare.lessons.parity",
+    "compare.lessons.differences",
+    "compare.lessons.regularization",
+    "compare.lessons.worker",
+)
+RUNNERS = ("compare.run.worker", "compare.run.keras_runner", "compare.run.torch_runner")
 
 
 def test_the_lessons_never_import_the_training_runners():
-    """The lessons share the runners' framework spellings through compare.keras_recipes and
-    compare.torch_recipes, never by importing a runner (directly or through another module)."""
+    """The lessons share the runners' framework spellings through compare.run.keras_recipes and
+    compare.run.torch_recipes, never by importing a runner (directly or through another module)."""
     graph = project_imports()
 
     def reachable(start: str) -> set[str]:
@@ -111,10 +116,13 @@ def test_the_lessons_never_import_the_training_runners():
 
 
 def test_planning_a_comparison_imports_no_framework(tmp_path):
-    """The parent plans, spawns and collects; only its children import a framework."""
+    """The parent plans, spawns and collects; only its children import a framework. Every
+    package's public face (its __init__) imports none either."""
     script = (
         "import sys\n"
-        "from compare import cli, orchestrator, report\n"
+        "import compare.catalog, compare.contract, compare.data, compare.lessons, compare.porting, compare.run\n"
+        "from compare import report\n"
+        "from compare.harness import cli, orchestrator\n"
         f"plan = cli.make_plan(cli.run_parser().parse_args(['--out', {str(tmp_path / 'out')!r}]))\n"
         "assert plan.models and plan.frameworks\n"
         f"loaded = sorted(m for m in {FRAMEWORK_MODULES!r} if m in sys.modules)\n"

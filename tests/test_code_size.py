@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from compare.code_size import code_lines, markdown
+from compare.report.code_size import code_lines, markdown
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -20,4 +20,4 @@ def test_only_lines_with_code_count():
 def test_the_readme_table_is_generated():
     block = re.search(r"<!-- code-size:start -->\n(.*?)\n<!-- code-size:end -->", README.read_text(), re.S)
     assert block, "README.md lost its code-size markers"
-    assert block.group(1) == markdown(), "README's table is stale: paste `python -m compare.code_size` into it"
+    assert block.group(1) == markdown(), "README's table is stale: paste `python -m compare.report.code_size` into it"

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from compare import cli, orchestrator
-from compare.data_parallel import TOLERANCE, what_differs
-from compare.frameworks import default_frameworks
-from compare.results import load_results
-from compare.torch_runner import epoch_batches
+from compare.catalog.frameworks import default_frameworks
+from compare.contract.results import load_results
+from compare.harness import cli, orchestrator
+from compare.lessons.data_parallel import TOLERANCE, what_differs
+from compare.run.torch_runner import epoch_batches
 from tests.test_harness import run_cli
 
 
@@ -66,7 +66,7 @@ def test_each_data_parallel_framework_is_started_its_own_way():
     assert "--xla_force_host_platform_device_count=4" in env["XLA_FLAGS"] and env["KERAS_BACKEND"] == "jax"
     command = orchestrator.worker_command("torch-ddp", 4)
     assert command[1:5] == ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node=4"]
-    assert command[-2:] == ["-m", "compare.worker"]
+    assert command[-2:] == ["-m", "compare.run.worker"]
     assert orchestrator.child_environment("torch-ddp", "cpu", devices=2)["GLOO_SOCKET_IFNAME"] == "lo"
     assert orchestrator.worker_command("torch", 1) == orchestrator.WORKER_COMMAND
 

@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from compare import cli, datasets
-from compare.datasets import IDX_NAMES, SOURCES, DataError, load_dataset
+from compare.data import datasets
+from compare.data.datasets import IDX_NAMES, SOURCES, DataError, load_dataset
+from compare.harness import cli
 
 
 def write_idx(path: Path, array: np.ndarray, gz: bool = False) -> Path:
@@ -341,7 +342,7 @@ FASHION_FULL_COPY = os.environ.get("FASHION_MNIST_FULL_DIR", "")
     not FASHION_FULL_COPY, reason="set FASHION_MNIST_FULL_DIR to a full Fashion-MNIST copy to verify it"
 )
 def test_a_full_fashion_mnist_copy_passes_every_check(tmp_path):
-    from compare.results import load_results
+    from compare.contract.results import load_results
 
     data = load_dataset(FASHION_FULL_COPY, dataset="fashion-mnist")
     assert data.is_full and data.x_train.shape == (60_000, 28, 28)
@@ -383,7 +384,7 @@ def run_smoke(out: Path, *data_args: str) -> int:
 
 
 def test_a_comparison_on_fashion_mnist_from_a_folder_and_from_the_keras_cache(tmp_path):
-    from compare.results import load_results
+    from compare.contract.results import load_results
 
     arrays = synthetic(600, 300)
     write_idx_dir(tmp_path / "fashion", arrays)

@@ -8,9 +8,9 @@ import sys
 import time
 from pathlib import Path
 
-from compare import cli
-from compare.folder_lock import HOLDER_NAME
-from compare.results import load_results
+from compare.contract.results import load_results
+from compare.harness import cli
+from compare.harness.folder_lock import HOLDER_NAME
 
 # The CLI with the misbehaving worker of tests/fake_worker.py (FAULTS in the environment).
 WITH_FAKE_WORKER = (
@@ -80,7 +80,7 @@ def test_a_second_comparison_is_refused_and_a_killed_holder_is_taken_over(tmp_pa
 
 
 def test_check_command_refuses_a_folder_held_by_a_comparison(tmp_path, capsys):
-    from compare.folder_lock import FolderLock
+    from compare.harness.folder_lock import FolderLock
 
     holder = FolderLock(tmp_path).acquire()
     try:

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from compare import cli, orchestrator
-from compare.frameworks import FRAMEWORKS, Framework, default_frameworks
-from compare.registry import MODELS
-from compare.results import ResultsError, load_results
+from compare.catalog.frameworks import FRAMEWORKS, Framework, default_frameworks
+from compare.catalog.registry import MODELS
+from compare.contract.results import ResultsError, load_results
+from compare.harness import cli, orchestrator
 
 ALL_FRAMEWORKS = default_frameworks(gpu_count=0)  # the five single-device ones
 

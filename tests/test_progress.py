@@ -4,8 +4,8 @@ import io
 import json
 import os
 
-from compare import progress
-from compare.progress import Estimate, PlainDisplay, Reporter, RunProgress
+from compare.contract import progress
+from compare.contract.progress import Estimate, PlainDisplay, Reporter, RunProgress
 
 
 def test_the_estimate_expects_each_model_to_take_what_its_finished_runs_took():

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from compare import cli
-from compare.results import load_results
-from compare.torch_recipes import l2_penalty
-from compare.torch_runner import EarlyStopping
+from compare.contract.results import load_results
+from compare.harness import cli
+from compare.run.torch_recipes import l2_penalty
+from compare.run.torch_runner import EarlyStopping
 from tests.cases import EARLY_STOPPING_CASES
 from tests.test_harness import run_cli
 from torch_models import MLP, RandomShiftRotate

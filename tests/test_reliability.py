@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from compare import cli
-from compare.folder_lock import HOLDER_NAME
-from compare.results import load_results
+from compare.contract.results import load_results
+from compare.harness import cli
+from compare.harness.folder_lock import HOLDER_NAME
 
 
 def start_cli(*args: str) -> subprocess.Popen:

@@ -5,11 +5,11 @@ import os
 import subprocess
 import sys
 
-from compare.registry import MODELS
+from compare.catalog.registry import MODELS
 
 BACKENDS = ("tensorflow", "jax", "torch")
 # The same weights through another backend's kernels: float32 rounding only
-# (see compare/checks.py), so the parity tolerance applies.
+# (see compare/lessons/parity.py), so the parity tolerance applies.
 TOLERANCE = 1e-4
 
 

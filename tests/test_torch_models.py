@@ -5,8 +5,8 @@ import pytest
 import torch
 
 import torch_models
-from compare.params import torch_param_counts
-from compare.registry import MODELS
+from compare.catalog.registry import MODELS
+from compare.porting.params import torch_param_counts
 from tests.cases import INVALID_ARGS, TRAINING_STEPS
 
 

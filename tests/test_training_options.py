@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from compare import cli
-from compare.results import load_results
-from compare.runner_contract import time_to_target
-from compare.timing import CompileWatch
+from compare.contract.results import load_results
+from compare.harness import cli
+from compare.run.runner_contract import time_to_target
+from compare.run.timing import CompileWatch
 from tests.test_harness import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import model_args
+import twin_arguments
 
 
 class RandomShiftRotate(nn.Module):
@@ -27,8 +27,8 @@ class RandomShiftRotate(nn.Module):
 
     def __init__(self, max_degrees: float = 10.0, max_shift: float = 0.1):
         super().__init__()
-        self.max_degrees = model_args.non_negative_float("max_degrees", max_degrees)
-        self.max_shift = model_args.rate("max_shift", max_shift)
+        self.max_degrees = twin_arguments.non_negative_float("max_degrees", max_degrees)
+        self.max_shift = twin_arguments.rate("max_shift", max_shift)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if not self.training:

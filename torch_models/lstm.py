@@ -11,8 +11,8 @@ bias for the same function. Gate order is the same in both: i, f, g/c, o.
 import torch
 from torch import nn
 
-import model_args
-from torch_models.checks import check_images
+import twin_arguments
+from torch_models.inputs import check_images
 
 
 class LSTMClassifier(nn.Module):
@@ -26,9 +26,9 @@ class LSTMClassifier(nn.Module):
 
     def __init__(self, num_classes: int = 10, image_size: int = 28, units: int = 128):
         super().__init__()
-        self.num_classes = model_args.positive_int("num_classes", num_classes)
-        self.image_size = model_args.positive_int("image_size", image_size)
-        self.units = model_args.positive_int("units", units)
+        self.num_classes = twin_arguments.positive_int("num_classes", num_classes)
+        self.image_size = twin_arguments.positive_int("image_size", image_size)
+        self.units = twin_arguments.positive_int("units", units)
 
         self.lstm = nn.LSTM(image_size, units, batch_first=True)
         self.head = nn.Linear(units, num_classes)

@@ -8,8 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import model_args
-from torch_models.checks import check_images, init_glorot_uniform
+import twin_arguments
+from torch_models.initializers import init_glorot_uniform
+from torch_models.inputs import check_images
 
 
 class MLP(nn.Module):
@@ -30,10 +31,10 @@ class MLP(nn.Module):
         dropout_rate: float = 0.2,
     ):
         super().__init__()
-        self.num_classes = model_args.positive_int("num_classes", num_classes)
-        self.image_size = model_args.positive_int("image_size", image_size)
-        self.hidden_units = model_args.positive_ints("hidden_units", hidden_units)
-        self.dropout_rate = model_args.rate("dropout_rate", dropout_rate)
+        self.num_classes = twin_arguments.positive_int("num_classes", num_classes)
+        self.image_size = twin_arguments.positive_int("image_size", image_size)
+        self.hidden_units = twin_arguments.positive_ints("hidden_units", hidden_units)
+        self.dropout_rate = twin_arguments.rate("dropout_rate", dropout_rate)
 
         widths = (image_size * image_size, *self.hidden_units)
         self.hidden = nn.ModuleList(nn.Linear(n_in, n_out) for n_in, n_out in zip(widths[:-1], widths[1:]))

@@ -15,8 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import model_args
-from torch_models.checks import check_images, init_glorot_uniform
+import twin_arguments
+from torch_models.initializers import init_glorot_uniform
+from torch_models.inputs import check_images
 
 # torch's momentum is the weight of the batch statistic (Keras' is 1 - this).
 BN_MOMENTUM = 0.1
@@ -53,8 +54,8 @@ class PreActBlock(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1):
         super().__init__()
-        self.in_channels = model_args.positive_int("in_channels", in_channels)
-        self.out_channels = model_args.positive_int("out_channels", out_channels)
+        self.in_channels = twin_arguments.positive_int("in_channels", in_channels)
+        self.out_channels = twin_arguments.positive_int("out_channels", out_channels)
         if stride not in (1, 2):
             raise ValueError(f"`stride` must be 1 or 2. Received: stride={stride!r}")
         self.stride = stride
@@ -95,11 +96,13 @@ class ResNetV2(nn.Module):
         block_strides: tuple[int, ...] = (1, 2, 1, 2, 1),
     ):
         super().__init__()
-        self.num_classes = model_args.positive_int("num_classes", num_classes)
-        self.image_size = model_args.positive_int("image_size", image_size)
-        self.stem_channels = model_args.positive_int("stem_channels", stem_channels)
-        self.block_channels = model_args.positive_ints("block_channels", block_channels)
-        self.block_strides = model_args.positive_ints("block_strides", block_strides, length=len(self.block_channels))
+        self.num_classes = twin_arguments.positive_int("num_classes", num_classes)
+        self.image_size = twin_arguments.positive_int("image_size", image_size)
+        self.stem_channels = twin_arguments.positive_int("stem_channels", stem_channels)
+        self.block_channels = twin_arguments.positive_ints("block_channels", block_channels)
+        self.block_strides = twin_arguments.positive_ints(
+            "block_strides", block_strides, length=len(self.block_channels)
+        )
 
         self.stem_conv = conv(1, stem_channels, 3, 1)
         self.stem_bn = batch_norm(stem_channels)

@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import model_args
-from torch_models.checks import check_images
+import twin_arguments
+from torch_models.inputs import check_images
 
 LN_EPSILON = 1e-5
 INIT_STD = 0.02
@@ -49,10 +49,10 @@ class PatchEmbedding(nn.Module):
 
     def __init__(self, image_size: int = 28, patch_size: int = 7, d_model: int = 64):
         super().__init__()
-        self.image_size = model_args.positive_int("image_size", image_size)
-        self.patch_size = model_args.positive_int("patch_size", patch_size)
-        self.d_model = model_args.positive_int("d_model", d_model)
-        model_args.divisible("image_size", image_size, "patch_size", patch_size)
+        self.image_size = twin_arguments.positive_int("image_size", image_size)
+        self.patch_size = twin_arguments.positive_int("patch_size", patch_size)
+        self.d_model = twin_arguments.positive_int("d_model", d_model)
+        twin_arguments.divisible("image_size", image_size, "patch_size", patch_size)
         self.grid_size = image_size // patch_size
         self.num_patches = self.grid_size**2
 
@@ -90,11 +90,11 @@ class EncoderBlock(nn.Module):
         dropout_rate: float = 0.1,
     ):
         super().__init__()
-        self.d_model = model_args.positive_int("d_model", d_model)
-        self.num_heads = model_args.positive_int("num_heads", num_heads)
-        self.ff_dim = model_args.positive_int("ff_dim", ff_dim)
-        self.dropout_rate = model_args.rate("dropout_rate", dropout_rate)
-        model_args.divisible("d_model", d_model, "num_heads", num_heads)
+        self.d_model = twin_arguments.positive_int("d_model", d_model)
+        self.num_heads = twin_arguments.positive_int("num_heads", num_heads)
+        self.ff_dim = twin_arguments.positive_int("ff_dim", ff_dim)
+        self.dropout_rate = twin_arguments.rate("dropout_rate", dropout_rate)
+        twin_arguments.divisible("d_model", d_model, "num_heads", num_heads)
 
         self.ln_1 = nn.LayerNorm(d_model, eps=LN_EPSILON)
         # Attention-weight dropout is off in both twins; dropout acts on the branch.
@@ -137,8 +137,8 @@ class TransformerClassifier(nn.Module):
         dropout_rate: float = 0.1,
     ):
         super().__init__()
-        self.num_classes = model_args.positive_int("num_classes", num_classes)
-        self.num_blocks = model_args.positive_int("num_blocks", num_blocks)
+        self.num_classes = twin_arguments.positive_int("num_classes", num_classes)
+        self.num_blocks = twin_arguments.positive_int("num_blocks", num_blocks)
 
         self.patch_embed = PatchEmbedding(image_size, patch_size, d_model)
         self.blocks = nn.ModuleList(EncoderBlock(d_model, num_heads, ff_dim, dropout_rate) for _ in range(num_blocks))

@@ -8,8 +8,8 @@ import pytest
 
 import keras_models
 import torch_models
-from compare.params import keras_param_counts
-from compare.registry import MODELS
+from compare.catalog.registry import MODELS
+from compare.porting.params import keras_param_counts
 from tests.cases import INVALID_ARGS, TRAINING_STEPS
 
 

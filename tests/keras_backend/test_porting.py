@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from compare import checks, port_keras
-from compare.port_keras import keras_to_state, state_to_keras
-from compare.port_torch import state_to_torch, torch_to_state
-from compare.registry import MODELS
-from compare.weights import PortingError, max_abs_diff
+from compare.catalog.registry import MODELS
+from compare.lessons import differences, parity
+from compare.porting import port_keras
+from compare.porting.port_keras import keras_to_state, state_to_keras
+from compare.porting.port_torch import state_to_torch, torch_to_state
+from compare.porting.weights import PortingError, max_abs_diff
 
 
 def tensorflow_sees_a_gpu() -> bool:
@@ -39,8 +40,8 @@ def torch_logits(model, images):
 
 @pytest.mark.parametrize("name", MODELS)
 def test_torch_to_keras_gives_the_same_logits(name, digits):
-    result = checks.inference_parity(name, digits[0])
-    assert result["passed"], result  # max |Δ| ≤ 1e-4, see compare/checks.py
+    result = parity.inference_parity(name, digits[0])
+    assert result["passed"], result  # max |Δ| ≤ 1e-4, see compare/lessons/parity.py
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -51,7 +52,7 @@ def test_keras_to_torch_gives_the_same_logits(name, digits):
     torch_model = MODELS[name].torch_class()()
     state_to_torch(keras_to_state(keras_model), torch_model)
     diff = max_abs_diff(keras_logits(keras_model, digits[0]), torch_logits(torch_model, digits[0]))
-    assert diff <= checks.LOGIT_TOLERANCE
+    assert diff <= parity.LOGIT_TOLERANCE
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -77,12 +78,12 @@ def test_round_trip_returns_the_same_weights(name):
 
 @pytest.mark.parametrize("name", MODELS)
 def test_one_training_step_matches(name, digits):
-    result = checks.training_parity(name, *digits)
+    result = parity.training_parity(name, *digits)
     assert result["passed"], result
     if name == "lstm":
         assert result["lstm_summed_bias_step_ratio_torch_over_keras"] == pytest.approx(2.0, rel=1e-3)
     if name == "resnet_v2":
-        assert result["bn_running_mean_max_abs_diff"] <= checks.LOGIT_TOLERANCE
+        assert result["bn_running_mean_max_abs_diff"] <= parity.LOGIT_TOLERANCE
         # Bessel's correction: n = 16 images × 28 × 28 per channel in the stem, so ≥ 1/(n−1).
         assert 1e-5 < result["bn_running_var_max_rel_diff"] < 1e-2
 
@@ -114,8 +115,8 @@ def test_a_forgotten_square_transpose_is_caught_by_parity(monkeypatch, digits):
         keras.layers.MultiHeadAttention,
         (port_keras.CONVERTERS[keras.layers.MultiHeadAttention][0], port_keras.attention_out, out_proj_untransposed),
     )
-    result = checks.inference_parity("transformer", digits[0])
-    assert not result["passed"] and result["max_abs_logit_diff"] > 100 * checks.LOGIT_TOLERANCE
+    result = parity.inference_parity("transformer", digits[0])
+    assert not result["passed"] and result["max_abs_logit_diff"] > 100 * parity.LOGIT_TOLERANCE
 
 
 def test_shape_mismatch_names_the_layer_and_both_shapes():
@@ -143,43 +144,43 @@ def test_unexpected_weights_are_named():
 
 
 def test_batch_norm_defaults(digits):
-    m = checks.batch_norm_defaults(digits[0])["measured"]
+    m = differences.batch_norm_defaults(images=digits[0])["measured"]
     assert m["keras_default_running_mean"] == pytest.approx(0.01 * m["batch_mean"], rel=1e-4)
     assert m["torch_default_running_mean"] == pytest.approx(0.1 * m["batch_mean"], rel=1e-4)
     assert m["normalized_max_abs_diff_from_epsilon"] > 0.1
 
 
 def test_parameters_vs_buffers():
-    m = checks.parameters_vs_buffers()["measured"]
+    m = differences.parameters_vs_buffers()["measured"]
     assert m["keras_count_params"] - m["keras_trainable"] == m["torch_float_buffers"] == 1_792
     assert m["torch_parameters"] == m["keras_trainable"] == 677_162
     assert m["torch_num_batches_tracked"] == 12
 
 
 def test_stride2_padding(digits):
-    m = checks.stride2_padding(digits[0])["measured"]
+    m = differences.stride2_padding(images=digits[0])["measured"]
     assert m["same_vs_torch_max_abs_diff"] > 0.1
     assert m["explicit_pad_vs_torch_max_abs_diff"] <= 1e-5
     assert m["output_shape_keras"][1:3] == [14, 14]
 
 
 def test_channels_last(digits):
-    m = checks.channels_last(digits[0])["measured"]
+    m = differences.channels_last(images=digits[0])["measured"]
     assert m["keras_shape"][1:] == [28, 28, 4] and m["torch_shape"][1:] == [4, 28, 28]
     assert m["max_abs_diff_after_transpose"] <= 1e-5
     assert m["fraction_of_flattened_positions_that_differ"] > 0.3
 
 
 def test_lstm_bias_and_gates(digits):
-    m = checks.lstm_bias_and_gates(digits[0])["measured"]
+    m = differences.lstm_bias_and_gates(images=digits[0])["measured"]
     assert m["torch_extra_parameters"] == 4 * 128
-    assert m["ported_max_abs_logit_diff"] <= checks.LOGIT_TOLERANCE
+    assert m["ported_max_abs_logit_diff"] <= parity.LOGIT_TOLERANCE
     assert m["wrong_gate_order_max_abs_logit_diff"] > 1e-2
     assert m["keras_kernel_shape"] == [28, 512] and m["torch_weight_ih_shape"] == [512, 28]
 
 
 def test_dense_layout_and_init(digits):
-    m = checks.dense_layout_and_init(*digits)["measured"]
+    m = differences.dense_layout_and_init(images=digits[0], labels=digits[1])["measured"]
     assert m["keras_kernel_shape"] == [784, 256] and m["torch_weight_shape"] == [256, 784]
     # glorot_uniform: std sqrt(2 / (784 + 256)) = 0.0439; kaiming_uniform(a=√5): 1 / sqrt(3 · 784) = 0.0206.
     assert m["keras_kernel_std"] == pytest.approx(math.sqrt(2 / 1040), rel=0.02)
@@ -188,20 +189,20 @@ def test_dense_layout_and_init(digits):
 
 
 def test_gelu_approximation():
-    m = checks.gelu_approximation()["measured"]
+    m = differences.gelu_approximation()["measured"]
     assert 1e-4 < m["ops_gelu_default_vs_exact_max_abs_diff"] < 1e-3
     assert m["activations_gelu_vs_torch_max_abs_diff"] <= 1e-6
     assert m["ops_gelu_exact_vs_torch_max_abs_diff"] <= 1e-6
 
 
 def test_layer_norm_epsilon():
-    m = checks.layer_norm_epsilon()["measured"]
+    m = differences.layer_norm_epsilon()["measured"]
     assert m["default_epsilons_max_abs_diff"] > 0.1
     assert m["matched_epsilon_max_abs_diff"] <= 1e-5
 
 
 def test_adam_epsilon():
-    m = checks.adam_epsilon()["measured"]
+    m = differences.adam_epsilon()["measured"]
     g = 1e-8  # the second gradient: Adam's first step is lr · g / (|g| + ε)
     assert m["torch_default_1e-8"][1] == pytest.approx(1e-3 * g / (g + 1e-8), rel=1e-3)
     assert m["keras_default_1e-7"][1] == pytest.approx(1e-3 * g / (g + 1e-7), rel=1e-3)
@@ -212,7 +213,7 @@ def test_adam_epsilon():
 
 
 def test_compile_and_precision_defaults():
-    m = checks.compile_and_precision_defaults()["measured"]
+    m = differences.compile_and_precision_defaults()["measured"]
     backend = keras.backend.backend()
     assert m["keras_backend"] == backend
     # "auto" means XLA on JAX; on TensorFlow only with a GPU (Keras skips XLA on CPU-only machines).
@@ -231,24 +232,24 @@ def test_ported_weights_saved_as_a_state_dict_load_without_pickle(name, digits, 
     reloaded = MODELS[name].torch_class()()
     reloaded.load_state_dict(torch.load(tmp_path / "weights.pt", weights_only=True))  # tensors only, no code
     diff = max_abs_diff(keras_logits(keras_model, digits[0]), torch_logits(reloaded, digits[0]))
-    assert diff <= checks.LOGIT_TOLERANCE
+    assert diff <= parity.LOGIT_TOLERANCE
 
 
 def test_scheduler_stepped_per_epoch():
-    m = checks.scheduler_stepped_per_epoch()["measured"]
-    steps_per_epoch = m["steps"] // checks.SCHEDULE_EPOCHS
-    assert m["max_abs_rate_diff_keras_vs_torch_per_step"] <= 1e-5 * checks.SCHEDULE_PEAK_RATE  # float32 vs float64
+    m = differences.scheduler_stepped_per_epoch()["measured"]
+    steps_per_epoch = m["steps"] // differences.SCHEDULE_EPOCHS
+    assert m["max_abs_rate_diff_keras_vs_torch_per_step"] <= 1e-5 * differences.SCHEDULE_PEAK_RATE  # float32 vs float64
     # Stepped per epoch, the warm-up written in steps never leaves 0 in the first epoch.
     assert m["steps_at_rate_0_per_epoch"] == steps_per_epoch
-    assert m["max_abs_rate_diff_keras_vs_torch_per_epoch"] > 0.5 * checks.SCHEDULE_PEAK_RATE
+    assert m["max_abs_rate_diff_keras_vs_torch_per_epoch"] > 0.5 * differences.SCHEDULE_PEAK_RATE
     # A third of the budget lost: measured 85.2% against 92.5% on a 2-core CPU.
     assert m["torch_test_accuracy_stepped_per_epoch"] < m["torch_test_accuracy_stepped_per_step"] - 0.02
 
 
 def test_bf16_compute(digits):
-    measured = checks.bf16_compute(digits[0])["measured"]
+    measured = differences.bf16_compute(images=digits[0])["measured"]["models"]
     for name, m in measured.items():
-        assert m["passed"], (name, m)  # within 3% of the largest logit, see checks.BF16_RELATIVE_TOLERANCE
+        assert m["passed"], (name, m)  # within 3% of the largest logit, see differences.BF16_RELATIVE_TOLERANCE
         assert m["keras_float32"] == []  # every Keras layer returns its policy's compute dtype
         assert "Dense" in m["keras_bfloat16"] and "Linear" in m["torch_bfloat16"]
     # autocast keeps layer_norm on its float32 list: the transformer's LayerNorms return float32.

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from compare.keras_recipes import add_l2
-from compare.keras_runner import with_augmentation
-from compare.port_keras import state_to_keras
-from compare.port_torch import torch_to_state
-from compare.registry import MODELS
-from compare.torch_recipes import l2_penalty
-from compare.torch_runner import EarlyStopping as TorchEarlyStopping
+from compare.catalog.registry import MODELS
+from compare.porting.port_keras import state_to_keras
+from compare.porting.port_torch import torch_to_state
+from compare.run.keras_recipes import add_l2
+from compare.run.keras_runner import with_augmentation
+from compare.run.torch_recipes import l2_penalty
+from compare.run.torch_runner import EarlyStopping as TorchEarlyStopping
 from keras_models import RandomShiftRotate
 from tests.cases import EARLY_STOPPING_CASES
 
@@ -50,7 +50,7 @@ def test_l2_penalty_is_added_to_the_training_loss(sample_batch):
 @pytest.mark.parametrize("losses, patience, stopped, best", EARLY_STOPPING_CASES)
 def test_keras_early_stopping_matches_the_torch_loop(losses, patience, stopped, best):
     """keras.callbacks.EarlyStopping, driven epoch by epoch as fit drives it, stops
-    and restores exactly where compare.torch_runner.EarlyStopping does."""
+    and restores exactly where compare.run.torch_runner.EarlyStopping does."""
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False)])
     callback = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
     callback.set_model(model)

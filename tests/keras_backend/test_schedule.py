@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from compare.keras_recipes import learning_rate
-from compare.registry import learning_rate_factor, warmup_steps
+from compare.catalog.registry import learning_rate_factor, warmup_steps
+from compare.run.keras_recipes import learning_rate
 
 
 @pytest.mark.parametrize("total_steps", [8, 100])

@@ -1,0 +1,604 @@
+"""Command line: `python -m compare` (or `keras-torch-compare`).
+
+    python -m compare [run] [options]   run the comparison (the default command)
+    python -m compare report DIR        re-render DIR/report.{md,html} from DIR/results.json
+    python -m compare check [--out DIR] parity and framework-difference checks on every
+                                        installed Keras backend, without training
+    python -m compare env               print the environment record and usable frameworks
+
+Exit status: 0 when every run finished; 1 when any run failed, timed out or
+diverged (or a framework named with --frameworks is not installed); 2 for bad
+arguments, data or folders; 130 when interrupted (finished runs are kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import os
+import signal
+import sys
+from collections.abc import Collection
+from pathlib import Path
+
+from compare.catalog.frameworks import COMPILE_MODES, FRAMEWORKS, PRECISIONS, default_frameworks
+from compare.catalog.registry import MODELS, PRESETS, SCHEDULES, VALIDATION_FRACTION, Budget, Regularization
+from compare.contract.results import ResultsError, load_results
+from compare.data.datasets import SOURCES, DataError, load_dataset
+from compare.harness.environment import environment_record, nvidia_gpus
+from compare.harness.folder_lock import FolderBusy, FolderLock
+
+EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one message, exit status 2."""
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def dropout_rate(text: str) -> float:
+    value = non_negative_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"expected a rate in [0, 1), got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def names(valid: Collection[str], what: str):
+    """argparse type for a comma-separated list drawn from `valid`."""
+
+    def parse(text: str) -> list[str]:
+        chosen = [name.strip() for name in text.split(",") if name.strip()]
+        unknown = [name for name in chosen if name not in valid]
+        if unknown or not chosen:
+            raise argparse.ArgumentTypeError(
+                f"unknown {what} {', '.join(map(repr, unknown)) or '(none given)'}; choose from: {', '.join(valid)}"
+            )
+        return chosen
+
+    return parse
+
+
+def run_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m compare",
+        description="Train and time the same four MNIST models on Keras 3 (TensorFlow, JAX, "
+        "PyTorch backends) and plain PyTorch, each framework in its own process, and write a report.",
+        epilog="Other commands: `python -m compare report DIR`, `python -m compare env`.",
+    )
+    parser.add_argument(
+        "--models",
+        type=names(MODELS, "model"),
+        help=f"comma-separated, from: {', '.join(MODELS)} (default: every model the preset trains)",
+    )
+    parser.add_argument(
+        "--frameworks",
+        type=names(FRAMEWORKS, "framework"),
+        default=None,
+        help=f"comma-separated, from: {', '.join(FRAMEWORKS)} (default: every one installed; "
+        f"the data-parallel keras-jax-dp and torch-ddp only with two or more GPUs)",
+    )
+    parser.add_argument(
+        "--preset",
+        choices=list(PRESETS),
+        default="default",
+        help="; ".join(f"{p.name}: {p.description}" for p in PRESETS.values()).replace("%", "%%"),
+    )
+    parser.add_argument("--epochs", type=positive_int, help="override the preset's epochs for every model")
+    parser.add_argument("--batch-size", type=positive_int, help="override the preset's batch size")
+    parser.add_argument(
+        "--learning-rate",
+        type=positive_float,
+        help="override the preset's Adam learning rate (the peak rate of a schedule)",
+    )
+    parser.add_argument(
+        "--lr-schedule",
+        choices=SCHEDULES,
+        help="warmup-cosine: linear warm-up over the first 10%% of steps, then cosine decay to 0, "
+        "stepped per batch in every framework; constant: the rate throughout (default: the preset's)",
+    )
+    parser.add_argument(
+        "--dataset",
+        choices=list(SOURCES),
+        default="mnist",
+        help="MNIST's digits, or Zalando's Fashion-MNIST (same format, harder; no sample ships: "
+        "it is drawn from a local copy)",
+    )
+    parser.add_argument(
+        "--data",
+        choices=["sample", "full"],
+        help="5,000/1,000 images (MNIST's ship with the package), or the whole dataset found or "
+        "downloaded as the README says (default: the preset's)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        "--mnist-dir",
+        type=Path,
+        dest="data_dir",
+        help="a folder with the dataset's four IDX files, or an .npz (implies --data full unless "
+        "--data sample is given)",
+    )
+    parser.add_argument(
+        "--device", choices=["auto", "cpu", "gpu"], default="auto", help="auto: the GPU when nvidia-smi lists one"
+    )
+    parser.add_argument(
+        "--jit-compile",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="Keras compile(jit_compile=...): auto is XLA on JAX (and on TensorFlow with a GPU), eager on torch",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="fp32",
+        help="fp32: float32 in full precision; tf32: TF32 matmuls and convolutions on Ampere+ "
+        "GPUs; bf16: mixed precision, float32 variables and bfloat16 compute (Keras' "
+        "mixed_bfloat16 policy, torch.autocast); set the same in every framework (default fp32)",
+    )
+    parser.add_argument("--tf32", choices=["on", "off"], help="the same as --precision tf32 (on) or fp32 (off)")
+    parser.add_argument(
+        "--compile-mode",
+        choices=COMPILE_MODES,
+        default="default",
+        help="torch.compile's mode for torch-compile (reduce-overhead: CUDA graphs on a GPU)",
+    )
+    parser.add_argument(
+        "--until-target",
+        action="store_true",
+        help="stop each run after the first epoch whose test accuracy reaches the model's "
+        "target (the preset's epochs are the cap); the report ranks the frameworks by time to target",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seeds Python, NumPy, every framework, the initial weights and the data order",
+    )
+    parser.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="deterministic kernels in every framework (GPU: slower; see the README)",
+    )
+    parser.add_argument("--timeout", type=positive_int, help="seconds per run (default: the preset's)")
+    parser.add_argument("--out", type=Path, help="results folder (default: results/<timestamp>)")
+    parser.add_argument(
+        "--skip-checks", action="store_true", help="leave out the parity and framework-difference checks (see `check`)"
+    )
+    parser.add_argument(
+        "--dp-devices",
+        type=positive_int,
+        help="devices for keras-jax-dp and torch-ddp (default: every GPU; on a CPU, 2 host "
+        "devices or processes, a correctness check rather than a speed-up)",
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue the comparison in --out: keep its finished runs, run the rest"
+    )
+    regularization = parser.add_argument_group(
+        "regularization",
+        "each spelled the idiomatic way in each framework (see the README); the "
+        "regularization preset sets these itself, one variant at a time",
+    )
+    regularization.add_argument(
+        "--l2",
+        type=non_negative_float,
+        default=0.0,
+        metavar="λ",
+        help="add λ·Σw² over every kernel to the loss (Keras: L2(λ) regularizers)",
+    )
+    regularization.add_argument(
+        "--weight-decay",
+        type=non_negative_float,
+        default=0.0,
+        metavar="WD",
+        help="the optimizer's weight_decay (decoupled in Keras, coupled in torch's Adam)",
+    )
+    regularization.add_argument(
+        "--dropout",
+        type=dropout_rate,
+        metavar="RATE",
+        help="dropout rate of the models that have dropout (mlp, transformer)",
+    )
+    regularization.add_argument(
+        "--early-stopping",
+        type=positive_int,
+        metavar="PATIENCE",
+        help=f"stop after PATIENCE epochs without a lower validation loss and restore "
+        f"the best weights; the validation split is "
+        f"{VALIDATION_FRACTION * 100:g}%% of the training images",
+    )
+    regularization.add_argument(
+        "--augment", action="store_true", help="random rotations (±10°) and shifts (±10%%) of the training images"
+    )
+    return parser
+
+
+REGULARIZATION_FLAGS = {
+    "l2": "--l2",
+    "weight_decay": "--weight-decay",
+    "dropout_rate": "--dropout",
+    "early_stopping_patience": "--early-stopping",
+    "augment": "--augment",
+}
+
+
+def variants(args: argparse.Namespace, preset, models: list[str]) -> tuple[Regularization, ...]:
+    """The preset's regularization variants, or the one the flags describe."""
+    flags = {
+        "l2": args.l2,
+        "weight_decay": args.weight_decay,
+        "dropout_rate": args.dropout,
+        "early_stopping_patience": args.early_stopping,
+        "augment": args.augment,
+    }
+    given = [REGULARIZATION_FLAGS[key] for key, value in flags.items() if value != getattr(Regularization(), key)]
+    if preset.variants:
+        if given:
+            raise UsageError(
+                f"{', '.join(given)} cannot be combined with --preset {preset.name}, which sets "
+                f"each variant's regularization itself; use another preset to set them."
+            )
+        return preset.variants
+    if args.dropout is not None:
+        without = [m for m in models if not MODELS[m].has_dropout]
+        if without:
+            raise UsageError(
+                f"--dropout: {', '.join(without)} has no dropout layer; choose --models from "
+                f"{', '.join(m for m in MODELS if MODELS[m].has_dropout)}."
+            )
+    from_flags = Regularization(**flags)  # named "as built" when no flag is given
+    return (dataclasses.replace(from_flags, name=from_flags.describe()) if given else from_flags,)
+
+
+def resolve_device(choice: str) -> str:
+    has_gpu = bool(nvidia_gpus())
+    if choice == "gpu" and not has_gpu:
+        raise UsageError("--device gpu: no NVIDIA GPU found (nvidia-smi lists none). Use --device cpu.")
+    return "gpu" if choice == "gpu" or (choice == "auto" and has_gpu) else "cpu"
+
+
+CPU_DP_DEVICES = 2  # host devices (JAX) or processes (torch) on a CPU
+
+
+def resolve_dp_devices(requested: int | None, device: str) -> int:
+    """How many devices the data-parallel frameworks spread over."""
+    if device == "cpu":
+        return requested or CPU_DP_DEVICES
+    gpus = len(nvidia_gpus())
+    if requested and requested > gpus:
+        raise UsageError(f"--dp-devices {requested}: only {gpus} GPU(s) here; choose at most {gpus}.")
+    return requested or gpus
+
+
+def check_divisible_batches(budgets: dict[str, Budget], models: list[str], devices: int) -> None:
+    """Data parallelism splits every batch evenly across the devices."""
+    uneven = [f"{m} (batch {budgets[m].batch_size})" for m in models if budgets[m].batch_size % devices]
+    if uneven:
+        raise UsageError(
+            f"the data-parallel frameworks split each batch over {devices} devices, but "
+            f"{', '.join(uneven)} is not a multiple of {devices}; choose --batch-size or --dp-devices "
+            f"so that it is."
+        )
+
+
+def writable_folder(path: Path) -> Path:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise UsageError(
+            f"cannot write the results folder {path}: {error.strerror}. Choose another with --out."
+        ) from None
+    return path
+
+
+def describe_targets(preset) -> str:
+    return (
+        "; ".join(f"{dataset} {preset.data}: {', '.join(models)}" for dataset, models in preset.targets.items())
+        or "none"
+    )
+
+
+def precision(args: argparse.Namespace) -> str:
+    if args.tf32 is None:
+        return args.precision
+    if args.precision != "fp32":
+        raise UsageError(f"--tf32 {args.tf32} and --precision {args.precision} disagree; give only --precision.")
+    return "tf32" if args.tf32 == "on" else "fp32"
+
+
+def make_plan(args: argparse.Namespace):
+    from compare.harness.orchestrator import Plan
+
+    preset = PRESETS[args.preset]
+    models = args.models or list(preset.budgets)
+    untrained = [m for m in models if m not in preset.budgets]
+    if untrained:
+        raise UsageError(
+            f"--preset {preset.name} trains only {', '.join(preset.budgets)}; {', '.join(untrained)} is not part of it."
+        )
+    data_kind = args.data or ("full" if args.data_dir else preset.data)
+    targets = preset.targets_for(args.dataset, data_kind)
+    if args.until_target and not all(model in targets for model in models):
+        raise UsageError(
+            f"--until-target: --preset {preset.name} has no {args.dataset} targets for "
+            f"--data {data_kind} (it has: {describe_targets(preset)}); choose a preset and data that do."
+        )
+    try:
+        data = load_dataset(args.data_dir, dataset=args.dataset, sample=data_kind == "sample")
+    except DataError as error:
+        raise UsageError(str(error)) from None
+    budgets = {
+        name: Budget(
+            epochs=args.epochs or budget.epochs,
+            batch_size=args.batch_size or budget.batch_size,
+            learning_rate=args.learning_rate or budget.learning_rate,
+            schedule=args.lr_schedule or budget.schedule,
+            train_samples=budget.train_samples,
+            test_samples=budget.test_samples,
+        )
+        for name, budget in preset.budgets.items()
+    }
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    device = resolve_device(args.device)
+    frameworks = args.frameworks or default_frameworks(len(nvidia_gpus()) if device == "gpu" else 0)
+    dp_devices = resolve_dp_devices(args.dp_devices, device)
+    if any(FRAMEWORKS[f].data_parallel for f in frameworks):
+        check_divisible_batches(budgets, models, dp_devices)
+    return Plan(
+        preset=preset,
+        budgets=budgets,
+        models=models,
+        frameworks=frameworks,
+        frameworks_chosen=args.frameworks is not None,
+        data=data,
+        targets=targets,
+        device=device,
+        jit_compile=args.jit_compile,
+        precision=precision(args),
+        compile_mode=args.compile_mode,
+        until_target=args.until_target,
+        seed=args.seed,
+        timeout_s=args.timeout or preset.timeout_s,
+        out=args.out or Path("results") / stamp,
+        deterministic=args.deterministic,
+        checks=not args.skip_checks,
+        variants=variants(args, preset, models),
+        dp_devices=dp_devices,
+    )
+
+
+def raise_keyboard_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def claim_folder(path: Path) -> FolderLock:
+    """Create `path` and lock it: one comparison writes a results folder at a time."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        lock = FolderLock(path).acquire()  # creating the lock file also shows that `path` is writable
+    except FolderBusy as busy:
+        raise UsageError(str(busy)) from None
+    except OSError as error:
+        raise UsageError(
+            f"cannot write the results folder {path}: {error.strerror}. Choose another with --out."
+        ) from None
+    if lock.took_over:
+        print(f"Note: {lock.took_over}.", file=sys.stderr)
+    return lock
+
+
+def command_run(argv: list[str]) -> int:
+    args = run_parser().parse_args(argv)
+    if args.resume and args.out is None:
+        raise UsageError("--resume needs --out DIR, the folder of the comparison to continue.")
+    plan = make_plan(args)
+    lock = claim_folder(plan.out)
+    try:
+        return run_comparison(plan, args.resume)
+    finally:
+        lock.release()
+
+
+def run_comparison(plan, resume: bool) -> int:
+    """The comparison in `plan`, in a folder this process holds."""
+    from compare import report
+    from compare.harness import orchestrator
+
+    previous = None
+    if (plan.out / "results.json").exists():
+        if not resume:
+            raise UsageError(
+                f"{plan.out} already holds a comparison (results.json). Continue it with "
+                f"--resume, or choose another --out folder."
+            )
+        try:
+            previous = orchestrator.resumable(plan, load_results(plan.out))
+        except (ResultsError, ValueError) as error:
+            raise UsageError(str(error)) from None
+    print(f"Data: {plan.data.describe()}")
+    print(f"Preset {plan.preset.name}: {plan.preset.description}")
+    for model in plan.models:
+        b = plan.budgets[model]
+        print(
+            f"  {model}: {b.epochs} epoch(s), batch {b.batch_size}, lr {b.learning_rate}, "
+            f"train samples {b.train_samples or 'all'}, test samples {b.test_samples or 'all'}"
+        )
+    print(f"Device: {plan.device} | frameworks: {', '.join(plan.frameworks)} | results: {plan.out}")
+
+    signal.signal(signal.SIGTERM, raise_keyboard_interrupt)  # SIGTERM ends like Ctrl-C: results kept
+    try:
+        document = orchestrator.run_all(plan, previous=previous)
+    except KeyboardInterrupt:
+        print("\nInterrupted: the finished runs are kept.", file=sys.stderr)
+        document = load_results(plan.out)
+        report.write_report(document, plan.out)
+        print(f"Partial report: {plan.out / 'report.md'}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    report.write_report(document, plan.out)
+    summary = report.summary_section(document)
+    print("\n" + report.markdown_table(summary.headers, summary.rows))
+    print(f"\nReport: {plan.out / 'report.md'} and {plan.out / 'report.html'}")
+    failed = orchestrator.failed_runs(document, plan.frameworks_chosen)
+    if failed:
+        print(
+            f"{len(failed)} run(s) did not finish: "
+            + ", ".join(f"{r['model']} on {r['framework']} ({r['status']})" for r in failed),
+            file=sys.stderr,
+        )
+        return EXIT_RUN_FAILED
+    return EXIT_OK
+
+
+def command_report(argv: list[str]) -> int:
+    from compare import report
+
+    parser = argparse.ArgumentParser(
+        prog="python -m compare report", description="Re-render the report of a results folder from its results.json."
+    )
+    parser.add_argument("folder", type=Path)
+    args = parser.parse_args(argv)
+    try:
+        document = load_results(args.folder)
+    except ResultsError as error:
+        raise UsageError(str(error)) from None
+    folder = args.folder if args.folder.is_dir() else args.folder.parent
+    for path in report.write_report(document, writable_folder(folder)):
+        print(path)
+    return EXIT_OK
+
+
+def command_check(argv: list[str]) -> int:
+    from compare.harness import orchestrator
+
+    parser = argparse.ArgumentParser(
+        prog="python -m compare check",
+        description="Port weights between the twins and check parity and every framework difference, on "
+        "each installed Keras backend (in parallel processes), without training. Writes results.json, "
+        "report.md and report.html, and prints the parity and differences sections.",
+    )
+    parser.add_argument(
+        "--backends",
+        type=names(("tensorflow", "jax", "torch"), "backend"),
+        default=["tensorflow", "jax", "torch"],
+        help="comma-separated Keras backends (default: all)",
+    )
+    parser.add_argument("--out", type=Path, help="results folder (default: results/check-<timestamp>)")
+    args = parser.parse_args(argv)
+    backends = orchestrator.checkable_backends([f"keras-{b}" for b in args.backends])
+    if not backends:
+        raise UsageError(
+            "the checks need torch and at least one Keras backend (tensorflow, jax or torch); "
+            "install them with `pip install -r requirements-cpu.txt`."
+        )
+    out = args.out or Path("results") / datetime.datetime.now().strftime("check-%Y%m%d-%H%M%S")
+    lock = claim_folder(out)
+    try:
+        return run_check(out, backends)
+    finally:
+        lock.release()
+
+
+def run_check(out: Path, backends: list[str]) -> int:
+    """The checks on `backends`, written into `out`, a folder this process holds."""
+    from compare import report
+    from compare.data.datasets import load_sample
+    from compare.harness import orchestrator
+
+    print(f"Checks on the Keras backends {', '.join(backends)}, each in its own process ...")
+    plan = orchestrator.Plan(
+        preset=PRESETS["smoke"],
+        budgets={},
+        models=list(MODELS),
+        frameworks=[f"keras-{b}" for b in backends],
+        frameworks_chosen=False,
+        data=load_sample(),
+        targets={},
+        device="cpu",
+        jit_compile="auto",
+        precision="fp32",
+        seed=0,
+        timeout_s=orchestrator.CHECKS_TIMEOUT_S,
+        out=out,
+    )
+    document = orchestrator.new_document(plan)
+    document["settings"]["preset"] = "check"
+    document["settings"]["preset_description"] = "parity and framework-difference checks only, no training"
+    document["checks"] = orchestrator.run_checks(backends, out / "runs", orchestrator.CHECKS_TIMEOUT_S)
+    document["finished"] = True
+    orchestrator.write_json_atomic(out / "results.json", document)
+    report.write_report(document, out)
+    for section in [report.parity_section(document), *report.differences_sections(document)]:
+        print(f"\n{'#' * section.level} {section.title}\n")
+        print("\n\n".join(section.paragraphs))
+        if section.rows:
+            print(report.markdown_table(section.headers, section.rows))
+    print(f"\nReport: {out / 'report.md'} and {out / 'report.html'}")
+    failed = [
+        b
+        for b, c in document["checks"].items()
+        if "error" in c
+        or not all(p["inference"].get("passed") and p["training"].get("passed") for p in c["parity"].values())
+    ]
+    if failed:
+        print(f"Parity failed or a check crashed on: {', '.join(failed)}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    return EXIT_OK
+
+
+def command_env(argv: list[str]) -> int:
+    argparse.ArgumentParser(
+        prog="python -m compare env", description="Print the environment record and which frameworks run here."
+    ).parse_args(argv)
+    record = environment_record()
+    record["frameworks"] = {
+        name: "usable" if not fw.missing_modules() else f"missing {', '.join(fw.missing_modules())}: {fw.install_hint}"
+        for name, fw in FRAMEWORKS.items()
+    }
+    record["keras_backend_env"] = os.environ.get("KERAS_BACKEND")
+    print(json.dumps(record, indent=2))
+    return EXIT_OK
+
+
+COMMANDS = {"run": command_run, "report": command_report, "check": command_check, "env": command_env}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    command = COMMANDS.get(argv[0]) if argv else None
+    try:
+        return command(argv[1:]) if command else command_run(argv)
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE

@@ -1,0 +1,580 @@
+"""Plan the runs, start one worker process per (model, framework), collect results.
+
+This process never imports keras, torch, jax or tensorflow: each child fixes
+its own backend at import, and no two frameworks share a process or fight over
+a GPU. A child that fails, hangs past its timeout, is killed (out of memory) or
+lacks its package is recorded with the reason and its output's tail; the other
+runs go on. results.json is rewritten atomically after every run, so an
+interrupted comparison keeps everything that finished.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from compare.catalog.frameworks import FRAMEWORKS
+from compare.catalog.registry import ADAM_EPSILON, VALIDATION_FRACTION, Budget, Preset, Regularization
+from compare.contract.job import JobSpec
+from compare.contract.progress import PROGRESS_FD, EventHandler, PlainDisplay, display_for
+from compare.contract.results import FINISHED, SCHEMA_VERSION, write_json_atomic
+from compare.data.datasets import Dataset
+from compare.harness.environment import environment_record
+from compare.lessons import data_parallel
+
+WARMUP_STEPS = 3  # steps after the first (compiling) one left out of the steady state
+LATENCY_REPEATS = 20
+EVAL_BATCH_SIZE = 1000
+# The large-batch latency: 1,000 images on a GPU; on a CPU, where one such
+# prediction of ResNetV2 takes seconds, 64 keep its repeats affordable.
+INFERENCE_BATCH_SIZE = {"gpu": 1000, "cpu": 64}
+OUTPUT_TAIL_CHARS = 3000
+# How a child is started; its arguments are the spec and result paths.
+WORKER_COMMAND = [sys.executable, "-m", "compare.run.worker"]
+CHECKS_TIMEOUT_S = 600
+
+
+@dataclass(frozen=True)
+class Plan:
+    preset: Preset
+    budgets: dict[str, Budget]  # the preset's, after --epochs/--batch-size
+    models: list[str]
+    frameworks: list[str]
+    frameworks_chosen: bool  # named by the user: a missing one is then a failure
+    data: Dataset
+    targets: dict[str, float]  # {model: test accuracy every framework must reach}; {} when none applies
+    device: str  # "cpu" or "gpu"
+    jit_compile: str  # "auto", "on", "off"
+    precision: str  # one of compare.catalog.frameworks.PRECISIONS
+    seed: int
+    timeout_s: int
+    out: Path
+    deterministic: bool = False
+    checks: bool = True  # run the parity and difference checks on one backend first
+    variants: tuple[Regularization, ...] = field(default=(Regularization(),))
+    dp_devices: int = 2  # devices the data-parallel frameworks spread over
+    compile_mode: str = "default"  # torch.compile's mode for torch-compile
+    until_target: bool = False  # stop each run after the first epoch that reaches its target
+
+    @property
+    def validation_fraction(self) -> float:
+        return VALIDATION_FRACTION if any(v.early_stopping_patience for v in self.variants) else 0.0
+
+
+def settings_record(plan: Plan) -> dict:
+    return {
+        "preset": plan.preset.name,
+        "preset_description": plan.preset.description,
+        "device": plan.device,
+        "jit_compile": plan.jit_compile,
+        "precision": plan.precision,
+        "compile_mode": plan.compile_mode,
+        "until_target": plan.until_target,
+        "seed": plan.seed,
+        "deterministic": plan.deterministic,
+        "adam_epsilon": ADAM_EPSILON,
+        "warmup_steps": WARMUP_STEPS,
+        "latency_repeats": LATENCY_REPEATS,
+        "timeout_s": plan.timeout_s,
+        "validation_fraction": plan.validation_fraction,
+        "variants": [asdict(variant) for variant in plan.variants],
+        "dp_devices": plan.dp_devices,
+        "data": {
+            "dataset": plan.data.name,
+            "kind": "sample" if plan.data.is_sample else "full",
+            "source": plan.data.describe(),
+            "is_full": plan.data.is_full,
+        },
+        "targets": plan.targets,
+        "models": plan.models,
+        "frameworks": plan.frameworks,
+    }
+
+
+def devices_for(plan: Plan, framework: str) -> int:
+    return plan.dp_devices if FRAMEWORKS[framework].data_parallel else 1
+
+
+def job_spec(plan: Plan, model: str, framework: str, variant: Regularization) -> JobSpec:
+    budget = plan.budgets[model]
+    return JobSpec(
+        model=model,
+        framework=framework,
+        devices=devices_for(plan, framework),
+        variant=variant.name,
+        regularization=variant,
+        validation_fraction=plan.validation_fraction,
+        dataset=plan.data.name,
+        # The arrays this process verified (checksums, shapes), saved once: no worker reads IDX files.
+        arrays=str(data_arrays_path(plan)),
+        epochs=budget.epochs,
+        batch_size=budget.batch_size,
+        learning_rate=budget.learning_rate,
+        schedule=budget.schedule,
+        train_samples=budget.train_samples,
+        test_samples=budget.test_samples,
+        seed=plan.seed,
+        device=plan.device,
+        jit_compile=plan.jit_compile,
+        precision=plan.precision,
+        compile_mode=plan.compile_mode,
+        target_accuracy=plan.targets.get(model),
+        until_target=plan.until_target,
+        deterministic=plan.deterministic,
+        adam_epsilon=ADAM_EPSILON,
+        warmup_steps=WARMUP_STEPS,
+        latency_repeats=LATENCY_REPEATS,
+        eval_batch_size=EVAL_BATCH_SIZE,
+        inference_batch_size=INFERENCE_BATCH_SIZE[plan.device],
+    )
+
+
+DATA_ARRAYS = "data.npz"
+
+
+def data_arrays_path(plan: Plan) -> Path:
+    return plan.out / "runs" / DATA_ARRAYS
+
+
+def write_data_arrays(plan: Plan) -> None:
+    """The verified uint8 arrays, for every worker to load in a fraction of a second."""
+    path = data_arrays_path(plan)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial.npz")
+    data = plan.data
+    np.savez(partial, x_train=data.x_train, y_train=data.y_train, x_test=data.x_test, y_test=data.y_test)
+    os.replace(partial, path)  # whole or absent: a worker never reads half a file
+
+
+def child_environment(framework: str, device: str, deterministic: bool = False, devices: int = 1) -> dict[str, str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    spec = FRAMEWORKS[framework]
+    if spec.keras_backend:
+        env["KERAS_BACKEND"] = spec.keras_backend
+    else:
+        env.pop("KERAS_BACKEND", None)
+    if device == "cpu":
+        env["CUDA_VISIBLE_DEVICES"] = ""  # hide GPUs from every framework
+        env["JAX_PLATFORMS"] = "cpu"
+        if spec.data_parallel and spec.family == "keras":
+            # JAX shows one CPU device unless told to split the host into several.
+            env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={devices}").strip()
+        if spec.data_parallel and spec.family == "torch":
+            env["GLOO_SOCKET_IFNAME"] = "lo"  # gloo on the loopback interface only
+            env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // devices))  # share the cores
+    else:
+        if spec.data_parallel:
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, range(devices)))
+        env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"  # JAX would take 75% of the GPU
+        env["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"  # TensorFlow would take all of it
+    if deterministic:
+        env["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"  # torch's deterministic cuBLAS needs it
+        env["TF_DETERMINISTIC_OPS"] = "1"
+        env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_gpu_deterministic_ops=true").strip()
+    return env
+
+
+def tail(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")[-OUTPUT_TAIL_CHARS:]
+    except OSError:
+        return ""
+
+
+def stop_process_group(process: subprocess.Popen) -> None:
+    """SIGTERM the child and everything it started, then SIGKILL what is left."""
+    for sig, grace_s in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=grace_s)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def exit_reason(returncode: int) -> str:
+    if returncode < 0:
+        name = signal.Signals(-returncode).name
+        hint = " (the out-of-memory killer sends SIGKILL)" if name == "SIGKILL" else ""
+        return f"the worker was killed by {name}{hint}"
+    return f"the worker exited with status {returncode} without writing a result"
+
+
+def start_child(
+    module: list[str], args: list[str], env: dict[str, str], log_path: Path, pass_fds: tuple[int, ...] = ()
+) -> subprocess.Popen:
+    with open(log_path, "w") as log:
+        return subprocess.Popen(
+            [*module, *args],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group, so a timeout kills all of it
+            pass_fds=pass_fds,
+        )
+
+
+class EventReader:
+    """Reads the child's progress events (JSON lines) from a pipe, in a thread of its
+    own that sleeps in a blocking read until the child writes: the parent never
+    polls, so it never wakes on a timer and takes a core from the child. (Polling
+    every 50-250 ms made some CPU inference calls in the child 200 times slower.)"""
+
+    def __init__(self, fd: int, on_event: EventHandler):
+        self.fd, self.on_event = fd, on_event
+        self.thread = threading.Thread(target=self.read_until_closed, daemon=True)
+
+    def read_until_closed(self) -> None:
+        pending = b""
+        while chunk := os.read(self.fd, 65536):  # b"" once the child has exited
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                try:
+                    event = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # progress is best effort: a garbled line is skipped
+                self.on_event(event)
+
+
+def wait_child(process: subprocess.Popen, timeout_s: float, events: EventReader | None = None) -> bool:
+    """Wait for the child, handing on its progress events; False (after stopping
+    it) if it outlives `timeout_s`. Blocks without polling: a timer thread fires
+    once, at the deadline."""
+    timed_out = threading.Event()
+
+    def stop_at_deadline() -> None:
+        timed_out.set()
+        stop_process_group(process)
+
+    timer = threading.Timer(max(timeout_s, 0), stop_at_deadline)
+    timer.daemon = True
+    timer.start()
+    if events is not None:
+        events.thread.start()
+    try:
+        process.wait()
+    except BaseException:  # Ctrl-C or SIGTERM: take the child down too
+        stop_process_group(process)
+        raise
+    finally:
+        timer.cancel()
+    if events is not None:
+        events.thread.join(timeout=5)  # the last events, up to the pipe's end
+    return not timed_out.is_set()
+
+
+def python_module(name: str) -> list[str]:
+    return [sys.executable, "-m", name]
+
+
+def worker_command(framework: str, devices: int) -> list[str]:
+    """torch-ddp starts one worker per device through torchrun; the rest start one."""
+    if FRAMEWORKS[framework].data_parallel and FRAMEWORKS[framework].family == "torch":
+        return [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc-per-node={devices}",
+            *WORKER_COMMAND[1:],
+        ]
+    return WORKER_COMMAND
+
+
+def file_stem(model: str, framework: str, variant: Regularization) -> str:
+    stem = f"{model}--{framework}"
+    if variant != Regularization():
+        stem += "--" + re.sub(r"[^a-z0-9]+", "-", variant.name.lower()).strip("-")
+    return stem
+
+
+def run_job(
+    plan: Plan,
+    model: str,
+    framework: str,
+    variant: Regularization,
+    workdir: Path,
+    initial_weights: Path | None,
+    on_event: EventHandler = lambda event: None,
+) -> dict:
+    """Run one job in a child process and return its result entry."""
+    stem = file_stem(model, framework, variant)
+    spec = replace(
+        job_spec(plan, model, framework, variant),
+        initial_weights=str(initial_weights) if initial_weights else None,
+        final_weights=str(workdir / f"{stem}.weights.npz"),
+    )
+    base = {
+        "model": model,
+        "framework": framework,
+        "variant": variant.name,
+        "regularization": asdict(variant),
+        "budget": asdict(plan.budgets[model]),
+    }
+    missing = FRAMEWORKS[framework].missing_modules()
+    if missing:
+        reason = f"not installed here: no module {', '.join(missing)} ({FRAMEWORKS[framework].install_hint})"
+        return {**base, "status": "not_installed", "error": {"reason": reason}, "wall_time_s": 0.0}
+
+    spec_path, result_path, log_path = (workdir / f"{stem}{ext}" for ext in (".spec.json", ".result.json", ".log"))
+    spec.write(spec_path)
+    result_path.unlink(missing_ok=True)
+    started = time.perf_counter()
+    devices = devices_for(plan, framework)
+    env = child_environment(framework, plan.device, plan.deterministic, devices)
+    progress_read, progress_write = os.pipe()
+    env[PROGRESS_FD] = str(progress_write)
+    try:
+        process = start_child(
+            worker_command(framework, devices),
+            [str(spec_path), str(result_path)],
+            env,
+            log_path,
+            pass_fds=(progress_write,),
+        )
+    finally:
+        os.close(progress_write)  # the child holds its own copy
+    try:
+        finished = wait_child(process, plan.timeout_s, EventReader(progress_read, on_event))
+    finally:
+        os.close(progress_read)
+    if not finished:
+        return {
+            **base,
+            "status": "timeout",
+            "wall_time_s": time.perf_counter() - started,
+            "error": {
+                "reason": f"still running after the {plan.timeout_s} s timeout; stopped (raise it with --timeout)",
+                "stderr_tail": tail(log_path),
+            },
+        }
+    wall_time_s = time.perf_counter() - started
+    if result_path.is_file():
+        result = {**base, **json.loads(result_path.read_text()), "wall_time_s": wall_time_s}
+        if "phases_s" in result:  # the rest of the wall time: interpreter start, writing, exit
+            result["phases_s"]["process_start_and_end"] = wall_time_s - sum(result["phases_s"].values())
+        if result["status"] != "ok" and "error" in result:
+            result["error"]["stderr_tail"] = tail(log_path)
+        return result
+    return {
+        **base,
+        "status": "failed",
+        "wall_time_s": wall_time_s,
+        "error": {
+            "reason": exit_reason(process.returncode),
+            "stderr_tail": tail(log_path),
+        },
+    }
+
+
+def make_initial_weights(plan: Plan, folder: Path) -> tuple[dict[str, Path], str]:
+    """Each model's shared starting weights, made by the torch twins in a child.
+
+    Returns ({model: file}, a sentence for the report). Without torch, or if the
+    child fails, every run starts from its own framework's initializer instead.
+    """
+    if FRAMEWORKS["torch"].missing_modules():
+        return {}, "each framework's own initializer (torch, which makes the shared weights, is not installed)"
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / "initial_weights.log"
+    process = start_child(
+        python_module("compare.porting.initial_weights"),
+        [str(folder), str(plan.seed), *plan.models],
+        child_environment("torch", "cpu"),
+        log,
+    )
+    if not wait_child(process, plan.timeout_s) or process.returncode != 0:
+        return {}, f"each framework's own initializer (making shared weights failed: {tail(log)[-300:]})"
+    files = {model: folder / f"{model}.npz" for model in plan.models}
+    return files, f"shared: made once by the torch twins from seed {plan.seed}, ported into every framework"
+
+
+def run_checks(backends: list[str], folder: Path, timeout_s: float) -> dict:
+    """Parity and framework-difference checks, one child per Keras backend, in parallel."""
+    folder.mkdir(parents=True, exist_ok=True)
+    children = {}
+    for backend in backends:
+        env = child_environment(f"keras-{backend}", "cpu")
+        result, log = folder / f"checks-{backend}.json", folder / f"checks-{backend}.log"
+        result.unlink(missing_ok=True)
+        children[backend] = (
+            start_child(python_module("compare.lessons.worker"), [str(result)], env, log),
+            result,
+            log,
+        )
+    deadline = time.monotonic() + timeout_s
+    checks = {}
+    for backend, (process, result, log) in children.items():
+        finished = wait_child(process, deadline - time.monotonic())
+        if finished and result.is_file():
+            checks[backend] = json.loads(result.read_text())
+        else:
+            reason = "timed out" if not finished else exit_reason(process.returncode)
+            checks[backend] = {"backend": backend, "error": reason, "stderr_tail": tail(log)}
+    return checks
+
+
+def checkable_backends(frameworks: list[str]) -> list[str]:
+    """Keras backends among `frameworks` that are installed; the checks also need torch."""
+    if FRAMEWORKS["torch"].missing_modules():
+        return []
+    return [
+        FRAMEWORKS[f].keras_backend
+        for f in frameworks
+        if FRAMEWORKS[f].family == "keras" and not FRAMEWORKS[f].missing_modules()
+    ]
+
+
+def describe_run(run: dict) -> str:
+    if run["status"] in FINISHED:
+        accuracy = run["final_test_accuracy"] if run["final_test_accuracy"] is not None else float("nan")
+        timing = run["timing"]
+        step = timing["step_time_ms_median"]
+        step_text = f"{step:.1f} ms/step" if step is not None else "no steady steps"
+        text = (
+            f"{run['status']}: test acc {accuracy:.2%} | {step_text} | "
+            f"first step {timing['time_to_first_step_s']:.1f} s"
+        )
+        if run["status"] == "diverged":
+            text += f" | loss not finite at step {run['diverged_at_step']}"
+    else:
+        text = f"{run['status']}: {run['error']['reason'].splitlines()[0][:160]}"
+    return f"{text} | {run['wall_time_s']:.0f} s"
+
+
+def new_document(plan: Plan) -> dict:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "name": "keras-torch-compare",
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "finished": False,
+        "settings": settings_record(plan),
+        "environment": environment_record(),
+        "runs": [],
+    }
+
+
+def resumable(plan: Plan, previous: dict) -> dict:
+    """The earlier document, if it was made with the same settings; else an error."""
+    same = (
+        "preset",
+        "device",
+        "jit_compile",
+        "precision",
+        "compile_mode",
+        "until_target",
+        "seed",
+        "deterministic",
+        "variants",
+        "dp_devices",
+    )
+    changed = [key for key in same if previous["settings"].get(key) != settings_record(plan)[key]]
+    if previous["settings"]["data"]["source"] != plan.data.describe():
+        changed.append("data")
+    if changed:
+        raise ValueError(
+            f"--resume: {plan.out}/results.json was made with different {', '.join(changed)}; "
+            f"resume with the same settings, or choose a new --out folder."
+        )
+    return previous
+
+
+def run_all(plan: Plan, display: PlainDisplay | None = None, previous: dict | None = None) -> dict:
+    """Run every job in order, saving results.json after each; return the document.
+
+    With `previous` (an earlier, interrupted document of the same settings),
+    runs that finished there are kept and not run again. `display` shows the
+    progress (default: bars in a terminal, plain lines otherwise).
+    """
+    workdir = plan.out / "runs"
+    workdir.mkdir(parents=True, exist_ok=True)
+    document = new_document(plan)
+    # --resume keeps the runs that trained to their end; everything else runs again.
+    kept = {
+        (run["model"], run["framework"], run["variant"]): run
+        for run in (previous or {}).get("runs", [])
+        if run["status"] in FINISHED
+    }
+    results_path = plan.out / "results.json"
+    write_json_atomic(results_path, document)
+    write_data_arrays(plan)
+    jobs = [
+        (model, framework, variant)
+        for model in plan.models
+        for variant in plan.variants
+        for framework in plan.frameworks
+    ]
+    display = display or display_for(len(jobs), [model for model, _, _ in jobs])
+    try:
+        weights, weights_note = make_initial_weights(plan, workdir / "initial_weights")
+        document["settings"]["initial_weights"] = weights_note
+        display.say(f"Initial weights: {weights_note}")
+        # The checks run on one backend here (the torch backend: the quickest to start);
+        # `python -m compare check` runs them on every backend.
+        backends = sorted(checkable_backends(plan.frameworks), key=lambda b: b != "torch")[:1] if plan.checks else []
+        if backends:
+            display.say(f"Parity and framework-difference checks on the Keras {backends[0]} backend ...")
+            document["checks"] = run_checks(backends, workdir, CHECKS_TIMEOUT_S)
+            write_json_atomic(results_path, document)
+
+        for number, (model, framework, variant) in enumerate(jobs, start=1):
+            named = f" ({variant.name})" if len(plan.variants) > 1 else ""
+            display.run_started(number, f"{model}{named} on {framework}")
+            if (model, framework, variant.name) in kept:
+                document["runs"].append(kept[(model, framework, variant.name)])
+                write_json_atomic(results_path, document)
+                display.run_finished(model, 0.0, "kept from the earlier run (--resume)", measured=False)
+                continue
+            run = run_job(plan, model, framework, variant, workdir, weights.get(model), display.event)
+            document["runs"].append(run)
+            write_json_atomic(results_path, document)
+            display.run_finished(model, run["wall_time_s"], describe_run(run), measured=run["status"] in FINISHED)
+    finally:
+        display.close()
+        data_arrays_path(plan).unlink(missing_ok=True)  # a copy of the dataset: not worth keeping
+    document["data_parallel"] = data_parallel_parity(plan, document, workdir, weights)
+    document["finished"] = True
+    write_json_atomic(results_path, document)
+    return document
+
+
+def data_parallel_parity(plan: Plan, document: dict, workdir: Path, initial: dict[str, Path]) -> list[dict]:
+    """Each finished data-parallel run against its single-device twin (compare.lessons.data_parallel)."""
+    finished = {
+        (run["model"], run["variant"], run["framework"]): run for run in document["runs"] if run["status"] == "ok"
+    }
+    variants = {variant.name: variant for variant in plan.variants}
+    rows = []
+    for (model, variant, framework), run in finished.items():
+        twin = FRAMEWORKS[framework].single_device_twin
+        if twin is None or (model, variant, twin) not in finished:
+            continue
+        weights = {
+            name: workdir / f"{file_stem(model, name, variants[variant])}.weights.npz" for name in (framework, twin)
+        }
+        rows.append(data_parallel.parity(run, finished[(model, variant, twin)], weights, initial.get(model)))
+    return rows
+
+
+def failed_runs(document: dict, frameworks_chosen: bool) -> list[dict]:
+    """Runs that make the exit status non-zero. A framework that is not installed
+    counts only when the user named it: by default the comparison covers every
+    framework installed here and reports the others as absent."""
+    bad = {"failed", "timeout", "diverged"} | ({"not_installed"} if frameworks_chosen else set())
+    return [run for run in document["runs"] if run["status"] in bad]

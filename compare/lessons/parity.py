@@ -1,0 +1,144 @@
+"""Twin parity: the Keras twin holding the torch twin's weights computes the same
+function, at inference and through one training step.
+
+Runs inside a process whose KERAS_BACKEND is set (`python -m compare.lessons.worker`);
+imports Keras and torch both.
+
+Float32 tolerances. Same weights and inputs through different kernels (oneDNN,
+Eigen, XLA) differ by the order of their float32 sums: about 1e-7 relative per
+operation, compounding through ~20 layers to ~1e-6 of logits of order 1–10. The
+checks allow max |Δ| ≤ 1e-4 on logits and losses (TF32 is off on the CPU, where
+these run). After one SGD step the weights may differ by 1% of the largest
+update. The models without BatchNorm agree to ~1e-6 of it; in ResNetV2,
+BatchNorm's backward pass subtracts two nearly equal per-channel sums over
+B·H·W values, so the weights feeding a BatchNorm get gradients with large
+relative rounding: measured up to 5e-4 of the largest update on the JAX and
+torch backends and 6e-3 on TensorFlow's CPU kernels (with or without oneDNN).
+A layout mistake is off by the whole update.
+Adam is measured but not held to it: Keras adds epsilon
+before Adam's bias correction, torch after, so tiny gradients take different
+steps (see the Adam difference).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from compare.catalog.registry import ADAM_EPSILON, MODELS
+from compare.porting.port_keras import keras_to_state, state_to_keras
+from compare.porting.port_torch import torch_to_state
+from compare.porting.weights import max_abs_diff
+
+LOGIT_TOLERANCE = 1e-4
+UPDATE_TOLERANCE = 1e-2  # of the largest single-weight update
+LEARNING_RATE = 1e-3
+SGD_LEARNING_RATE = 0.1
+# Dropout is random in each framework in its own way: off for the training checks.
+NO_DROPOUT = {"mlp": {"dropout_rate": 0.0}, "transformer": {"dropout_rate": 0.0}}
+
+
+def to_numpy(x) -> np.ndarray:
+    return keras.ops.convert_to_numpy(x)
+
+
+def twins(name: str, seed: int, **kwargs) -> tuple[keras.Model, torch.nn.Module]:
+    """The torch twin, initialized from `seed`, and a Keras twin holding the same weights."""
+    torch.manual_seed(seed)
+    torch_model = MODELS[name].torch_class()(**kwargs)
+    keras_model = MODELS[name].keras_class()(**kwargs)
+    keras_model.build((None, 28, 28, 1))
+    state_to_keras(torch_to_state(torch_model), keras_model)
+    return keras_model, torch_model
+
+
+def nchw(images: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(images)[:, None]  # (B, 28, 28) → (B, 1, 28, 28)
+
+
+def inference_parity(name: str, images: np.ndarray, seed: int = 0) -> dict:
+    keras_model, torch_model = twins(name, seed)
+    with torch.no_grad():
+        expected = torch_model.eval()(nchw(images)).numpy()
+    received = to_numpy(keras_model.predict_on_batch(images[..., None]))  # compiled: quicker here than eager
+    diff = max_abs_diff(expected, received)
+    return {"max_abs_logit_diff": diff, "tolerance": LOGIT_TOLERANCE, "passed": diff <= LOGIT_TOLERANCE}
+
+
+def one_step(name: str, images: np.ndarray, labels: np.ndarray, seed: int, optimizer: str) -> tuple:
+    """One training step of both twins from the same weights on the same batch.
+
+    Returns (Keras loss, torch loss, Keras weights after, torch weights after,
+    torch weights before), weights as state dicts in torch layout.
+    """
+    keras_model, torch_model = twins(name, seed, **NO_DROPOUT.get(name, {}))
+    before = torch_to_state(torch_model)
+    keras_optimizer, torch_optimizer = {
+        "sgd": (
+            keras.optimizers.SGD(SGD_LEARNING_RATE),
+            torch.optim.SGD(torch_model.parameters(), lr=SGD_LEARNING_RATE),
+        ),
+        "adam": (
+            keras.optimizers.Adam(LEARNING_RATE, epsilon=ADAM_EPSILON),
+            torch.optim.Adam(torch_model.parameters(), lr=LEARNING_RATE, eps=ADAM_EPSILON),
+        ),
+    }[optimizer]
+    keras_model.compile(
+        optimizer=keras_optimizer, jit_compile="auto", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
+    keras_loss = float(keras_model.train_on_batch(images[..., None], labels))  # loss before the update
+
+    torch_model.train()
+    loss = F.cross_entropy(torch_model(nchw(images)), torch.from_numpy(labels))
+    loss.backward()
+    torch_optimizer.step()
+    return keras_loss, loss.item(), keras_to_state(keras_model), torch_to_state(torch_model), before
+
+
+def summed_bias_step(after: dict, before: dict) -> np.ndarray:
+    """How far the LSTM's effective bias (bias_ih + bias_hh) moved in one step."""
+    keys = ("lstm.bias_ih_l0", "lstm.bias_hh_l0")
+    return sum(after[k] for k in keys) - sum(before[k] for k in keys)
+
+
+def training_parity(name: str, images: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict:
+    """One SGD step in training mode (BatchNorm on batch statistics, dropout off):
+    same loss, same updated weights, same BatchNorm running statistics. Then one
+    Adam step, whose two implementations place epsilon differently."""
+    keras_loss, torch_loss, after_keras, after_torch, before = one_step(name, images, labels, seed, "sgd")
+    stats = [k for k in after_torch if k.endswith(("running_mean", "running_var"))]
+    # torch's two LSTM biases are compared through their sum (the only thing that acts).
+    biases = [k for k in after_torch if k.startswith("lstm.bias_")]
+    weights = [k for k in after_torch if k not in stats and k not in biases]
+    weight_diff = max(max_abs_diff(after_keras[k], after_torch[k]) for k in weights)
+    largest_update = max(max_abs_diff(after_torch[k], before[k]) for k in weights)
+    loss_diff = abs(keras_loss - torch_loss)
+    result = {
+        "loss_keras": keras_loss,
+        "loss_torch": torch_loss,
+        "loss_diff": loss_diff,
+        "sgd_max_abs_weight_diff": weight_diff,
+        "sgd_largest_update": largest_update,
+        "sgd_relative_weight_diff": weight_diff / largest_update,
+        "tolerance": UPDATE_TOLERANCE,
+        "passed": loss_diff <= LOGIT_TOLERANCE and weight_diff <= UPDATE_TOLERANCE * largest_update,
+    }
+    if biases:
+        # Each torch bias receives the full gradient, so their sum moves twice as far.
+        result["lstm_summed_bias_step_ratio_torch_over_keras"] = float(
+            np.median(summed_bias_step(after_torch, before) / summed_bias_step(after_keras, before))
+        )
+    if stats:
+        means = [k for k in stats if k.endswith("running_mean")]
+        variances = [k for k in stats if k.endswith("running_var")]
+        result["bn_running_mean_max_abs_diff"] = max(max_abs_diff(after_keras[k], after_torch[k]) for k in means)
+        # torch updates running_var with the unbiased batch variance (×n/(n−1)),
+        # Keras with the biased one: a small, real difference, reported as measured.
+        result["bn_running_var_max_rel_diff"] = max(
+            float(np.max(np.abs(after_keras[k] / after_torch[k] - 1))) for k in variances
+        )
+    _, _, adam_keras, adam_torch, _ = one_step(name, images, labels, seed, "adam")
+    result["adam_max_abs_weight_diff"] = max(max_abs_diff(adam_keras[k], adam_torch[k]) for k in weights)
+    return result

@@ -1,0 +1,48 @@
+"""Make each model's initial weights once, for every framework to start from.
+
+    python -m compare.porting.initial_weights OUT_DIR SEED MODEL [MODEL ...]
+
+Builds each torch twin from SEED and saves its weights, framework-neutral (see
+compare.porting.weights), to OUT_DIR/<model>.npz, together with 64 reference test
+images and the torch twin's eval-mode logits on them. Every run loads the file
+and reports how far its own step-0 logits are from these: the parity of the
+starting point, so accuracy differences come from the frameworks, not the dice.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from compare.catalog.registry import MODELS
+from compare.data.datasets import load_sample, unit_interval
+from compare.porting.weights import REFERENCE_IMAGES, REFERENCE_LOGITS, save_weights
+
+REFERENCE_COUNT = 64
+
+
+def reference_images() -> np.ndarray:
+    return unit_interval(load_sample().x_test[:REFERENCE_COUNT])  # (64, 28, 28)
+
+
+def main(argv: list[str]) -> int:
+    import torch
+
+    from compare.porting.port_torch import torch_to_state
+
+    out, seed, models = Path(argv[0]), int(argv[1]), argv[2:]
+    out.mkdir(parents=True, exist_ok=True)
+    images = reference_images()
+    for name in models:
+        torch.manual_seed(seed)
+        model = MODELS[name].torch_class()().eval()
+        with torch.no_grad():
+            logits = model(torch.from_numpy(images)[:, None]).numpy()
+        save_weights(out / f"{name}.npz", torch_to_state(model), {REFERENCE_IMAGES: images, REFERENCE_LOGITS: logits})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,165 @@
+"""The report's PNG plots: step time, throughput and parameters as grouped bars,
+accuracy against epochs and wall time, and the regularization lesson's curves.
+matplotlib is imported inside, only when there is something to draw.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from compare.report.sections import finished_runs, model_label, regularized_runs
+
+
+def draw_plots(document: dict, folder: Path) -> list[Path]:
+    """Bar charts of step time, throughput and parameters; accuracy per epoch."""
+    runs = finished_runs(document)
+    if not runs:
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    models = list(dict.fromkeys(model_label(run) for run in runs))
+    frameworks = list(dict.fromkeys(run["framework"] for run in runs))
+    lookup = {(model_label(run), run["framework"]): run for run in runs}
+    paths = []
+
+    def grouped_bars(name: str, value, ylabel: str, title: str, log: bool, spread=None) -> None:
+        """One bar per (model, framework); `spread(run)` gives (low, high) whiskers."""
+        if not any(value(run) for run in runs):
+            return  # nothing measured (e.g. too few steps for a steady state)
+        fig, ax = plt.subplots(figsize=(10, 4.5))
+        width = 0.8 / len(frameworks)
+        for i, framework in enumerate(frameworks):
+            cells = [lookup.get((m, framework)) for m in models]
+            heights = [(value(run) or 0) if run else 0 for run in cells]
+            positions = [x + (i - (len(frameworks) - 1) / 2) * width for x in range(len(models))]
+            errors = None
+            if spread:
+                ranges = [spread(run) if run and value(run) else (None, None) for run in cells]
+                errors = [
+                    [h - low if low is not None else 0 for h, (low, _) in zip(heights, ranges)],
+                    [high - h if high is not None else 0 for h, (_, high) in zip(heights, ranges)],
+                ]
+            ax.bar(positions, heights, width, label=framework, yerr=errors, capsize=2, ecolor="0.3")
+        ax.set_xticks(range(len(models)), models)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        if log:
+            ax.set_yscale("log")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        path = folder / f"{name}.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        paths.append(path)
+
+    grouped_bars(
+        "step_time",
+        lambda r: r["timing"]["step_time_ms_median"],
+        "ms per step (log)",
+        "Steady-state training step time (median; whiskers: interquartile range)",
+        log=True,
+        spread=lambda r: (r["timing"]["step_time_ms_q1"], r["timing"]["step_time_ms_q3"]),
+    )
+    grouped_bars(
+        "throughput", lambda r: r["timing"]["samples_per_s"], "samples/s (log)", "Training throughput", log=True
+    )
+
+    if max(len(run["history"]) for run in runs) == 1:
+        grouped_bars(
+            "accuracy",
+            lambda r: r["final_test_accuracy"] * 100 if r["final_test_accuracy"] is not None else None,
+            "test accuracy %",
+            "Test accuracy after one epoch",
+            log=False,
+        )
+    else:
+        paths.append(draw_accuracy_lines(models, frameworks, lookup, folder / "accuracy.png", plt, "epoch", "epoch"))
+
+    grouped_bars(
+        "parameters",
+        lambda r: r["model_info"]["trainable_params"],
+        "trainable parameters (log)",
+        "Trainable parameters",
+        log=True,
+    )
+    # Against wall time since the first step (compilation and evaluation included): the
+    # framework whose line rises first gets there first.
+    paths.append(
+        draw_accuracy_lines(
+            models,
+            frameworks,
+            lookup,
+            folder / "accuracy_vs_time.png",
+            plt,
+            "elapsed_s",
+            "wall time since the first step, s",
+        )
+    )
+    regularized = regularized_runs(document)
+    if regularized:
+        paths.append(draw_regularization(regularized, folder, plt))
+    return paths
+
+
+def draw_accuracy_lines(
+    models: list[str], frameworks: list[str], lookup: dict, path: Path, plt, x_key: str, x_label: str
+) -> Path:
+    """Test accuracy after each epoch against the history field `x_key`: one panel per
+    model, one line per framework."""
+    fig, axes = plt.subplots(1, len(models), figsize=(4 * len(models), 3.5), squeeze=False)
+    for ax, model in zip(axes[0], models):
+        for framework in frameworks:
+            run = lookup.get((model, framework))
+            if run and run["history"]:
+                ax.plot(
+                    [e[x_key] for e in run["history"]],
+                    [e["test_accuracy"] * 100 for e in run["history"]],
+                    marker="o",
+                    markersize=3,
+                    label=framework,
+                )
+        ax.set_title(model)
+        ax.set_xlabel(x_label)
+        if x_key == "epoch":
+            ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_ylabel("test accuracy %")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def draw_regularization(runs: list[dict], folder: Path, plt) -> Path:
+    """Train (dashed) and test (solid) accuracy per epoch: one panel per model and
+    variant, one colour per framework, so each remedy's effect on the gap shows."""
+    models = list(dict.fromkeys(run["model"] for run in runs))
+    variants = list(dict.fromkeys(run["variant"] for run in runs))
+    frameworks = list(dict.fromkeys(run["framework"] for run in runs))
+    colours = {framework: f"C{i}" for i, framework in enumerate(frameworks)}
+    fig, axes = plt.subplots(
+        len(models), len(variants), figsize=(3.6 * len(variants), 3.2 * len(models)), squeeze=False, sharey=True
+    )
+    for run in runs:
+        ax = axes[models.index(run["model"])][variants.index(run["variant"])]
+        epochs = [e["epoch"] for e in run["history"]]
+        colour = colours[run["framework"]]
+        ax.plot(epochs, [e["train_accuracy"] * 100 for e in run["history"]], "--", color=colour)
+        ax.plot(epochs, [e["test_accuracy"] * 100 for e in run["history"]], "-", color=colour, label=run["framework"])
+        if run["early_stopping"] and run["early_stopping"]["best_epoch"]:
+            ax.axvline(run["early_stopping"]["best_epoch"], color=colour, linewidth=0.8, alpha=0.5)
+        ax.set_title(f"{run['model']}: {run['variant']}", fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    for row in axes:
+        row[0].set_ylabel("accuracy % (train dashed, test solid)")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    path = folder / "regularization.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,700 @@
+"""The report's sections, each computed from the results document alone: a title,
+paragraphs and a table. compare.report.render writes them as Markdown and HTML.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from compare.catalog.registry import AS_BUILT, MODELS, Regularization
+from compare.contract.results import FINISHED
+
+BASELINE = "torch"  # step-time ratios are given against plain PyTorch
+PRECISION_TEXT = {
+    "fp32": "fp32: float32 in full precision everywhere (TF32 off)",
+    "tf32": "tf32: float32 variables, TF32 matmuls and convolutions on Ampere+ GPUs",
+    "bf16": "bf16: float32 variables, bfloat16 compute (Keras mixed_bfloat16, torch.autocast)",
+}
+
+
+@dataclass
+class Section:
+    title: str
+    paragraphs: list[str] = field(default_factory=list)
+    headers: list[str] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)
+    level: int = 2
+
+
+def fmt(value, spec: str = ".1f", unit: str = "") -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    return f"{value:{spec}}{unit}"
+
+
+def percent(fraction: float | None) -> str:
+    return fmt(fraction * 100 if fraction is not None else None, ".2f", "%")
+
+
+def finished_runs(document: dict) -> list[dict]:
+    return [run for run in document["runs"] if run["status"] in FINISHED]
+
+
+def model_label(run: dict) -> str:
+    """The model's name, and its regularization variant when it has one."""
+    return run["model"] if run["variant"] == AS_BUILT else f"{run['model']} ({run['variant']})"
+
+
+def baseline_step_ms(document: dict, run: dict) -> float | None:
+    """Plain torch's step time for the same model and variant."""
+    for other in finished_runs(document):
+        if model_label(other) == model_label(run) and other["framework"] == BASELINE:
+            return other["timing"]["step_time_ms_median"]
+    return None
+
+
+def target_text(document: dict, run: dict) -> str:
+    """The run's final accuracy against the preset's target for its model and dataset."""
+    target = document["settings"]["targets"].get(run["model"])
+    if target is None or run["final_test_accuracy"] is None:
+        return "—"
+    reached = run["final_test_accuracy"] >= target
+    return f"{'met' if reached else 'MISSED'} (≥ {target:.1%})"
+
+
+def summary_section(document: dict) -> Section:
+    rows = []
+    for run in document["runs"]:
+        if run["status"] not in FINISHED:
+            rows.append([model_label(run), run["framework"], run["status"], *["—"] * 6])
+            continue
+        timing = run["timing"]
+        step = timing["step_time_ms_median"]
+        base = baseline_step_ms(document, run)
+        ratio = step / base if step and base else None
+        rows.append(
+            [
+                model_label(run),
+                run["framework"],
+                run["status"],
+                percent(run["final_test_accuracy"]),
+                target_text(document, run),
+                f"{fmt(step, '.2f')} ± {fmt(timing['step_time_ms_iqr'], '.2f')}",
+                fmt(ratio, ".2f", "×"),
+                fmt(timing["samples_per_s"], ",.0f"),
+                fmt(timing["time_to_first_step_s"], ".2f"),
+            ]
+        )
+    return Section(
+        "Summary",
+        [
+            "Step time: median over steady-state training steps ± interquartile range, in ms; "
+            "each step waits for its loss on the host, so device work is finished. The first "
+            f"step (tracing, compilation) and the next {document['settings'].get('warmup_steps', 0)} "
+            f"are left out and reported as time to first step. Ratio: step time over plain "
+            f"`{BASELINE}`'s for the same model (lower is faster).",
+        ],
+        [
+            "model",
+            "framework",
+            "status",
+            "test acc",
+            "target",
+            "step ms (median ± IQR)",
+            f"vs {BASELINE}",
+            "samples/s",
+            "first step s",
+        ],
+        rows,
+    )
+
+
+def parameters_section(document: dict) -> Section:
+    rows, notes = [], []
+    for run in finished_runs(document):
+        info = run["model_info"]
+        counts = [info["trainable_params"], info["non_trainable_params"]]
+        matches = counts == info["reference_params"]
+        rows.append(
+            [
+                model_label(run),
+                run["framework"],
+                f"{counts[0]:,}",
+                f"{counts[1]:,}",
+                str(tuple(info["output_shape"])),
+                "yes" if matches else f"NO: expected {info['reference_params'][0]:,} / {info['reference_params'][1]:,}",
+                fmt(run.get("step0_max_abs_logit_diff"), ".1e")
+                if run.get("initial_weights") == "shared"
+                else "own init",
+            ]
+        )
+    for name in dict.fromkeys(run["model"] for run in finished_runs(document)):
+        if name in MODELS and MODELS[name].why_counts_differ:
+            notes.append(f"**{name}**: {MODELS[name].why_counts_differ}")
+    return Section(
+        "Parameters, output shapes and step-0 parity",
+        [
+            "Non-trainable: Keras' non-trainable weights; torch's frozen parameters and "
+            "floating-point buffers (BatchNorm running statistics). Step-0 Δ: max |logit difference| "
+            "between the run's model, right after loading the shared initial weights, and the torch "
+            f"twin's reference logits on the same 64 test digits. Initial weights: "
+            f"{document['settings'].get('initial_weights', 'not recorded')}.",
+            *notes,
+        ],
+        ["model", "framework", "trainable", "non-trainable", "output shape", "matches the reference", "step-0 Δ"],
+        rows,
+    )
+
+
+def history_section(document: dict) -> Section:
+    rows = [
+        [
+            model_label(run),
+            run["framework"],
+            str(epoch["epoch"]),
+            fmt(epoch["train_loss"], ".4f"),
+            percent(epoch["train_accuracy"]),
+            fmt(epoch["val_loss"], ".4f"),
+            percent(epoch["val_accuracy"]),
+            fmt(epoch["test_loss"], ".4f"),
+            percent(epoch["test_accuracy"]),
+            fmt(epoch["epoch_time_s"], ".2f"),
+        ]
+        for run in finished_runs(document)
+        for epoch in run["history"]
+    ]
+    return Section(
+        "Per epoch",
+        [
+            "Train loss and accuracy: running means over the epoch's batches in training mode (dropout and "
+            "augmentation on), as Keras' `fit` reports them. Losses include the L2 penalty when one is set "
+            "(Keras' definition of `loss`). Validation: the split early stopping watches, when there is one. "
+            "Epoch time: the training loop only; the first epoch includes compilation."
+        ],
+        [
+            "model",
+            "framework",
+            "epoch",
+            "train loss",
+            "train acc",
+            "val loss",
+            "val acc",
+            "test loss",
+            "test acc",
+            "epoch s",
+        ],
+        rows,
+    )
+
+
+def timing_section(document: dict) -> Section:
+    rows = []
+    for run in finished_runs(document):
+        timing, memory = run["timing"], run["memory"]
+        rows.append(
+            [
+                model_label(run),
+                run["framework"],
+                str(timing["steady_steps"]),
+                fmt(timing["inference_latency_ms_batch_1"], ".2f"),
+                f"{fmt(timing['inference_latency_ms_large_batch'], '.1f')} "
+                f"(batch {timing['inference_large_batch_size']})",
+                fmt(memory["peak_rss_mb"], ",.0f"),
+                fmt(memory["peak_device_memory_mb"], ",.0f"),
+                str(run["settings"]["jit_compile"]),
+                fmt(run["wall_time_s"], ".0f"),
+            ]
+        )
+    return Section(
+        "Timing details and memory",
+        [
+            "Inference latency: median of repeated predictions after two warm-up calls, waiting "
+            "for the result on the host. Peak RSS: the worker process's resident memory high-water "
+            "mark (imports included). Device memory: the framework's GPU allocator peak."
+        ],
+        [
+            "model",
+            "framework",
+            "steady steps",
+            "latency ms, batch 1",
+            "latency ms, large batch",
+            "peak RSS MiB",
+            "peak GPU MiB",
+            "jit_compile",
+            "run wall s",
+        ],
+        rows,
+    )
+
+
+PHASES = (
+    "imports",
+    "data",
+    "build_and_weights",
+    "first_step",
+    "training",
+    "evaluation",
+    "latency",
+    "process_start_and_end",
+)
+
+
+def phases_section(document: dict) -> Section:
+    rows = []
+    for run in finished_runs(document):
+        phases = run.get("phases_s", {})
+        overhead = run["wall_time_s"] - phases.get("training", 0) - phases.get("evaluation", 0)
+        rows.append(
+            [
+                model_label(run),
+                run["framework"],
+                *(fmt(phases.get(p), ".1f") for p in PHASES),
+                fmt(run["wall_time_s"], ".1f"),
+                fmt(overhead, ".1f"),
+            ]
+        )
+    return Section(
+        "Where each run's time went",
+        [
+            "Seconds per phase of each worker process; the phases do not overlap. First step: the first "
+            "training step, tracing and compilation included. Training: every other step, with the data feed "
+            "and callbacks. Overhead: the wall time minus training and evaluation, i.e. what it costs to start, "
+            "compile, measure latency and finish a run."
+        ],
+        ["model", "framework", *(p.replace("_", " ") for p in PHASES), "wall", "overhead"],
+        rows,
+    )
+
+
+def time_to_target_section(document: dict) -> Section | None:
+    """The frameworks ranked per model by time to target, fastest first; None without targets."""
+    if not document["settings"]["targets"]:
+        return None
+    rows = []
+    for label in dict.fromkeys(model_label(run) for run in finished_runs(document)):
+        runs = [run for run in finished_runs(document) if model_label(run) == label]
+        runs.sort(key=lambda run: run["to_target"]["time_to_target_s"] or math.inf)
+        fastest = runs[0]["to_target"]["time_to_target_s"]
+        for rank, run in enumerate(runs, start=1):
+            reached = run["to_target"]["time_to_target_s"]
+            rows.append(
+                [
+                    label,
+                    str(rank) if reached is not None else "—",
+                    run["framework"],
+                    percent(run["to_target"]["target_accuracy"]),
+                    fmt(reached, ".1f") if reached is not None else "not reached",
+                    f"{reached / fastest:.2f}×" if reached is not None and fastest else "—",
+                    fmt(run["to_target"]["epochs_to_target"], "d"),
+                    str(len(run["history"])),
+                    percent(run["final_test_accuracy"]),
+                ]
+            )
+    return Section(
+        "Time to target",
+        [
+            "As MLPerf and DAWNBench count it: wall time from the request of the first training step to the end "
+            "of the evaluation of the first epoch whose test accuracy reached the target; compilation, the data feed "
+            "and every evaluation included, process start-up and imports not. Ranked per model, fastest first."
+        ],
+        [
+            "model",
+            "rank",
+            "framework",
+            "target",
+            "time to target s",
+            "vs fastest",
+            "epochs to target",
+            "epochs run",
+            "final test acc",
+        ],
+        rows,
+    )
+
+
+def compilation_section(document: dict) -> Section | None:
+    """What torch.compile did in each run that used it; None when no run did."""
+    rows = [
+        [
+            model_label(run),
+            run["framework"],
+            c["mode"],
+            str(c["frames_compiled"]),
+            str(c["graphs"]),
+            str(c["graph_breaks"]),
+            str(c["recompiles_after_first_step"]),
+        ]
+        for run in finished_runs(document)
+        if (c := run["settings"].get("compilation"))
+    ]
+    if not rows:
+        return None
+    return Section(
+        "What torch.compile did",
+        [
+            "Counted by Dynamo in each worker. A graph break splits a function into several graphs with Python "
+            "between them; a recompilation after the first training step means the steady state is not steady "
+            "(a new shape, a changed Python value guarded on). Evaluation windows are not counted."
+        ],
+        ["model", "framework", "mode", "frames compiled", "graphs", "graph breaks", "recompiles after step 1"],
+        rows,
+    )
+
+
+def data_path_section(document: dict) -> Section:
+    seen: dict[str, str] = {}
+    for run in finished_runs(document):
+        seen.setdefault(run["framework"], run["settings"]["data_path"])
+    return Section(
+        "How data reaches the device",
+        [
+            "Every framework gets the same float32 images scaled to [0, 1], in the same order "
+            "(one shared permutation per epoch), in whole batches."
+        ],
+        ["framework", "path"],
+        [[name, text] for name, text in seen.items()],
+    )
+
+
+def problems_section(document: dict) -> Section:
+    rows = []
+    for run in document["runs"]:
+        if run["status"] == "ok":
+            continue
+        reason = run.get("error", {}).get("reason", "")
+        if run["status"] == "diverged":
+            reason = f"loss became NaN or infinite at step {run['diverged_at_step']}"
+        rows.append([model_label(run), run["framework"], run["status"], reason])
+    paragraphs = [] if rows else ["Every run finished."]
+    if rows:
+        paragraphs.append("Each worker's full output is in `runs/<model>--<framework>.log`.")
+    return Section("Runs that did not finish", paragraphs, ["model", "framework", "status", "reason"], rows)
+
+
+def environment_section(document: dict) -> Section:
+    env, settings = document["environment"], document["settings"]
+    gpus = "; ".join(f"{g['name']} (driver {g['driver']}, {g['memory']})" for g in env["gpus"]) or "none"
+    packages = ", ".join(f"{name} {version}" for name, version in env["packages"].items() if version)
+    devices = {f"{run['framework']}: {run['device']['name']}" for run in finished_runs(document)}
+    rows = [
+        ["data", settings["data"]["source"]],
+        ["preset", f"{settings['preset']}: {settings.get('preset_description', '')}"],
+        ["device", settings["device"]],
+        ["devices used", "; ".join(sorted(devices)) or "—"],
+        ["GPUs", gpus],
+        ["CPU", f"{env['cpu']}, {env['cpu_threads']} threads"],
+        ["Python", f"{env['python']} on {env['platform']}"],
+        ["packages", packages],
+        ["precision", PRECISION_TEXT[settings["precision"]]],
+        ["Keras jit_compile", settings["jit_compile"]],
+        ["torch.compile mode", settings["compile_mode"]],
+        [
+            "until target",
+            "yes: each run stopped at the first epoch that reached its target"
+            if settings["until_target"]
+            else "no: every run trained its preset's epochs",
+        ],
+        ["Adam epsilon", str(settings["adam_epsilon"])],
+        ["seed", str(settings["seed"])],
+        ["git commit", env["git_commit"] or "—"],
+        ["started", document["created"] + ("" if document["finished"] else " (interrupted: partial results)")],
+    ]
+    return Section("Environment", [], ["", ""], rows)
+
+
+def checks_by_backend(document: dict) -> dict[str, dict]:
+    return document.get("checks", {})
+
+
+def parity_tolerances(from_checks: dict[str, dict]) -> dict:
+    """The tolerances the checks applied, as they recorded them (compare.lessons.parity)."""
+    for checks in from_checks.values():
+        for parity in checks.get("parity", {}).values():
+            if "tolerance" in parity["inference"] and "tolerance" in parity["training"]:
+                logits = f"{parity['inference']['tolerance']:.0e}".replace("e-0", "e-")  # 1e-4, not 1e-04
+                return {"logits": logits, "update": parity["training"]["tolerance"]}
+    return {}
+
+
+def parity_section(document: dict) -> Section:
+    from_checks = checks_by_backend(document)
+    tolerances = parity_tolerances(from_checks)
+    rows = []
+    for backend, checks in from_checks.items():
+        if "error" in checks:
+            rows.append([backend, "—", f"check failed: {checks['error']}", *["—"] * 6])
+            continue
+        for model, parity in checks["parity"].items():
+            inference, training = parity["inference"], parity["training"]
+            if "error" in inference or "error" in training:
+                rows.append([backend, model, inference.get("error") or training.get("error"), *["—"] * 6])
+                continue
+            bn = (
+                "—"
+                if "bn_running_mean_max_abs_diff" not in training
+                else f"mean {training['bn_running_mean_max_abs_diff']:.1e}, "
+                f"var {training['bn_running_var_max_rel_diff']:.1e} rel"
+            )
+            rows.append(
+                [
+                    backend,
+                    model,
+                    f"{inference['max_abs_logit_diff']:.1e}",
+                    f"{training['loss_diff']:.1e}",
+                    f"{training['sgd_max_abs_weight_diff']:.1e} "
+                    f"({training['sgd_relative_weight_diff']:.1e} of the largest update)",
+                    bn,
+                    fmt(training.get("lstm_summed_bias_step_ratio_torch_over_keras"), ".2f", "×"),
+                    f"{training['adam_max_abs_weight_diff']:.1e}",
+                    "yes" if inference["passed"] and training["passed"] else "NO",
+                ]
+            )
+    return Section(
+        "Parity: the twins compute the same function",
+        [
+            "Each Keras twin receives the torch twin's weights (compare.porting.port_keras) and both see the "
+            "same 32 digits, NHWC and NCHW. Inference: max |logit difference| in eval mode, "
+            f"tolerance {tolerances['logits']} (float32, TF32 off). Training: one SGD step in training "
+            "mode with dropout off and BatchNorm on batch statistics: loss difference (tolerance "
+            f"{tolerances['logits']}) and the largest weight difference afterwards (tolerance "
+            f"{tolerances['update']:.0%} of the largest update; "
+            "BatchNorm's backward pass cancels nearly equal sums, see compare/lessons/parity.py). "
+            "BatchNorm: running mean (absolute) and running variance (relative) after the step; "
+            "torch uses the unbiased batch variance, Keras the biased one, a relative 1/(n−1). "
+            "LSTM: how far the sum of torch's two biases moved compared with Keras' one bias "
+            "(each torch bias gets the full gradient). Adam: the largest weight difference after "
+            "one Adam step (see the Adam difference below).",
+        ]
+        if tolerances
+        else ["No checks ran: the comparison skipped them (--skip-checks), or torch or a Keras backend was missing."],
+        [
+            "backend",
+            "model",
+            "inference Δ",
+            "loss Δ",
+            "SGD weights Δ",
+            "BatchNorm stats Δ",
+            "LSTM bias step",
+            "Adam weights Δ",
+            "within tolerance",
+        ],
+        rows,
+    )
+
+
+def differences_sections(document: dict) -> list[Section]:
+    from_checks = {b: c for b, c in checks_by_backend(document).items() if "differences" in c}
+    if not from_checks:
+        return []
+    parts = [
+        Section(
+            "Framework differences",
+            [
+                "Each difference below is measured by an executed check (compare.lessons.differences) on every Keras "
+                "backend listed; the numbers are this run's.",
+            ],
+        )
+    ]
+    keys = dict.fromkeys(key for checks in from_checks.values() for key in checks["differences"])
+    for key in keys:
+        outcomes = {backend: checks["differences"].get(key, {}) for backend, checks in from_checks.items()}
+        told = next((outcome for outcome in outcomes.values() if "title" in outcome), None)
+        measured = [
+            f"Measured on {backend}: {outcome.get('summary') or outcome.get('error', 'not run')}."
+            for backend, outcome in outcomes.items()
+        ]
+        paragraphs = [told["explanation"], *measured, f"Fix: `{told['fix']}`"] if told else measured
+        parts.append(Section(told["title"] if told else key, paragraphs, level=3))
+    return parts
+
+
+def regularized_runs(document: dict) -> list[dict]:
+    return [run for run in finished_runs(document) if run["variant"] != AS_BUILT]
+
+
+REGULARIZATION_SPELLINGS = [
+    "How each is spelled. **L2**: Keras `kernel_regularizer=keras.regularizers.L2(λ)` on each layer "
+    "(`fit` adds `model.losses` to the loss); torch `loss = loss + λ * sum(w.square().sum() for w in kernels)`. "
+    "**Weight decay**: both optimizers take `weight_decay`, but Keras decouples it (w ← w − lr·wd·w, as "
+    "AdamW) while torch's Adam adds wd·w to the gradient. **Dropout**: `keras.layers.Dropout(rate)` and "
+    "`nn.Dropout(rate)`, both scaling kept units by 1/(1 − rate) in training. **Early stopping**: "
+    '`keras.callbacks.EarlyStopping(monitor="val_loss", patience=P, restore_best_weights=True)`; in torch '
+    "the loop keeps the best weights and stops itself. **Augmentation**: `keras.layers.RandomRotation` and "
+    "`RandomTranslation` in front of the model; in torch `F.affine_grid` + `F.grid_sample` on the device.",
+    "Train accuracy is the running mean over each epoch in training mode (dropout and augmentation on), "
+    "as `fit` reports it; the gap is train minus test accuracy at the epoch whose weights the run ends "
+    "with (the best epoch after early stopping). Keras' image preprocessing layers declare "
+    '`supports_jit=False`, so `jit_compile="auto"` trains an augmented Keras model without XLA: see '
+    "the jit_compile and step-time columns.",
+]
+
+
+def regularization_section(document: dict) -> Section | None:
+    runs = regularized_runs(document)
+    if not runs:
+        return None
+    rows = []
+    for run in runs:
+        stopping = run["early_stopping"]
+        end = stopping["best_epoch"] if stopping and stopping["best_epoch"] else len(run["history"])
+        train_accuracy = run["history"][end - 1]["train_accuracy"] if run["history"] else None
+        test_accuracy = run["final_test_accuracy"]
+        gap = (
+            (train_accuracy - test_accuracy) * 100 if train_accuracy is not None and test_accuracy is not None else None
+        )
+        stopped = (
+            "—"
+            if not stopping
+            else (
+                f"stopped at {stopping['stopped_epoch']}, best {stopping['best_epoch']}"
+                if stopping["stopped_epoch"]
+                else f"ran every epoch, best {stopping['best_epoch']}"
+            )
+        )
+        rows.append(
+            [
+                run["model"],
+                run["variant"],
+                run["framework"],
+                str(len(run["history"])),
+                stopped,
+                percent(train_accuracy),
+                percent(test_accuracy),
+                fmt(gap, "+.2f", " pp"),
+                fmt(run["timing"]["step_time_ms_median"], ".2f"),
+                str(run["settings"]["jit_compile"]),
+            ]
+        )
+    variants = {variant["name"]: variant for variant in document["settings"].get("variants", [])}
+    described = [
+        f"**{name}**: {describe_variant(variant)}" if name != describe_variant(variant) else name
+        for name, variant in variants.items()
+    ]
+    held_out = document["settings"]["validation_fraction"]
+    return Section(
+        "Regularization: train versus test accuracy",
+        [
+            "Every variant trains on the same images, from the same initial weights and budget"
+            + (
+                f"; {held_out:.0%} of the training images are held out as early stopping's validation split."
+                if held_out
+                else "."
+            ),
+            "; ".join(described) + ".",
+            *REGULARIZATION_SPELLINGS,
+        ],
+        [
+            "model",
+            "variant",
+            "framework",
+            "epochs run",
+            "early stopping",
+            "train acc",
+            "test acc",
+            "gap (train − test)",
+            "step ms",
+            "jit_compile",
+        ],
+        rows,
+    )
+
+
+def describe_variant(variant: dict) -> str:
+    return Regularization(**variant).describe()
+
+
+def data_parallel_section(document: dict) -> Section | None:
+    parity = {(row["model"], row["variant"], row["framework"]): row for row in document.get("data_parallel", [])}
+    runs = [run for run in finished_runs(document) if run["devices"] > 1]
+    if not runs:
+        return None
+    by_key = {(run["model"], run["variant"], run["framework"]): run for run in finished_runs(document)}
+    rows = []
+    for run in runs:
+        row = parity.get((run["model"], run["variant"], run["framework"]))
+        single = by_key.get((run["model"], run["variant"], row["reference"])) if row else None
+        if row is None:
+            verdict, weights = "no single-device twin in this comparison", "—"
+        else:
+            weights = (
+                f"{row['max_abs_weight_diff']:.1e} ({fmt(row['relative_to_update'], '.1e')} of the largest update)"
+            )
+            verdict = (
+                ("yes" if row["within_tolerance"] else "NO")
+                if row["expected_to_match"]
+                else ("not expected: " + "; ".join(row["why_not"]))
+            )
+        rows.append(
+            [
+                model_label(run),
+                run["framework"],
+                str(run["devices"]),
+                single["framework"] if single else "—",
+                f"{fmt(run['timing']['step_time_ms_median'], '.2f')} vs "
+                f"{fmt(single['timing']['step_time_ms_median'], '.2f') if single else '—'}",
+                f"{fmt(run['timing']['samples_per_s'], ',.0f')} vs "
+                f"{fmt(single['timing']['samples_per_s'], ',.0f') if single else '—'}",
+                f"{percent(run['final_test_accuracy'])} vs {percent(single['final_test_accuracy']) if single else '—'}",
+                weights,
+                verdict,
+            ]
+        )
+    on_cpu = document["settings"]["device"] == "cpu"
+    paragraphs = [
+        "keras-jax-dp sets `keras.distribution.DataParallel(devices=keras.distribution.list_devices())` and "
+        "calls the same `fit`: Keras replicates every variable and splits each batch over the devices. "
+        "torch-ddp is started by `torchrun`, one process per device; each wraps the model in "
+        "`DistributedDataParallel`, takes every world-th image of each global batch (what a "
+        "`DistributedSampler` deals it), and "
+        "`backward()` averages the gradients across processes. Both keep the global batch size, learning "
+        "rate and initial weights of the single-device runs, and see the same global batches.",
+        "Same weights: the largest difference between the data-parallel run's final weights and its "
+        f"single-device twin's, within {document['data_parallel'][0]['tolerance']:.0e} of the largest weight "
+        "change training made when nothing random differs (averaging over devices only reorders float32 "
+        "sums)."
+        if document.get("data_parallel")
+        else "",
+        (
+            "On a CPU the devices are JAX host devices or gloo processes sharing the same cores: these step "
+            "times and throughputs are a correctness check, not a speed claim. Data parallelism pays off "
+            "across GPUs."
+            if on_cpu
+            else "Devices: GPUs of this machine."
+        ),
+    ]
+    return Section(
+        "Data parallel: several devices, one model",
+        [paragraph for paragraph in paragraphs if paragraph],
+        [
+            "model",
+            "framework",
+            "devices",
+            "single-device twin",
+            "step ms (vs twin)",
+            "samples/s (vs twin)",
+            "test acc (vs twin)",
+            "weights Δ",
+            "same weights",
+        ],
+        rows,
+    )
+
+
+def sections(document: dict) -> list[Section]:
+    return [
+        environment_section(document),
+        summary_section(document),
+        *filter(
+            None, [time_to_target_section(document), regularization_section(document), data_parallel_section(document)]
+        ),
+        parameters_section(document),
+        history_section(document),
+        timing_section(document),
+        phases_section(document),
+        *filter(None, [compilation_section(document)]),
+        data_path_section(document),
+        problems_section(document),
+        parity_section(document),
+        *differences_sections(document),
+    ]

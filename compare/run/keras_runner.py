@@ -1,0 +1,232 @@
+"""Train, evaluate and time one Keras model, the idiomatic way: `compile`, one
+`fit` over all epochs with callbacks, `evaluate`, `predict_on_batch`.
+Runs inside a worker whose KERAS_BACKEND is set. The mirror of `torch_runner.py`.
+
+Regularization, the Keras way:
+- L2: a regularizer on every kernel; `fit` adds `model.losses` to the loss.
+- weight_decay: the optimizer's argument, which Keras applies *decoupled*
+  (w ← w − lr·wd·w, as AdamW), not as a gradient term.
+- early stopping: the `EarlyStopping` callback, restoring the best weights.
+- augmentation: preprocessing layers in front of the model; `fit` runs them with
+  training=True, `evaluate`/`predict` skip them.
+
+Data parallel (keras-jax-dp): the same code inside a `DataParallel` distribution's
+scope, which replicates the variables on every device and splits each batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from compare.catalog.frameworks import Framework
+from compare.catalog.registry import AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT, ModelSpec
+from compare.contract.job import JobSpec
+from compare.contract.progress import Reporter
+from compare.porting.params import keras_param_counts
+from compare.porting.port_keras import keras_to_state, state_to_keras
+from compare.porting.weights import REFERENCE_IMAGES, REFERENCE_LOGITS, load_weights, max_abs_diff
+from compare.run import backends
+from compare.run.keras_recipes import add_l2, learning_rate
+from compare.run.runner_contract import Outcome, Prepared, TrainingLog, model_arguments
+from compare.run.timing import CompileWatch, Phases
+from keras_models.augment import RandomShiftRotate
+
+DATA_PATH = (
+    "A keras.utils.PyDataset slices each batch from NumPy arrays on the host, in the shared "
+    "order; the backend copies it to the device inside the step (through tf.data on TensorFlow). "
+    "It is the one feed that serves every epoch its shared order within one fit without a copy "
+    "of the images per epoch. benchmarks/keras_feed.py measures fit on arrays against it: within "
+    "12% on a 2-core CPU on every backend; on an H200 arrays were 1.01-1.23x faster."
+)
+JIT_COMPILE = {"auto": "auto", "on": True, "off": False}
+
+
+class EpochBatches(keras.utils.PyDataset):
+    """Every training batch of the run, epoch after epoch, in the shared orders.
+
+    `fit(..., steps_per_epoch=S)` reads this one sequence of epochs × S batches
+    straight through, so epoch e sees exactly the batches torch's loop sees.
+    """
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, orders: list[np.ndarray], batch_size: int):
+        super().__init__()
+        self.images, self.labels, self.orders, self.batch_size = images, labels, orders, batch_size
+        self.steps_per_epoch = len(orders[0]) // batch_size
+
+    def __len__(self) -> int:
+        return len(self.orders) * self.steps_per_epoch
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        epoch, step = divmod(index, self.steps_per_epoch)
+        rows = self.orders[epoch][step * self.batch_size : (step + 1) * self.batch_size]
+        return self.images[rows], self.labels[rows]  # (B, 28, 28, 1), (B,)
+
+
+class EpochLog(keras.callbacks.Callback):
+    """Hands `fit`'s steps and epochs to the run's TrainingLog (compare.run.runner_contract),
+    and stops training on a non-finite loss or at the target. Listed before
+    EarlyStopping, so it sees each epoch's own weights."""
+
+    def __init__(self, log: TrainingLog):
+        super().__init__()
+        self.log = log
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.log.epoch_begins(epoch + 1)  # Keras counts epochs from 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = float(logs["loss"])  # a host read: waits for the device to finish the step
+        self.log.step_done(batch + 1, loss, lambda: (loss, float(logs["accuracy"])))  # the epoch's running means
+        if self.log.diverged_at_step is not None:
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        val = {"loss": logs["val_loss"], "accuracy": logs["val_accuracy"]} if "val_loss" in logs else None
+        if self.log.epoch_done(logs, val):
+            self.model.stop_training = True
+
+
+def with_augmentation(model: keras.Model) -> keras.Model:
+    """The model behind random shifts and rotations (active only in training)."""
+    return keras.Sequential(
+        [keras.Input((28, 28, 1)), RandomShiftRotate(AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT), model]
+    )
+
+
+def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framework, phases: Phases) -> Outcome:
+    engine = keras.backend.backend()
+    with phases.phase("imports"):  # it imports TensorFlow to seed it too, where it is installed
+        keras.utils.set_random_seed(spec.seed)  # Python's random, NumPy and the backend
+    precision = backends.set_precision(engine, spec.precision)
+    if spec.precision == "bf16":
+        # Variables in float32, computation in bfloat16: every layer built from here on.
+        keras.config.set_dtype_policy("mixed_bfloat16")
+        precision += "; keras.config.set_dtype_policy('mixed_bfloat16')"
+    if spec.deterministic:
+        precision += "; " + backends.set_deterministic(engine)
+    regularization = spec.regularization
+
+    if framework.data_parallel:  # keras.distribution exists on the JAX backend only
+        # Every variable replicated on each device, every batch split across them;
+        # model code and fit are unchanged. Evaluation inside fit is split too.
+        devices = keras.distribution.list_devices()
+        distributed, device_count = keras.distribution.DataParallel(devices=devices).scope, len(devices)
+    else:
+        distributed, device_count = contextlib.nullcontext, 1
+
+    with phases.phase("build_and_weights"):
+        with distributed():
+            model = model_spec.keras_class()(**model_arguments(spec))
+            model.build((None, 28, 28, 1))
+        step0 = None
+        if spec.initial_weights:
+            state, reference = load_weights(Path(spec.initial_weights))
+            state_to_keras(state, model)  # torch layout → Keras layout, see compare.porting.port_keras
+            step0 = max_abs_diff(
+                model.predict_on_batch(reference[REFERENCE_IMAGES][..., None]), reference[REFERENCE_LOGITS]
+            )
+        if regularization.l2:
+            add_l2(model, regularization.l2)
+    fit_started = time.perf_counter()
+    jit_compile = True if framework.keras_jit_compile else JIT_COMPILE[spec.jit_compile]
+    with distributed():
+        trained, log, stopper = fit(spec, data, model, jit_compile)
+    log.add_phases(phases, fit_started)
+
+    last = log.history[-1]
+    final_test, early_stopping = {"loss": last["test_loss"], "accuracy": last["test_accuracy"]}, None
+    if stopper is not None:
+        with phases.phase("evaluation"):
+            final_test = evaluate(trained, data, spec)  # EarlyStopping restored the best epoch's weights
+        early_stopping = {
+            "patience": stopper.patience,
+            "best_epoch": stopper.best_epoch + 1,  # Keras counts epochs from 0
+            "stopped_epoch": stopper.stopped_epoch + 1 if stopper.stopped_epoch else None,
+        }
+
+    x_test = data.x_test[..., None]
+    return Outcome(
+        engine=engine,
+        params=keras_param_counts(model),
+        reference_params=model_spec.keras_params,
+        history=log.history,
+        clock=log.clock,
+        diverged_at_step=log.diverged_at_step,
+        step0_max_abs_logit_diff=step0,
+        # Outside the distribution: any batch size. Logits in float32 under bf16 too.
+        predict=lambda n: np.asarray(trained.predict_on_batch(x_test[:n]), dtype=np.float32),
+        final_test=final_test,
+        final_state=lambda: keras_to_state(model),
+        early_stopping=early_stopping,
+        jit_compile=trained.jit_compile,
+        compilation=(
+            backends.compilation_record("default", log.compiles.after_first_step) if torch_jit(trained) else None
+        ),
+        precision=precision,
+        data_path=DATA_PATH,
+        device={**backends.device_description(engine), "count": device_count},
+        peak_device_memory_mb=backends.peak_device_memory_mb(engine),
+    )
+
+
+def evaluate(model: keras.Model, data: Prepared, spec: JobSpec) -> dict:
+    return model.evaluate(
+        data.x_test[..., None], data.y_test, batch_size=spec.eval_batch_size, verbose=0, return_dict=True
+    )
+
+
+def torch_jit(model: keras.Model) -> bool:
+    """Keras on torch with jit_compile: its trainer runs the steps through torch.compile."""
+    return keras.backend.backend() == "torch" and model.jit_compile is True
+
+
+def fit(
+    spec: JobSpec, data: Prepared, model: keras.Model, jit_compile: bool | str
+) -> tuple[keras.Model, TrainingLog, keras.callbacks.EarlyStopping | None]:
+    """Compile and fit `model` (behind the augmentation, if any) over every epoch;
+    returns the model that was trained, the epoch log and the early stopper."""
+    regularization = spec.regularization
+    trained = with_augmentation(model) if regularization.augment else model
+    batches = EpochBatches(data.x_train[..., None], data.y_train, data.epoch_orders, spec.batch_size)
+    trained.compile(
+        # Keras' Adam epsilon defaults to 1e-7, torch's to 1e-8: set explicitly.
+        # Keras' weight_decay is decoupled (AdamW-like); torch's Adam couples it.
+        optimizer=keras.optimizers.Adam(
+            learning_rate=learning_rate(spec.schedule, spec.learning_rate, len(batches)),
+            epsilon=spec.adam_epsilon,
+            weight_decay=regularization.weight_decay or None,
+        ),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+        jit_compile=jit_compile,
+    )
+    compiles = CompileWatch(backends.dynamo_frames if torch_jit(trained) else None)
+    log = TrainingLog(
+        spec,
+        lambda: evaluate(trained, data, spec),
+        Reporter(len(data.epoch_orders), batches.steps_per_epoch),
+        compiles,
+    )
+    callbacks, validation, stopper = [EpochLog(log)], None, None
+    if regularization.early_stopping_patience:
+        validation = (data.x_val[..., None], data.y_val)
+        stopper = keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=regularization.early_stopping_patience, restore_best_weights=True
+        )
+        callbacks.append(stopper)
+    log.clock.start()
+    trained.fit(
+        batches,
+        epochs=len(data.epoch_orders),
+        steps_per_epoch=batches.steps_per_epoch,
+        validation_data=validation,
+        validation_batch_size=spec.eval_batch_size,
+        callbacks=callbacks,
+        verbose=0,
+    )
+    return trained, log, stopper

@@ -1,0 +1,313 @@
+"""Train, evaluate and time one PyTorch model, the idiomatic way: a DataLoader,
+an explicit training loop, `torch.inference_mode()` for evaluation, and
+optionally `torch.compile`. The mirror of `keras_runner.py`.
+
+Regularization, the torch way:
+- L2: the penalty λ·Σw² written into the loss, over the same kernels Keras penalizes.
+- weight_decay: the optimizer's argument, which torch's Adam applies *coupled*
+  (g ← g + wd·w, an L2 gradient term); AdamW would decouple it.
+- early stopping: the loop keeps a copy of the best weights and stops itself.
+- augmentation: random affine transforms as tensor ops on the device, in the loop.
+
+Data parallel (torch-ddp): torchrun starts this code once per device; each
+process wraps the model in DistributedDataParallel, takes its share of every
+batch (what a DistributedSampler would deal it), and backward() averages the gradients.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch._dynamo  # noqa: F401  torch.optim imports it with the first optimizer (1 s): an import, not training
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
+
+from compare.catalog.frameworks import Framework
+from compare.catalog.registry import AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT, ModelSpec, learning_rate_factor
+from compare.contract.job import JobSpec
+from compare.contract.progress import Reporter
+from compare.porting.params import torch_param_counts
+from compare.porting.port_torch import state_to_torch, torch_to_state
+from compare.porting.weights import REFERENCE_IMAGES, REFERENCE_LOGITS, load_weights, max_abs_diff
+from compare.run import backends
+from compare.run.runner_contract import Outcome, Prepared, TrainingLog, model_arguments
+from compare.run.timing import CompileWatch, Phases
+from compare.run.torch_recipes import l2_penalty
+from torch_models.augment import RandomShiftRotate
+
+DATA_PATH = (
+    "Device-resident: the training and test images are copied to the device once; each step indexes "
+    "them with the epoch's shared order (no DataLoader, no per-step host copy). torch-compile compiles "
+    "the model's forward and backward; evaluation and prediction run the same module eagerly."
+)
+
+
+class EarlyStopping:
+    """Keras' `EarlyStopping(monitor="val_loss", restore_best_weights=True)`, spelled
+    out: a lower validation loss than any before saves a copy of the weights;
+    `patience` epochs in a row without one stop training; `restore_best` puts
+    the saved weights back (Keras does so when fit ends, stopped early or not)."""
+
+    def __init__(self, patience: int):
+        self.patience = patience
+        self.best_loss = math.inf
+        self.best_epoch: int | None = None
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.stopped_epoch: int | None = None
+        self.wait = 0
+
+    def should_stop(self, epoch: int, val_loss: float, model: torch.nn.Module) -> bool:
+        if val_loss < self.best_loss:  # False for NaN, as in Keras
+            self.best_loss, self.best_epoch, self.wait = val_loss, epoch, 0
+            self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            return False
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.stopped_epoch = epoch
+            return True
+        return False
+
+    def restore_best(self, model: torch.nn.Module) -> None:
+        if self.best_state is not None:
+            model.load_state_dict(self.best_state)
+
+
+def start_processes(framework: Framework, gpu: bool) -> tuple[int, int, torch.device]:
+    """(rank, world size, device) of this process; joins the process group under torchrun."""
+    if not framework.data_parallel:
+        return 0, 1, torch.device("cuda" if gpu else "cpu")
+    # torchrun set RANK, LOCAL_RANK, WORLD_SIZE and the rendezvous address.
+    dist.init_process_group("nccl" if gpu else "gloo")
+    local_rank = int(os.environ["LOCAL_RANK"])
+    if gpu:
+        torch.cuda.set_device(local_rank)
+    return dist.get_rank(), dist.get_world_size(), torch.device(f"cuda:{local_rank}" if gpu else "cpu")
+
+
+def epoch_batches(order: torch.Tensor, batch_size: int, rank: int, world: int) -> list[torch.Tensor]:
+    """The rows of this process's batches, in the epoch's shared order. With several
+    processes each takes every world-th row of the global batch, as a DistributedSampler
+    deals them: together the processes' k-th batches are the single-device k-th batch."""
+    return [rows[rank::world] for rows in order.split(batch_size)]
+
+
+def autocast(device: torch.device, precision: str):
+    """bf16: matmuls and convolutions in bfloat16 under torch.autocast, the variables in
+    float32 (what Keras' mixed_bfloat16 policy does); otherwise a context that does nothing."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framework, phases: Phases) -> Outcome:
+    rank, world, device = start_processes(framework, spec.device == "gpu")
+    random.seed(spec.seed)
+    np.random.seed(spec.seed)
+    torch.manual_seed(spec.seed + rank)  # also seeds every CUDA device; each process its own dropout masks
+    precision = backends.set_precision("torch", spec.precision)
+    if spec.deterministic:
+        precision += "; " + backends.set_deterministic("torch")
+
+    with phases.phase("build_and_weights"):
+        model = model_spec.torch_class()(**model_arguments(spec))
+        step0 = None
+        if spec.initial_weights:
+            state, reference = load_weights(Path(spec.initial_weights))
+            state_to_torch(state, model)
+            with torch.no_grad():
+                logits = model.eval()(torch.from_numpy(reference[REFERENCE_IMAGES])[:, None]).numpy()
+            step0 = max_abs_diff(logits, reference[REFERENCE_LOGITS])
+        model = model.to(device)
+        step_model = torch.compile(model, mode=spec.compile_mode) if framework.torch_compile else model
+        if world > 1:
+            # Broadcasts rank 0's weights now; averages the gradients in every backward().
+            step_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    with phases.phase("data"):  # to the device once: the steps index it there
+        images = {split: images_nchw(getattr(data, f"x_{split}")).to(device) for split in ("train", "val", "test")}
+        labels = {split: torch.from_numpy(getattr(data, f"y_{split}")).to(device) for split in ("train", "val", "test")}
+    fit_started = time.perf_counter()
+    log, stopper = fit(
+        spec,
+        data,
+        images,
+        labels,
+        model,
+        step_model,
+        device,
+        rank,
+        world,
+        CompileWatch(backends.dynamo_frames if framework.torch_compile else None),
+    )
+    log.add_phases(phases, fit_started)
+
+    last = log.history[-1]
+    final_test, early_stopping = {"loss": last["test_loss"], "accuracy": last["test_accuracy"]}, None
+    if stopper:
+        stopper.restore_best(model)  # as Keras' EarlyStopping does when fit ends
+        with phases.phase("evaluation"):
+            final_test = evaluate(model, images["test"], labels["test"], spec)
+        early_stopping = {
+            "patience": stopper.patience,
+            "best_epoch": stopper.best_epoch,
+            "stopped_epoch": stopper.stopped_epoch,
+        }
+
+    def predict(n: int) -> torch.Tensor:
+        with torch.inference_mode(), autocast(device, spec.precision):
+            return model(images["test"][:n]).float().cpu()  # host copy: waits for the device
+
+    model.eval()
+    return Outcome(
+        engine="torch",
+        params=torch_param_counts(model),
+        reference_params=model_spec.torch_params,
+        history=log.history,
+        clock=log.clock,
+        diverged_at_step=log.diverged_at_step,
+        step0_max_abs_logit_diff=step0,
+        predict=predict,
+        final_test=final_test,
+        final_state=lambda: torch_to_state(model),
+        early_stopping=early_stopping,
+        jit_compile=framework.torch_compile,
+        compilation=(
+            backends.compilation_record(spec.compile_mode, log.compiles.after_first_step)
+            if framework.torch_compile
+            else None
+        ),
+        precision=precision,
+        data_path=DATA_PATH,
+        device={**backends.device_description("torch"), "count": world},
+        peak_device_memory_mb=backends.peak_device_memory_mb("torch"),
+    )
+
+
+def leave_together() -> None:
+    """torch-ddp: every process waits here until all are done, the first one's result
+    written; then each exits (os._exit) with its process group still up. A process that
+    left earlier, or tore the group down while another still held DDP objects on it,
+    could leave the other waiting forever (seen as a rare hang on a loaded CPU)."""
+    if dist.is_initialized():
+        dist.barrier()
+
+
+def images_nchw(images: np.ndarray) -> torch.Tensor:
+    """(N, 28, 28) float32 → (N, 1, 28, 28), sharing the array's memory (no copy)."""
+    return torch.from_numpy(images).unsqueeze(1)
+
+
+def evaluate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, spec: JobSpec) -> dict:
+    """Mean loss (cross-entropy, plus the L2 penalty if any, as Keras reports it)
+    and accuracy, in inference mode, over tensors already on the device. Evaluation
+    runs the module itself, eagerly: every process evaluates everything, unsplit,
+    and a compiled training step is never recompiled for eval mode or another batch shape."""
+    l2 = spec.regularization.l2
+    model.eval()
+    loss_sum, correct = torch.zeros((), device=images.device), torch.zeros((), dtype=torch.int64, device=images.device)
+    with torch.inference_mode(), autocast(images.device, spec.precision):
+        for batch, batch_labels in zip(images.split(spec.eval_batch_size), labels.split(spec.eval_batch_size)):
+            logits = model(batch).float()
+            loss_sum += F.cross_entropy(logits, batch_labels, reduction="sum")
+            correct += (logits.argmax(dim=1) == batch_labels).sum()
+        penalty = l2_penalty(model, l2).item() if l2 else 0.0
+    return {"loss": loss_sum.item() / len(labels) + penalty, "accuracy": correct.item() / len(labels)}
+
+
+def running_means(losses: list[float], correct: torch.Tensor, batch_size: int) -> tuple[float, float]:
+    """The epoch's running loss and accuracy so far (the accuracy read from the device)."""
+    return sum(losses) / len(losses), correct.item() / (len(losses) * batch_size)
+
+
+def fit(
+    spec: JobSpec,
+    data: Prepared,
+    images: dict[str, torch.Tensor],
+    labels: dict[str, torch.Tensor],
+    model: torch.nn.Module,
+    step_model: torch.nn.Module,
+    device: torch.device,
+    rank: int,
+    world: int,
+    compiles: CompileWatch,
+) -> tuple[TrainingLog, EarlyStopping | None]:
+    """Train over every epoch in the shared orders, the explicit loop of the workshop's
+    six steps, on `images`/`labels` already on the device; returns the epoch log and
+    the early stopper."""
+    regularization = spec.regularization
+    l2 = regularization.l2
+    # torch's Adam epsilon defaults to 1e-8, Keras' to 1e-7: set explicitly.
+    # torch's Adam adds weight_decay·w to the gradient (coupled); Keras decouples it.
+    optimizer = torch.optim.Adam(
+        model.parameters(),
+        lr=spec.learning_rate,
+        eps=spec.adam_epsilon,
+        weight_decay=regularization.weight_decay,
+    )
+    steps_per_epoch = len(data.y_train) // spec.batch_size
+    # The schedule as a factor of the peak rate, stepped after every batch like Keras'.
+    total_steps = len(data.epoch_orders) * steps_per_epoch
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: learning_rate_factor(step, total_steps, spec.schedule)
+    )
+    augment = RandomShiftRotate(AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT) if regularization.augment else None
+    patience = regularization.early_stopping_patience
+    stopper = EarlyStopping(patience) if patience else None
+    log = TrainingLog(
+        spec,
+        lambda: evaluate(model, images["test"], labels["test"], spec),
+        Reporter(len(data.epoch_orders), steps_per_epoch),
+        compiles,
+    )
+    # CUDA graphs replay into the same output buffers: each step must be declared new.
+    new_graph_step = spec.compile_mode == "reduce-overhead" and device.type == "cuda"
+    process_batch = spec.batch_size // world  # the images of each batch this process trains on
+    log.clock.start()
+    for epoch, order in enumerate(data.epoch_orders, start=1):
+        # The shared epoch order: every framework sees the same batches.
+        batches = epoch_batches(torch.from_numpy(order).to(device), spec.batch_size, rank, world)
+        log.epoch_begins(epoch)
+        step_model.train()
+        losses, correct = [], torch.zeros((), dtype=torch.int64, device=device)
+        for rows in batches:
+            batch, batch_labels = images["train"][rows], labels["train"][rows]  # 1. the next batch
+            if augment is not None:
+                batch = augment(batch)  # (B, 1, 28, 28), on the device
+            if new_graph_step:
+                torch.compiler.cudagraph_mark_step_begin()
+            optimizer.zero_grad(set_to_none=True)  # 2. reset the gradients
+            with autocast(device, spec.precision):
+                logits = step_model(batch)  # 3. forward pass
+                loss = F.cross_entropy(logits, batch_labels)  # 4. loss (autocast computes it in float32)
+            if l2:
+                loss = loss + l2_penalty(model, l2)
+            loss.backward()  # 5. backpropagation
+            optimizer.step()  # 6. update
+            scheduler.step()
+            correct += (logits.argmax(dim=1) == batch_labels).sum()
+            loss = loss.detach()
+            if world > 1:
+                dist.all_reduce(loss)  # the whole batch's loss, the same in every process
+                loss /= world
+            losses.append(loss.item())  # a host read: waits for the device to finish the step
+            log.step_done(len(losses), losses[-1], partial(running_means, losses, correct, process_batch))
+            if log.diverged_at_step is not None:
+                break
+        if world > 1:
+            dist.all_reduce(correct)
+        train = {"loss": sum(losses) / len(losses), "accuracy": correct.item() / (len(losses) * spec.batch_size)}
+        val = evaluate(model, images["val"], labels["val"], spec) if stopper else None
+        reached_target = log.epoch_done(train, val)
+        if (
+            log.diverged_at_step is not None
+            or reached_target
+            or (stopper and stopper.should_stop(epoch, val["loss"], model))
+        ):
+            break
+    return log, stopper
