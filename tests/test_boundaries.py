@@ -2,9 +2,13 @@
 framework, model packages that know nothing of the harness."""
 
 import ast
+import importlib
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).parent.parent
 PACKAGES = ("compare", "keras_models", "torch_models")
@@ -131,3 +135,22 @@ def test_planning_a_comparison_imports_no_framework(tmp_path):
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+PUBLIC_PACKAGES = ("catalog", "contract", "data", "harness", "lessons", "porting", "report")
+
+
+@pytest.mark.parametrize("package", PUBLIC_PACKAGES)
+def test_each_package_hands_on_its_public_names(package):
+    module = importlib.import_module(f"compare.{package}")
+    assert module.__all__, package
+    for name in module.__all__:
+        assert getattr(module, name) is not None, (package, name)
+
+
+def test_notebooks_and_the_readme_import_only_public_names():
+    """`from compare.<package> import name`, never a module path below a package: the
+    packages' modules may move, their public names stay."""
+    texts = [path.read_text() for path in (ROOT / "notebooks").glob("*.ipynb")] + [(ROOT / "README.md").read_text()]
+    deep = [m for text in texts for m in re.findall(r"from (compare\.\w+\.\w+) import", text)]
+    assert deep == []

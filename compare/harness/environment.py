@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # Distribution names whose versions go into every record (TensorFlow ships as
 # either tensorflow or tensorflow-cpu).
 DISTRIBUTIONS = ("keras", "torch", "jax", "jaxlib", "tensorflow", "tensorflow-cpu", "numpy")

@@ -16,7 +16,7 @@ import sys
 import tokenize
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOT_CODE = {
     tokenize.COMMENT,
     tokenize.NL,
@@ -54,11 +54,16 @@ def code_lines(source: str, first: int = 1, last: int | None = None) -> int:
     return len({line for line in lines - skip if first <= line <= last})
 
 
-def function_lines(path: Path, name: str) -> int:
-    """Code lines of the top-level function `name` in `path`."""
+def definition_lines(path: Path, names: tuple[str, ...]) -> int:
+    """Code lines of the top-level functions and classes `names` in `path`."""
     source = path.read_text()
-    node = next(n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name == name)
-    return code_lines(source, node.lineno, node.end_lineno)
+    nodes = [n for n in ast.parse(source).body if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name in names]
+    assert len(nodes) == len(names), f"{path} lacks one of {names}"
+    return sum(code_lines(source, node.lineno, node.end_lineno) for node in nodes)
+
+
+KERAS_TRAINING = ("fit",)
+TORCH_TRAINING = ("Loop", "optimizer_and_schedule", "fit", "train_epoch")
 
 
 def rows() -> list[tuple[str, int, int]]:
@@ -73,9 +78,9 @@ def rows() -> list[tuple[str, int, int]]:
     ]
     table.append(
         (
-            "training (`fit`)",
-            function_lines(ROOT / "compare" / "keras_runner.py", "fit"),
-            function_lines(ROOT / "compare" / "torch_runner.py", "fit"),
+            "training (Keras `fit`; the torch loop, its optimizer and schedule)",
+            definition_lines(ROOT / "compare" / "run" / "keras_runner.py", KERAS_TRAINING),
+            definition_lines(ROOT / "compare" / "run" / "torch_runner.py", TORCH_TRAINING),
         )
     )
     return table

@@ -1,6 +1,7 @@
 """Train, evaluate and time one Keras model, the idiomatic way: `compile`, one
 `fit` over all epochs with callbacks, `evaluate`, `predict_on_batch`.
-Runs inside a worker whose KERAS_BACKEND is set. The mirror of `torch_runner.py`.
+Runs inside a worker whose KERAS_BACKEND is set. The mirror of `torch_runner.py`,
+function by function: configure, build, run, finish, fit, evaluate.
 
 Regularization, the Keras way:
 - L2: a regularizer on every kernel; `fit` adds `model.losses` to the loss.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import keras
@@ -98,7 +100,9 @@ def with_augmentation(model: keras.Model) -> keras.Model:
     )
 
 
-def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framework, phases: Phases) -> Outcome:
+def configure(spec: JobSpec, framework: Framework, phases: Phases) -> tuple[Callable, int, str]:
+    """Seed everything, set the float32 precision and the dtype policy; return the
+    distribution's scope (keras-jax-dp) or a context that does nothing, and its device count."""
     engine = keras.backend.backend()
     with phases.phase("imports"):  # it imports TensorFlow to seed it too, where it is installed
         keras.utils.set_random_seed(spec.seed)  # Python's random, NumPy and the backend
@@ -109,45 +113,43 @@ def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framewo
         precision += "; keras.config.set_dtype_policy('mixed_bfloat16')"
     if spec.deterministic:
         precision += "; " + backends.set_deterministic(engine)
-    regularization = spec.regularization
+    if not framework.data_parallel:
+        return contextlib.nullcontext, 1, precision
+    # keras.distribution exists on the JAX backend only. Every variable replicated on each
+    # device, every batch split across them; model code and fit are unchanged.
+    devices = keras.distribution.list_devices()
+    return keras.distribution.DataParallel(devices=devices).scope, len(devices), precision
 
-    if framework.data_parallel:  # keras.distribution exists on the JAX backend only
-        # Every variable replicated on each device, every batch split across them;
-        # model code and fit are unchanged. Evaluation inside fit is split too.
-        devices = keras.distribution.list_devices()
-        distributed, device_count = keras.distribution.DataParallel(devices=devices).scope, len(devices)
-    else:
-        distributed, device_count = contextlib.nullcontext, 1
 
+def build(spec: JobSpec, model_spec: ModelSpec, distributed: Callable) -> tuple[keras.Model, float | None]:
+    """The Keras twin with the shared initial weights (and its L2 regularizers, if any);
+    and how far its step-0 logits lie from the reference logits that came with those weights."""
+    with distributed():
+        model = model_spec.keras_class()(**model_arguments(spec))
+        model.build((None, 28, 28, 1))
+    step0 = None
+    if spec.initial_weights:
+        state, reference = load_weights(Path(spec.initial_weights))
+        state_to_keras(state, model)  # torch layout → Keras layout, see compare.porting.port_keras
+        step0 = max_abs_diff(
+            model.predict_on_batch(reference[REFERENCE_IMAGES][..., None]), reference[REFERENCE_LOGITS]
+        )
+    if spec.regularization.l2:
+        add_l2(model, spec.regularization.l2)
+    return model, step0
+
+
+def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framework, phases: Phases) -> Outcome:
+    engine = keras.backend.backend()
+    distributed, device_count, precision = configure(spec, framework, phases)
     with phases.phase("build_and_weights"):
-        with distributed():
-            model = model_spec.keras_class()(**model_arguments(spec))
-            model.build((None, 28, 28, 1))
-        step0 = None
-        if spec.initial_weights:
-            state, reference = load_weights(Path(spec.initial_weights))
-            state_to_keras(state, model)  # torch layout → Keras layout, see compare.porting.port_keras
-            step0 = max_abs_diff(
-                model.predict_on_batch(reference[REFERENCE_IMAGES][..., None]), reference[REFERENCE_LOGITS]
-            )
-        if regularization.l2:
-            add_l2(model, regularization.l2)
+        model, step0 = build(spec, model_spec, distributed)
     fit_started = time.perf_counter()
     jit_compile = True if framework.keras_jit_compile else JIT_COMPILE[spec.jit_compile]
     with distributed():
         trained, log, stopper = fit(spec, data, model, jit_compile)
     log.add_phases(phases, fit_started)
-
-    last = log.history[-1]
-    final_test, early_stopping = {"loss": last["test_loss"], "accuracy": last["test_accuracy"]}, None
-    if stopper is not None:
-        with phases.phase("evaluation"):
-            final_test = evaluate(trained, data, spec)  # EarlyStopping restored the best epoch's weights
-        early_stopping = {
-            "patience": stopper.patience,
-            "best_epoch": stopper.best_epoch + 1,  # Keras counts epochs from 0
-            "stopped_epoch": stopper.stopped_epoch + 1 if stopper.stopped_epoch else None,
-        }
+    final_test, early_stopping = finish(log, stopper, trained, data, spec, phases)
 
     x_test = data.x_test[..., None]
     return Outcome(
@@ -172,6 +174,28 @@ def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framewo
         device={**backends.device_description(engine), "count": device_count},
         peak_device_memory_mb=backends.peak_device_memory_mb(engine),
     )
+
+
+def finish(
+    log: TrainingLog,
+    stopper: keras.callbacks.EarlyStopping | None,
+    trained: keras.Model,
+    data: Prepared,
+    spec: JobSpec,
+    phases: Phases,
+) -> tuple[dict, dict | None]:
+    """The test loss and accuracy of the weights the run ends with, and the early
+    stopping record: EarlyStopping restored the best epoch's weights when fit ended."""
+    last = log.history[-1]
+    if stopper is None:
+        return {"loss": last["test_loss"], "accuracy": last["test_accuracy"]}, None
+    with phases.phase("evaluation"):
+        final_test = evaluate(trained, data, spec)
+    return final_test, {
+        "patience": stopper.patience,
+        "best_epoch": stopper.best_epoch + 1,  # Keras counts epochs from 0
+        "stopped_epoch": stopper.stopped_epoch + 1 if stopper.stopped_epoch else None,
+    }
 
 
 def evaluate(model: keras.Model, data: Prepared, spec: JobSpec) -> dict:

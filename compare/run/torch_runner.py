@@ -1,6 +1,7 @@
-"""Train, evaluate and time one PyTorch model, the idiomatic way: a DataLoader,
-an explicit training loop, `torch.inference_mode()` for evaluation, and
-optionally `torch.compile`. The mirror of `keras_runner.py`.
+"""Train, evaluate and time one PyTorch model, the idiomatic way: the data on the
+device once, an explicit training loop, `torch.inference_mode()` for evaluation,
+and optionally `torch.compile`. The mirror of `keras_runner.py`, function by
+function: configure, build, run, finish, fit, evaluate.
 
 Regularization, the torch way:
 - L2: the penalty λ·Σw² written into the loss, over the same kernels Keras penalizes.
@@ -20,6 +21,7 @@ import math
 import os
 import random
 import time
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -43,6 +45,7 @@ from compare.run.timing import CompileWatch, Phases
 from compare.run.torch_recipes import l2_penalty
 from torch_models.augment import RandomShiftRotate
 
+SPLITS = ("train", "val", "test")
 DATA_PATH = (
     "Device-resident: the training and test images are copied to the device once; each step indexes "
     "them with the epoch's shared order (no DataLoader, no per-step host copy). torch-compile compiles "
@@ -105,62 +108,65 @@ def autocast(device: torch.device, precision: str):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
-def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framework, phases: Phases) -> Outcome:
-    rank, world, device = start_processes(framework, spec.device == "gpu")
+@dataclass(frozen=True)
+class Placement:
+    """Where this process trains: its rank among `world` processes, and its device."""
+
+    rank: int
+    world: int
+    device: torch.device
+
+
+def configure(spec: JobSpec, framework: Framework) -> tuple[Placement, str]:
+    """Join the process group if any, seed everything, set the float32 precision."""
+    place = Placement(*start_processes(framework, spec.device == "gpu"))
     random.seed(spec.seed)
     np.random.seed(spec.seed)
-    torch.manual_seed(spec.seed + rank)  # also seeds every CUDA device; each process its own dropout masks
+    torch.manual_seed(spec.seed + place.rank)  # also seeds every CUDA device; each process its own dropout masks
     precision = backends.set_precision("torch", spec.precision)
     if spec.deterministic:
         precision += "; " + backends.set_deterministic("torch")
+    return place, precision
 
+
+def build(spec: JobSpec, model_spec: ModelSpec, place: Placement) -> tuple[torch.nn.Module, float | None]:
+    """The torch twin with the shared initial weights, on the device; and how far its
+    step-0 logits lie from the reference logits that came with those weights."""
+    model = model_spec.torch_class()(**model_arguments(spec))
+    step0 = None
+    if spec.initial_weights:
+        state, reference = load_weights(Path(spec.initial_weights))
+        state_to_torch(state, model)
+        with torch.no_grad():
+            logits = model.eval()(torch.from_numpy(reference[REFERENCE_IMAGES])[:, None]).numpy()
+        step0 = max_abs_diff(logits, reference[REFERENCE_LOGITS])
+    return model.to(place.device), step0
+
+
+def step_module(model: torch.nn.Module, spec: JobSpec, framework: Framework, place: Placement) -> torch.nn.Module:
+    """What each training step calls: the model itself, compiled, or wrapped for DDP."""
+    if place.world > 1:
+        # Broadcasts rank 0's weights now; averages the gradients in every backward().
+        return DistributedDataParallel(model, device_ids=[place.device.index] if place.device.type == "cuda" else None)
+    return torch.compile(model, mode=spec.compile_mode) if framework.torch_compile else model
+
+
+def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framework, phases: Phases) -> Outcome:
+    place, precision = configure(spec, framework)
     with phases.phase("build_and_weights"):
-        model = model_spec.torch_class()(**model_arguments(spec))
-        step0 = None
-        if spec.initial_weights:
-            state, reference = load_weights(Path(spec.initial_weights))
-            state_to_torch(state, model)
-            with torch.no_grad():
-                logits = model.eval()(torch.from_numpy(reference[REFERENCE_IMAGES])[:, None]).numpy()
-            step0 = max_abs_diff(logits, reference[REFERENCE_LOGITS])
-        model = model.to(device)
-        step_model = torch.compile(model, mode=spec.compile_mode) if framework.torch_compile else model
-        if world > 1:
-            # Broadcasts rank 0's weights now; averages the gradients in every backward().
-            step_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-
+        model, step0 = build(spec, model_spec, place)
+        step_model = step_module(model, spec, framework, place)
     with phases.phase("data"):  # to the device once: the steps index it there
-        images = {split: images_nchw(getattr(data, f"x_{split}")).to(device) for split in ("train", "val", "test")}
-        labels = {split: torch.from_numpy(getattr(data, f"y_{split}")).to(device) for split in ("train", "val", "test")}
+        images = {split: images_nchw(getattr(data, f"x_{split}")).to(place.device) for split in SPLITS}
+        labels = {split: torch.from_numpy(getattr(data, f"y_{split}")).to(place.device) for split in SPLITS}
     fit_started = time.perf_counter()
-    log, stopper = fit(
-        spec,
-        data,
-        images,
-        labels,
-        model,
-        step_model,
-        device,
-        rank,
-        world,
-        CompileWatch(backends.dynamo_frames if framework.torch_compile else None),
-    )
+    compiles = CompileWatch(backends.dynamo_frames if framework.torch_compile else None)
+    log, stopper = fit(spec, data, images, labels, model, step_model, place, compiles)
     log.add_phases(phases, fit_started)
-
-    last = log.history[-1]
-    final_test, early_stopping = {"loss": last["test_loss"], "accuracy": last["test_accuracy"]}, None
-    if stopper:
-        stopper.restore_best(model)  # as Keras' EarlyStopping does when fit ends
-        with phases.phase("evaluation"):
-            final_test = evaluate(model, images["test"], labels["test"], spec)
-        early_stopping = {
-            "patience": stopper.patience,
-            "best_epoch": stopper.best_epoch,
-            "stopped_epoch": stopper.stopped_epoch,
-        }
+    final_test, early_stopping = finish(log, stopper, model, images, labels, spec, phases)
 
     def predict(n: int) -> torch.Tensor:
-        with torch.inference_mode(), autocast(device, spec.precision):
+        with torch.inference_mode(), autocast(place.device, spec.precision):
             return model(images["test"][:n]).float().cpu()  # host copy: waits for the device
 
     model.eval()
@@ -184,9 +190,33 @@ def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framewo
         ),
         precision=precision,
         data_path=DATA_PATH,
-        device={**backends.device_description("torch"), "count": world},
+        device={**backends.device_description("torch"), "count": place.world},
         peak_device_memory_mb=backends.peak_device_memory_mb("torch"),
     )
+
+
+def finish(
+    log: TrainingLog,
+    stopper: EarlyStopping | None,
+    model: torch.nn.Module,
+    images: dict[str, torch.Tensor],
+    labels: dict[str, torch.Tensor],
+    spec: JobSpec,
+    phases: Phases,
+) -> tuple[dict, dict | None]:
+    """The test loss and accuracy of the weights the run ends with, and the early
+    stopping record: the best epoch's weights, restored as Keras' EarlyStopping does."""
+    last = log.history[-1]
+    if stopper is None:
+        return {"loss": last["test_loss"], "accuracy": last["test_accuracy"]}, None
+    stopper.restore_best(model)
+    with phases.phase("evaluation"):
+        final_test = evaluate(model, images["test"], labels["test"], spec)
+    return final_test, {
+        "patience": stopper.patience,
+        "best_epoch": stopper.best_epoch,
+        "stopped_epoch": stopper.stopped_epoch,
+    }
 
 
 def leave_together() -> None:
@@ -225,6 +255,33 @@ def running_means(losses: list[float], correct: torch.Tensor, batch_size: int) -
     return sum(losses) / len(losses), correct.item() / (len(losses) * batch_size)
 
 
+@dataclass(frozen=True)
+class Loop:
+    """What every step of the training loop uses."""
+
+    spec: JobSpec
+    model: torch.nn.Module  # the weights (L2 reads them)
+    step_model: torch.nn.Module  # what the step calls: the model, compiled or wrapped for DDP
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    augment: RandomShiftRotate | None
+    place: Placement
+    new_graph_step: bool  # CUDA graphs replay into the same output buffers: declare each step new
+
+
+def optimizer_and_schedule(
+    spec: JobSpec, model: torch.nn.Module, total_steps: int
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """Adam, and the schedule as a factor of the peak rate, stepped after every batch like Keras'."""
+    # torch's Adam epsilon defaults to 1e-8, Keras' to 1e-7: set explicitly.
+    # torch's Adam adds weight_decay·w to the gradient (coupled); Keras decouples it.
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=spec.learning_rate, eps=spec.adam_epsilon, weight_decay=spec.regularization.weight_decay
+    )
+    factor = partial(learning_rate_factor, total_steps=total_steps, schedule=spec.schedule)
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
 def fit(
     spec: JobSpec,
     data: Prepared,
@@ -232,31 +289,24 @@ def fit(
     labels: dict[str, torch.Tensor],
     model: torch.nn.Module,
     step_model: torch.nn.Module,
-    device: torch.device,
-    rank: int,
-    world: int,
+    place: Placement,
     compiles: CompileWatch,
 ) -> tuple[TrainingLog, EarlyStopping | None]:
-    """Train over every epoch in the shared orders, the explicit loop of the workshop's
-    six steps, on `images`/`labels` already on the device; returns the epoch log and
-    the early stopper."""
+    """Train over every epoch in the shared orders, on `images`/`labels` already on the
+    device; returns the epoch log and the early stopper."""
     regularization = spec.regularization
-    l2 = regularization.l2
-    # torch's Adam epsilon defaults to 1e-8, Keras' to 1e-7: set explicitly.
-    # torch's Adam adds weight_decay·w to the gradient (coupled); Keras decouples it.
-    optimizer = torch.optim.Adam(
-        model.parameters(),
-        lr=spec.learning_rate,
-        eps=spec.adam_epsilon,
-        weight_decay=regularization.weight_decay,
-    )
     steps_per_epoch = len(data.y_train) // spec.batch_size
-    # The schedule as a factor of the peak rate, stepped after every batch like Keras'.
-    total_steps = len(data.epoch_orders) * steps_per_epoch
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: learning_rate_factor(step, total_steps, spec.schedule)
+    optimizer, scheduler = optimizer_and_schedule(spec, model, len(data.epoch_orders) * steps_per_epoch)
+    loop = Loop(
+        spec,
+        model,
+        step_model,
+        optimizer,
+        scheduler,
+        RandomShiftRotate(AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT) if regularization.augment else None,
+        place,
+        new_graph_step=spec.compile_mode == "reduce-overhead" and place.device.type == "cuda",
     )
-    augment = RandomShiftRotate(AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT) if regularization.augment else None
     patience = regularization.early_stopping_patience
     stopper = EarlyStopping(patience) if patience else None
     log = TrainingLog(
@@ -265,43 +315,12 @@ def fit(
         Reporter(len(data.epoch_orders), steps_per_epoch),
         compiles,
     )
-    # CUDA graphs replay into the same output buffers: each step must be declared new.
-    new_graph_step = spec.compile_mode == "reduce-overhead" and device.type == "cuda"
-    process_batch = spec.batch_size // world  # the images of each batch this process trains on
     log.clock.start()
     for epoch, order in enumerate(data.epoch_orders, start=1):
         # The shared epoch order: every framework sees the same batches.
-        batches = epoch_batches(torch.from_numpy(order).to(device), spec.batch_size, rank, world)
+        batches = epoch_batches(torch.from_numpy(order).to(place.device), spec.batch_size, place.rank, place.world)
         log.epoch_begins(epoch)
-        step_model.train()
-        losses, correct = [], torch.zeros((), dtype=torch.int64, device=device)
-        for rows in batches:
-            batch, batch_labels = images["train"][rows], labels["train"][rows]  # 1. the next batch
-            if augment is not None:
-                batch = augment(batch)  # (B, 1, 28, 28), on the device
-            if new_graph_step:
-                torch.compiler.cudagraph_mark_step_begin()
-            optimizer.zero_grad(set_to_none=True)  # 2. reset the gradients
-            with autocast(device, spec.precision):
-                logits = step_model(batch)  # 3. forward pass
-                loss = F.cross_entropy(logits, batch_labels)  # 4. loss (autocast computes it in float32)
-            if l2:
-                loss = loss + l2_penalty(model, l2)
-            loss.backward()  # 5. backpropagation
-            optimizer.step()  # 6. update
-            scheduler.step()
-            correct += (logits.argmax(dim=1) == batch_labels).sum()
-            loss = loss.detach()
-            if world > 1:
-                dist.all_reduce(loss)  # the whole batch's loss, the same in every process
-                loss /= world
-            losses.append(loss.item())  # a host read: waits for the device to finish the step
-            log.step_done(len(losses), losses[-1], partial(running_means, losses, correct, process_batch))
-            if log.diverged_at_step is not None:
-                break
-        if world > 1:
-            dist.all_reduce(correct)
-        train = {"loss": sum(losses) / len(losses), "accuracy": correct.item() / (len(losses) * spec.batch_size)}
+        train = train_epoch(loop, batches, images["train"], labels["train"], log)
         val = evaluate(model, images["val"], labels["val"], spec) if stopper else None
         reached_target = log.epoch_done(train, val)
         if (
@@ -311,3 +330,39 @@ def fit(
         ):
             break
     return log, stopper
+
+
+def train_epoch(
+    loop: Loop, batches: list[torch.Tensor], images: torch.Tensor, labels: torch.Tensor, log: TrainingLog
+) -> dict:
+    """One epoch of the explicit loop, the workshop's six steps; returns its mean loss and accuracy."""
+    spec, place = loop.spec, loop.place
+    loop.step_model.train()
+    losses, correct = [], torch.zeros((), dtype=torch.int64, device=place.device)
+    for rows in batches:
+        batch, batch_labels = images[rows], labels[rows]  # 1. the next batch
+        if loop.augment is not None:
+            batch = loop.augment(batch)  # (B, 1, 28, 28), on the device
+        if loop.new_graph_step:
+            torch.compiler.cudagraph_mark_step_begin()
+        loop.optimizer.zero_grad(set_to_none=True)  # 2. reset the gradients
+        with autocast(place.device, spec.precision):
+            logits = loop.step_model(batch)  # 3. forward pass
+            loss = F.cross_entropy(logits, batch_labels)  # 4. loss (autocast computes it in float32)
+        if spec.regularization.l2:
+            loss = loss + l2_penalty(loop.model, spec.regularization.l2)
+        loss.backward()  # 5. backpropagation
+        loop.optimizer.step()  # 6. update
+        loop.scheduler.step()
+        correct += (logits.argmax(dim=1) == batch_labels).sum()
+        loss = loss.detach()
+        if place.world > 1:
+            dist.all_reduce(loss)  # the whole batch's loss, the same in every process
+            loss /= place.world
+        losses.append(loss.item())  # a host read: waits for the device to finish the step
+        log.step_done(len(losses), losses[-1], partial(running_means, losses, correct, spec.batch_size // place.world))
+        if log.diverged_at_step is not None:
+            break
+    if place.world > 1:
+        dist.all_reduce(correct)
+    return {"loss": sum(losses) / len(losses), "accuracy": correct.item() / (len(losses) * spec.batch_size)}
