@@ -14,7 +14,7 @@ from compare.harness.folder_lock import HOLDER_NAME
 
 # The CLI with the misbehaving worker of tests/fake_worker.py (FAULTS in the environment).
 WITH_FAKE_WORKER = (
-    "import sys; from compare import cli, orchestrator; "
+    "import sys; from compare.harness import cli, orchestrator; "
     "orchestrator.WORKER_COMMAND = [sys.executable, '-m', 'tests.fake_worker']; "
     "sys.exit(cli.main(sys.argv[1:]))"
 )

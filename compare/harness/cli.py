@@ -96,6 +96,17 @@ def run_parser() -> argparse.ArgumentParser:
         "PyTorch backends) and plain PyTorch, each framework in its own process, and write a report.",
         epilog="Other commands: `python -m compare report DIR`, `python -m compare env`.",
     )
+    add_selection_arguments(parser)
+    add_training_arguments(parser)
+    add_data_arguments(parser)
+    add_compute_arguments(parser)
+    add_output_arguments(parser)
+    add_regularization_arguments(parser)
+    return parser
+
+
+def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which models and frameworks, and under which preset."""
     parser.add_argument(
         "--models",
         type=names(MODELS, "model"),
@@ -114,6 +125,10 @@ def run_parser() -> argparse.ArgumentParser:
         default="default",
         help="; ".join(f"{p.name}: {p.description}" for p in PRESETS.values()).replace("%", "%%"),
     )
+
+
+def add_training_arguments(parser: argparse.ArgumentParser) -> None:
+    """Overrides of the preset's budget and schedule."""
     parser.add_argument("--epochs", type=positive_int, help="override the preset's epochs for every model")
     parser.add_argument("--batch-size", type=positive_int, help="override the preset's batch size")
     parser.add_argument(
@@ -127,6 +142,10 @@ def run_parser() -> argparse.ArgumentParser:
         help="warmup-cosine: linear warm-up over the first 10%% of steps, then cosine decay to 0, "
         "stepped per batch in every framework; constant: the rate throughout (default: the preset's)",
     )
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which dataset, and where it comes from."""
     parser.add_argument(
         "--dataset",
         choices=list(SOURCES),
@@ -148,6 +167,10 @@ def run_parser() -> argparse.ArgumentParser:
         help="a folder with the dataset's four IDX files, or an .npz (implies --data full unless "
         "--data sample is given)",
     )
+
+
+def add_compute_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where and how the steps compute: device, compilation, precision, seed."""
     parser.add_argument(
         "--device", choices=["auto", "cpu", "gpu"], default="auto", help="auto: the GPU when nvidia-smi lists one"
     )
@@ -189,6 +212,10 @@ def run_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="deterministic kernels in every framework (GPU: slower; see the README)",
     )
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """Time limits, the results folder, checks and resuming."""
     parser.add_argument("--timeout", type=positive_int, help="seconds per run (default: the preset's)")
     parser.add_argument("--out", type=Path, help="results folder (default: results/<timestamp>)")
     parser.add_argument(
@@ -203,6 +230,10 @@ def run_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--resume", action="store_true", help="continue the comparison in --out: keep its finished runs, run the rest"
     )
+
+
+def add_regularization_arguments(parser: argparse.ArgumentParser) -> None:
+    """The regularization options, in a group of their own."""
     regularization = parser.add_argument_group(
         "regularization",
         "each spelled the idiomatic way in each framework (see the README); the "
@@ -239,7 +270,6 @@ def run_parser() -> argparse.ArgumentParser:
     regularization.add_argument(
         "--augment", action="store_true", help="random rotations (±10°) and shifts (±10%%) of the training images"
     )
-    return parser
 
 
 REGULARIZATION_FLAGS = {

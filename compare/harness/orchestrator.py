@@ -336,51 +336,52 @@ def run_job(
     spec.write(spec_path)
     result_path.unlink(missing_ok=True)
     started = time.perf_counter()
+    process, finished = spawn_and_wait(plan, framework, [str(spec_path), str(result_path)], log_path, on_event)
+    return collect(base, process, finished, time.perf_counter() - started, plan.timeout_s, result_path, log_path)
+
+
+def spawn_and_wait(
+    plan: Plan, framework: str, arguments: list[str], log_path: Path, on_event: EventHandler
+) -> tuple[subprocess.Popen, bool]:
+    """Start the framework's worker with a progress pipe, relay its events until it
+    exits or the timeout stops it; return the process and whether it finished."""
     devices = devices_for(plan, framework)
     env = child_environment(framework, plan.device, plan.deterministic, devices)
     progress_read, progress_write = os.pipe()
     env[PROGRESS_FD] = str(progress_write)
     try:
-        process = start_child(
-            worker_command(framework, devices),
-            [str(spec_path), str(result_path)],
-            env,
-            log_path,
-            pass_fds=(progress_write,),
-        )
+        process = start_child(worker_command(framework, devices), arguments, env, log_path, pass_fds=(progress_write,))
     finally:
         os.close(progress_write)  # the child holds its own copy
     try:
-        finished = wait_child(process, plan.timeout_s, EventReader(progress_read, on_event))
+        return process, wait_child(process, plan.timeout_s, EventReader(progress_read, on_event))
     finally:
         os.close(progress_read)
+
+
+def collect(
+    base: dict,
+    process: subprocess.Popen,
+    finished: bool,
+    wall_time_s: float,
+    timeout_s: int,
+    result_path: Path,
+    log_path: Path,
+) -> dict:
+    """The result entry: the child's record on top of `base`, or why there is none."""
     if not finished:
-        return {
-            **base,
-            "status": "timeout",
-            "wall_time_s": time.perf_counter() - started,
-            "error": {
-                "reason": f"still running after the {plan.timeout_s} s timeout; stopped (raise it with --timeout)",
-                "stderr_tail": tail(log_path),
-            },
-        }
-    wall_time_s = time.perf_counter() - started
-    if result_path.is_file():
-        result = {**base, **json.loads(result_path.read_text()), "wall_time_s": wall_time_s}
-        if "phases_s" in result:  # the rest of the wall time: interpreter start, writing, exit
-            result["phases_s"]["process_start_and_end"] = wall_time_s - sum(result["phases_s"].values())
-        if result["status"] != "ok" and "error" in result:
-            result["error"]["stderr_tail"] = tail(log_path)
-        return result
-    return {
-        **base,
-        "status": "failed",
-        "wall_time_s": wall_time_s,
-        "error": {
-            "reason": exit_reason(process.returncode),
-            "stderr_tail": tail(log_path),
-        },
-    }
+        reason = f"still running after the {timeout_s} s timeout; stopped (raise it with --timeout)"
+        error = {"reason": reason, "stderr_tail": tail(log_path)}
+        return {**base, "status": "timeout", "wall_time_s": wall_time_s, "error": error}
+    if not result_path.is_file():
+        error = {"reason": exit_reason(process.returncode), "stderr_tail": tail(log_path)}
+        return {**base, "status": "failed", "wall_time_s": wall_time_s, "error": error}
+    result = {**base, **json.loads(result_path.read_text()), "wall_time_s": wall_time_s}
+    if "phases_s" in result:  # the rest of the wall time: interpreter start, writing, exit
+        result["phases_s"]["process_start_and_end"] = wall_time_s - sum(result["phases_s"].values())
+    if result["status"] != "ok" and "error" in result:
+        result["error"]["stderr_tail"] = tail(log_path)
+    return result
 
 
 def make_initial_weights(plan: Plan, folder: Path) -> tuple[dict[str, Path], str]:

@@ -5,13 +5,34 @@ matplotlib is imported inside, only when there is something to draw.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from compare.report.sections import finished_runs, model_label, regularized_runs
 
 
+@dataclass(frozen=True)
+class Grid:
+    """The finished runs as (model, framework) cells, in the order they were run."""
+
+    runs: list[dict]
+    models: list[str]
+    frameworks: list[str]
+    lookup: dict[tuple[str, str], dict]
+
+    @classmethod
+    def of(cls, runs: list[dict]) -> Grid:
+        return cls(
+            runs,
+            list(dict.fromkeys(model_label(run) for run in runs)),
+            list(dict.fromkeys(run["framework"] for run in runs)),
+            {(model_label(run), run["framework"]): run for run in runs},
+        )
+
+
 def draw_plots(document: dict, folder: Path) -> list[Path]:
-    """Bar charts of step time, throughput and parameters; accuracy per epoch."""
+    """Bar charts of step time, throughput and parameters; accuracy per epoch and against time."""
     runs = finished_runs(document)
     if not runs:
         return []
@@ -21,99 +42,113 @@ def draw_plots(document: dict, folder: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     folder.mkdir(parents=True, exist_ok=True)
-    models = list(dict.fromkeys(model_label(run) for run in runs))
-    frameworks = list(dict.fromkeys(run["framework"] for run in runs))
-    lookup = {(model_label(run), run["framework"]): run for run in runs}
-    paths = []
-
-    def grouped_bars(name: str, value, ylabel: str, title: str, log: bool, spread=None) -> None:
-        """One bar per (model, framework); `spread(run)` gives (low, high) whiskers."""
-        if not any(value(run) for run in runs):
-            return  # nothing measured (e.g. too few steps for a steady state)
-        fig, ax = plt.subplots(figsize=(10, 4.5))
-        width = 0.8 / len(frameworks)
-        for i, framework in enumerate(frameworks):
-            cells = [lookup.get((m, framework)) for m in models]
-            heights = [(value(run) or 0) if run else 0 for run in cells]
-            positions = [x + (i - (len(frameworks) - 1) / 2) * width for x in range(len(models))]
-            errors = None
-            if spread:
-                ranges = [spread(run) if run and value(run) else (None, None) for run in cells]
-                errors = [
-                    [h - low if low is not None else 0 for h, (low, _) in zip(heights, ranges)],
-                    [high - h if high is not None else 0 for h, (_, high) in zip(heights, ranges)],
-                ]
-            ax.bar(positions, heights, width, label=framework, yerr=errors, capsize=2, ecolor="0.3")
-        ax.set_xticks(range(len(models)), models)
-        ax.set_ylabel(ylabel)
-        ax.set_title(title)
-        if log:
-            ax.set_yscale("log")
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        path = folder / f"{name}.png"
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        paths.append(path)
-
-    grouped_bars(
-        "step_time",
-        lambda r: r["timing"]["step_time_ms_median"],
-        "ms per step (log)",
-        "Steady-state training step time (median; whiskers: interquartile range)",
-        log=True,
-        spread=lambda r: (r["timing"]["step_time_ms_q1"], r["timing"]["step_time_ms_q3"]),
-    )
-    grouped_bars(
-        "throughput", lambda r: r["timing"]["samples_per_s"], "samples/s (log)", "Training throughput", log=True
-    )
-
-    if max(len(run["history"]) for run in runs) == 1:
+    grid = Grid.of(runs)
+    paths = [
         grouped_bars(
-            "accuracy",
-            lambda r: r["final_test_accuracy"] * 100 if r["final_test_accuracy"] is not None else None,
-            "test accuracy %",
-            "Test accuracy after one epoch",
-            log=False,
+            grid,
+            folder / "step_time.png",
+            lambda r: r["timing"]["step_time_ms_median"],
+            "ms per step (log)",
+            "Steady-state training step time (median; whiskers: interquartile range)",
+            plt,
+            log=True,
+            spread=lambda r: (r["timing"]["step_time_ms_q1"], r["timing"]["step_time_ms_q3"]),
+        ),
+        grouped_bars(
+            grid,
+            folder / "throughput.png",
+            lambda r: r["timing"]["samples_per_s"],
+            "samples/s (log)",
+            "Training throughput",
+            plt,
+            log=True,
+        ),
+    ]
+    if max(len(run["history"]) for run in runs) == 1:
+        paths.append(
+            grouped_bars(
+                grid,
+                folder / "accuracy.png",
+                lambda r: r["final_test_accuracy"] * 100 if r["final_test_accuracy"] is not None else None,
+                "test accuracy %",
+                "Test accuracy after one epoch",
+                plt,
+                log=False,
+            )
         )
     else:
-        paths.append(draw_accuracy_lines(models, frameworks, lookup, folder / "accuracy.png", plt, "epoch", "epoch"))
-
-    grouped_bars(
-        "parameters",
-        lambda r: r["model_info"]["trainable_params"],
-        "trainable parameters (log)",
-        "Trainable parameters",
-        log=True,
+        paths.append(draw_accuracy_lines(grid, folder / "accuracy.png", plt, "epoch", "epoch"))
+    paths.append(
+        grouped_bars(
+            grid,
+            folder / "parameters.png",
+            lambda r: r["model_info"]["trainable_params"],
+            "trainable parameters (log)",
+            "Trainable parameters",
+            plt,
+            log=True,
+        )
     )
     # Against wall time since the first step (compilation and evaluation included): the
     # framework whose line rises first gets there first.
     paths.append(
         draw_accuracy_lines(
-            models,
-            frameworks,
-            lookup,
-            folder / "accuracy_vs_time.png",
-            plt,
-            "elapsed_s",
-            "wall time since the first step, s",
+            grid, folder / "accuracy_vs_time.png", plt, "elapsed_s", "wall time since the first step, s"
         )
     )
     regularized = regularized_runs(document)
     if regularized:
         paths.append(draw_regularization(regularized, folder, plt))
-    return paths
+    return [path for path in paths if path is not None]
 
 
-def draw_accuracy_lines(
-    models: list[str], frameworks: list[str], lookup: dict, path: Path, plt, x_key: str, x_label: str
-) -> Path:
+def grouped_bars(
+    grid: Grid,
+    path: Path,
+    value: Callable[[dict], float | None],
+    ylabel: str,
+    title: str,
+    plt,
+    log: bool,
+    spread: Callable[[dict], tuple[float, float]] | None = None,
+) -> Path | None:
+    """One bar per (model, framework); `spread(run)` gives (low, high) whiskers. None
+    when nothing was measured (e.g. too few steps for a steady state)."""
+    if not any(value(run) for run in grid.runs):
+        return None
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    width = 0.8 / len(grid.frameworks)
+    for i, framework in enumerate(grid.frameworks):
+        cells = [grid.lookup.get((m, framework)) for m in grid.models]
+        heights = [(value(run) or 0) if run else 0 for run in cells]
+        positions = [x + (i - (len(grid.frameworks) - 1) / 2) * width for x in range(len(grid.models))]
+        errors = None
+        if spread:
+            ranges = [spread(run) if run and value(run) else (None, None) for run in cells]
+            errors = [
+                [h - low if low is not None else 0 for h, (low, _) in zip(heights, ranges)],
+                [high - h if high is not None else 0 for h, (_, high) in zip(heights, ranges)],
+            ]
+        ax.bar(positions, heights, width, label=framework, yerr=errors, capsize=2, ecolor="0.3")
+    ax.set_xticks(range(len(grid.models)), grid.models)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if log:
+        ax.set_yscale("log")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def draw_accuracy_lines(grid: Grid, path: Path, plt, x_key: str, x_label: str) -> Path:
     """Test accuracy after each epoch against the history field `x_key`: one panel per
     model, one line per framework."""
-    fig, axes = plt.subplots(1, len(models), figsize=(4 * len(models), 3.5), squeeze=False)
-    for ax, model in zip(axes[0], models):
-        for framework in frameworks:
-            run = lookup.get((model, framework))
+    fig, axes = plt.subplots(1, len(grid.models), figsize=(4 * len(grid.models), 3.5), squeeze=False)
+    for ax, model in zip(axes[0], grid.models):
+        for framework in grid.frameworks:
+            run = grid.lookup.get((model, framework))
             if run and run["history"]:
                 ax.plot(
                     [e[x_key] for e in run["history"]],

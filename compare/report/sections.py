@@ -417,6 +417,30 @@ def parity_tolerances(from_checks: dict[str, dict]) -> dict:
     return {}
 
 
+def parity_row(backend: str, model: str, parity: dict) -> list[str]:
+    """One model's inference and one-step training parity on one Keras backend."""
+    inference, training = parity["inference"], parity["training"]
+    if "error" in inference or "error" in training:
+        return [backend, model, inference.get("error") or training.get("error"), *["—"] * 6]
+    bn = (
+        "—"
+        if "bn_running_mean_max_abs_diff" not in training
+        else f"mean {training['bn_running_mean_max_abs_diff']:.1e}, "
+        f"var {training['bn_running_var_max_rel_diff']:.1e} rel"
+    )
+    return [
+        backend,
+        model,
+        f"{inference['max_abs_logit_diff']:.1e}",
+        f"{training['loss_diff']:.1e}",
+        f"{training['sgd_max_abs_weight_diff']:.1e} ({training['sgd_relative_weight_diff']:.1e} of the largest update)",
+        bn,
+        fmt(training.get("lstm_summed_bias_step_ratio_torch_over_keras"), ".2f", "×"),
+        f"{training['adam_max_abs_weight_diff']:.1e}",
+        "yes" if inference["passed"] and training["passed"] else "NO",
+    ]
+
+
 def parity_section(document: dict) -> Section:
     from_checks = checks_by_backend(document)
     tolerances = parity_tolerances(from_checks)
@@ -425,31 +449,7 @@ def parity_section(document: dict) -> Section:
         if "error" in checks:
             rows.append([backend, "—", f"check failed: {checks['error']}", *["—"] * 6])
             continue
-        for model, parity in checks["parity"].items():
-            inference, training = parity["inference"], parity["training"]
-            if "error" in inference or "error" in training:
-                rows.append([backend, model, inference.get("error") or training.get("error"), *["—"] * 6])
-                continue
-            bn = (
-                "—"
-                if "bn_running_mean_max_abs_diff" not in training
-                else f"mean {training['bn_running_mean_max_abs_diff']:.1e}, "
-                f"var {training['bn_running_var_max_rel_diff']:.1e} rel"
-            )
-            rows.append(
-                [
-                    backend,
-                    model,
-                    f"{inference['max_abs_logit_diff']:.1e}",
-                    f"{training['loss_diff']:.1e}",
-                    f"{training['sgd_max_abs_weight_diff']:.1e} "
-                    f"({training['sgd_relative_weight_diff']:.1e} of the largest update)",
-                    bn,
-                    fmt(training.get("lstm_summed_bias_step_ratio_torch_over_keras"), ".2f", "×"),
-                    f"{training['adam_max_abs_weight_diff']:.1e}",
-                    "yes" if inference["passed"] and training["passed"] else "NO",
-                ]
-            )
+        rows += [parity_row(backend, model, parity) for model, parity in checks["parity"].items()]
     return Section(
         "Parity: the twins compute the same function",
         [
@@ -530,42 +530,41 @@ REGULARIZATION_SPELLINGS = [
 ]
 
 
+def regularization_row(run: dict) -> list[str]:
+    """A run's epochs, early stopping, train and test accuracy at the weights it ends with."""
+    stopping = run["early_stopping"]
+    end = stopping["best_epoch"] if stopping and stopping["best_epoch"] else len(run["history"])
+    train_accuracy = run["history"][end - 1]["train_accuracy"] if run["history"] else None
+    test_accuracy = run["final_test_accuracy"]
+    gap = (train_accuracy - test_accuracy) * 100 if train_accuracy is not None and test_accuracy is not None else None
+    stopped = (
+        "—"
+        if not stopping
+        else (
+            f"stopped at {stopping['stopped_epoch']}, best {stopping['best_epoch']}"
+            if stopping["stopped_epoch"]
+            else f"ran every epoch, best {stopping['best_epoch']}"
+        )
+    )
+    return [
+        run["model"],
+        run["variant"],
+        run["framework"],
+        str(len(run["history"])),
+        stopped,
+        percent(train_accuracy),
+        percent(test_accuracy),
+        fmt(gap, "+.2f", " pp"),
+        fmt(run["timing"]["step_time_ms_median"], ".2f"),
+        str(run["settings"]["jit_compile"]),
+    ]
+
+
 def regularization_section(document: dict) -> Section | None:
     runs = regularized_runs(document)
     if not runs:
         return None
-    rows = []
-    for run in runs:
-        stopping = run["early_stopping"]
-        end = stopping["best_epoch"] if stopping and stopping["best_epoch"] else len(run["history"])
-        train_accuracy = run["history"][end - 1]["train_accuracy"] if run["history"] else None
-        test_accuracy = run["final_test_accuracy"]
-        gap = (
-            (train_accuracy - test_accuracy) * 100 if train_accuracy is not None and test_accuracy is not None else None
-        )
-        stopped = (
-            "—"
-            if not stopping
-            else (
-                f"stopped at {stopping['stopped_epoch']}, best {stopping['best_epoch']}"
-                if stopping["stopped_epoch"]
-                else f"ran every epoch, best {stopping['best_epoch']}"
-            )
-        )
-        rows.append(
-            [
-                run["model"],
-                run["variant"],
-                run["framework"],
-                str(len(run["history"])),
-                stopped,
-                percent(train_accuracy),
-                percent(test_accuracy),
-                fmt(gap, "+.2f", " pp"),
-                fmt(run["timing"]["step_time_ms_median"], ".2f"),
-                str(run["settings"]["jit_compile"]),
-            ]
-        )
+    rows = [regularization_row(run) for run in runs]
     variants = {variant["name"]: variant for variant in document["settings"].get("variants", [])}
     described = [
         f"**{name}**: {describe_variant(variant)}" if name != describe_variant(variant) else name
@@ -604,6 +603,32 @@ def describe_variant(variant: dict) -> str:
     return Regularization(**variant).describe()
 
 
+def data_parallel_row(run: dict, row: dict | None, single: dict | None) -> list[str]:
+    """A data-parallel run beside its single-device twin: speed, accuracy, weights."""
+    if row is None:
+        verdict, weights = "no single-device twin in this comparison", "—"
+    else:
+        weights = f"{row['max_abs_weight_diff']:.1e} ({fmt(row['relative_to_update'], '.1e')} of the largest update)"
+        verdict = (
+            ("yes" if row["within_tolerance"] else "NO")
+            if row["expected_to_match"]
+            else ("not expected: " + "; ".join(row["why_not"]))
+        )
+    return [
+        model_label(run),
+        run["framework"],
+        str(run["devices"]),
+        single["framework"] if single else "—",
+        f"{fmt(run['timing']['step_time_ms_median'], '.2f')} vs "
+        f"{fmt(single['timing']['step_time_ms_median'], '.2f') if single else '—'}",
+        f"{fmt(run['timing']['samples_per_s'], ',.0f')} vs "
+        f"{fmt(single['timing']['samples_per_s'], ',.0f') if single else '—'}",
+        f"{percent(run['final_test_accuracy'])} vs {percent(single['final_test_accuracy']) if single else '—'}",
+        weights,
+        verdict,
+    ]
+
+
 def data_parallel_section(document: dict) -> Section | None:
     parity = {(row["model"], row["variant"], row["framework"]): row for row in document.get("data_parallel", [])}
     runs = [run for run in finished_runs(document) if run["devices"] > 1]
@@ -614,32 +639,7 @@ def data_parallel_section(document: dict) -> Section | None:
     for run in runs:
         row = parity.get((run["model"], run["variant"], run["framework"]))
         single = by_key.get((run["model"], run["variant"], row["reference"])) if row else None
-        if row is None:
-            verdict, weights = "no single-device twin in this comparison", "—"
-        else:
-            weights = (
-                f"{row['max_abs_weight_diff']:.1e} ({fmt(row['relative_to_update'], '.1e')} of the largest update)"
-            )
-            verdict = (
-                ("yes" if row["within_tolerance"] else "NO")
-                if row["expected_to_match"]
-                else ("not expected: " + "; ".join(row["why_not"]))
-            )
-        rows.append(
-            [
-                model_label(run),
-                run["framework"],
-                str(run["devices"]),
-                single["framework"] if single else "—",
-                f"{fmt(run['timing']['step_time_ms_median'], '.2f')} vs "
-                f"{fmt(single['timing']['step_time_ms_median'], '.2f') if single else '—'}",
-                f"{fmt(run['timing']['samples_per_s'], ',.0f')} vs "
-                f"{fmt(single['timing']['samples_per_s'], ',.0f') if single else '—'}",
-                f"{percent(run['final_test_accuracy'])} vs {percent(single['final_test_accuracy']) if single else '—'}",
-                weights,
-                verdict,
-            ]
-        )
+        rows.append(data_parallel_row(run, row, single))
     on_cpu = document["settings"]["device"] == "cpu"
     paragraphs = [
         "keras-jax-dp sets `keras.distribution.DataParallel(devices=keras.distribution.list_devices())` and "
