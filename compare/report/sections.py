@@ -516,9 +516,8 @@ def regularized_runs(document: dict) -> list[dict]:
 REGULARIZATION_SPELLINGS = [
     "How each is spelled. **L2**: Keras `kernel_regularizer=keras.regularizers.L2(λ)` on each layer "
     "(`fit` adds `model.losses` to the loss); torch `loss = loss + λ * sum(w.square().sum() for w in kernels)`. "
-    "**Weight decay**: both optimizers take `weight_decay`, but Keras decouples it (w ← w − lr·wd·w, as "
-    "AdamW) while torch's Adam adds wd·w to the gradient. **Dropout**: `keras.layers.Dropout(rate)` and "
-    "`nn.Dropout(rate)`, both scaling kept units by 1/(1 − rate) in training. **Early stopping**: "
+    "**Weight decay**: `weight_decay=` in both optimizers, with different updates (see the Adam weight_decay "
+    "difference). **Dropout**: `keras.layers.Dropout(rate)` and `nn.Dropout(rate)`. **Early stopping**: "
     '`keras.callbacks.EarlyStopping(monitor="val_loss", patience=P, restore_best_weights=True)`; in torch '
     "the loop keeps the best weights and stops itself. **Augmentation**: `keras.layers.RandomRotation` and "
     "`RandomTranslation` in front of the model; in torch `F.affine_grid` + `F.grid_sample` on the device.",

@@ -5,8 +5,7 @@ function by function: configure, build, run, finish, fit, evaluate.
 
 Regularization, the Keras way:
 - L2: a regularizer on every kernel; `fit` adds `model.losses` to the loss.
-- weight_decay: the optimizer's argument, which Keras applies *decoupled*
-  (w ← w − lr·wd·w, as AdamW), not as a gradient term.
+- weight_decay: the optimizer's argument (what it does: compare.lessons.regularization).
 - early stopping: the `EarlyStopping` callback, restoring the best weights.
 - augmentation: preprocessing layers in front of the model; `fit` runs them with
   training=True, `evaluate`/`predict` skip them.

@@ -5,8 +5,7 @@ function: configure, build, run, finish, fit, evaluate.
 
 Regularization, the torch way:
 - L2: the penalty λ·Σw² written into the loss, over the same kernels Keras penalizes.
-- weight_decay: the optimizer's argument, which torch's Adam applies *coupled*
-  (g ← g + wd·w, an L2 gradient term); AdamW would decouple it.
+- weight_decay: the optimizer's argument (what it does: compare.lessons.regularization).
 - early stopping: the loop keeps a copy of the best weights and stops itself.
 - augmentation: random affine transforms as tensor ops on the device, in the loop.
 
