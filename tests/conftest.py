@@ -7,8 +7,14 @@ is set, e.g. `KERAS_BACKEND=jax python -m pytest tests/keras_backend`.
 import os
 from pathlib import Path
 
-import numpy as np
-import pytest
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # The workers share the machine's cores: one OpenMP thread per process (children and
+    # notebook kernels inherit it). With torch's default, its waiting threads spin on cores
+    # another worker needs: two notebooks side by side took 60 s here, against 11 s.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402  (after the thread count: OpenBLAS reads it at import)
+import pytest  # noqa: E402
 
 
 def pytest_ignore_collect(collection_path: Path, config):
