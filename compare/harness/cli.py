@@ -20,7 +20,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from compare.catalog.frameworks import COMPILE_MODES, FRAMEWORKS, PRECISIONS, default_frameworks
@@ -37,41 +37,25 @@ class UsageError(Exception):
     """Bad input from the user: printed as one message, exit status 2."""
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return value
+def number(convert: Callable[[str], float], accept: Callable[[float], bool], expected: str):
+    """An argparse type: `convert` the text, then keep it only if `accept`s it."""
+
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return parse
 
 
-def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
-
-
-def dropout_rate(text: str) -> float:
-    value = non_negative_float(text)
-    if value >= 1:
-        raise argparse.ArgumentTypeError(f"expected a rate in [0, 1), got {text!r}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
+positive_int = number(int, lambda v: v > 0, "a positive whole number")
+positive_float = number(float, lambda v: 0 < v < float("inf"), "a positive number")
+non_negative_float = number(float, lambda v: 0 <= v < float("inf"), "a number >= 0")
+dropout_rate = number(float, lambda v: 0 <= v < 1, "a rate in [0, 1)")
 
 
 def names(valid: Collection[str], what: str):

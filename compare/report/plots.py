@@ -31,6 +31,43 @@ class Grid:
         )
 
 
+@dataclass(frozen=True)
+class Bars:
+    """One grouped bar chart: a value per run, and whiskers where `spread` gives (low, high)."""
+
+    name: str
+    value: Callable[[dict], float | None]
+    ylabel: str
+    title: str
+    log: bool
+    spread: Callable[[dict], tuple[float, float]] | None = None
+
+
+STEP_TIME = Bars(
+    "step_time",
+    lambda r: r["timing"]["step_time_ms_median"],
+    "ms per step (log)",
+    "Steady-state training step time (median; whiskers: interquartile range)",
+    log=True,
+    spread=lambda r: (r["timing"]["step_time_ms_q1"], r["timing"]["step_time_ms_q3"]),
+)
+THROUGHPUT = Bars("throughput", lambda r: r["timing"]["samples_per_s"], "samples/s (log)", "Training throughput", True)
+ONE_EPOCH_ACCURACY = Bars(
+    "accuracy",
+    lambda r: r["final_test_accuracy"] * 100 if r["final_test_accuracy"] is not None else None,
+    "test accuracy %",
+    "Test accuracy after one epoch",
+    log=False,
+)
+PARAMETERS = Bars(
+    "parameters",
+    lambda r: r["model_info"]["trainable_params"],
+    "trainable parameters (log)",
+    "Trainable parameters",
+    True,
+)
+
+
 def draw_plots(document: dict, folder: Path) -> list[Path]:
     """Bar charts of step time, throughput and parameters; accuracy per epoch and against time."""
     runs = finished_runs(document)
@@ -43,77 +80,26 @@ def draw_plots(document: dict, folder: Path) -> list[Path]:
 
     folder.mkdir(parents=True, exist_ok=True)
     grid = Grid.of(runs)
-    paths = [
-        grouped_bars(
-            grid,
-            folder / "step_time.png",
-            lambda r: r["timing"]["step_time_ms_median"],
-            "ms per step (log)",
-            "Steady-state training step time (median; whiskers: interquartile range)",
-            plt,
-            log=True,
-            spread=lambda r: (r["timing"]["step_time_ms_q1"], r["timing"]["step_time_ms_q3"]),
-        ),
-        grouped_bars(
-            grid,
-            folder / "throughput.png",
-            lambda r: r["timing"]["samples_per_s"],
-            "samples/s (log)",
-            "Training throughput",
-            plt,
-            log=True,
-        ),
-    ]
+    paths = [grouped_bars(grid, STEP_TIME, folder, plt), grouped_bars(grid, THROUGHPUT, folder, plt)]
     if max(len(run["history"]) for run in runs) == 1:
-        paths.append(
-            grouped_bars(
-                grid,
-                folder / "accuracy.png",
-                lambda r: r["final_test_accuracy"] * 100 if r["final_test_accuracy"] is not None else None,
-                "test accuracy %",
-                "Test accuracy after one epoch",
-                plt,
-                log=False,
-            )
-        )
+        paths.append(grouped_bars(grid, ONE_EPOCH_ACCURACY, folder, plt))
     else:
         paths.append(draw_accuracy_lines(grid, folder / "accuracy.png", plt, "epoch", "epoch"))
-    paths.append(
-        grouped_bars(
-            grid,
-            folder / "parameters.png",
-            lambda r: r["model_info"]["trainable_params"],
-            "trainable parameters (log)",
-            "Trainable parameters",
-            plt,
-            log=True,
-        )
-    )
+    paths.append(grouped_bars(grid, PARAMETERS, folder, plt))
     # Against wall time since the first step (compilation and evaluation included): the
     # framework whose line rises first gets there first.
-    paths.append(
-        draw_accuracy_lines(
-            grid, folder / "accuracy_vs_time.png", plt, "elapsed_s", "wall time since the first step, s"
-        )
-    )
+    since_start = "wall time since the first step, s"
+    paths.append(draw_accuracy_lines(grid, folder / "accuracy_vs_time.png", plt, "elapsed_s", since_start))
     regularized = regularized_runs(document)
     if regularized:
         paths.append(draw_regularization(regularized, folder, plt))
     return [path for path in paths if path is not None]
 
 
-def grouped_bars(
-    grid: Grid,
-    path: Path,
-    value: Callable[[dict], float | None],
-    ylabel: str,
-    title: str,
-    plt,
-    log: bool,
-    spread: Callable[[dict], tuple[float, float]] | None = None,
-) -> Path | None:
-    """One bar per (model, framework); `spread(run)` gives (low, high) whiskers. None
-    when nothing was measured (e.g. too few steps for a steady state)."""
+def grouped_bars(grid: Grid, bars: Bars, folder: Path, plt) -> Path | None:
+    """One bar per (model, framework). None when nothing was measured (e.g. too few
+    steps for a steady state)."""
+    value, spread = bars.value, bars.spread
     if not any(value(run) for run in grid.runs):
         return None
     fig, ax = plt.subplots(figsize=(10, 4.5))
@@ -131,12 +117,13 @@ def grouped_bars(
             ]
         ax.bar(positions, heights, width, label=framework, yerr=errors, capsize=2, ecolor="0.3")
     ax.set_xticks(range(len(grid.models)), grid.models)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    if log:
+    ax.set_ylabel(bars.ylabel)
+    ax.set_title(bars.title)
+    if bars.log:
         ax.set_yscale("log")
     ax.legend(fontsize=8)
     fig.tight_layout()
+    path = folder / f"{bars.name}.png"
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
