@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+import torch
 
 import keras_models
+import torch_models
 from compare.data.datasets import load_sample, unit_interval
 from compare.lessons.parity import SGD_LEARNING_RATE, one_step
 from compare.porting.port_keras import keras_to_state, state_to_keras
@@ -29,10 +31,6 @@ def one_batch() -> tuple[np.ndarray, np.ndarray]:
 
 def starting_weights() -> StateDict:
     """The torch MLP twin's initial weights from SEED, dropout off."""
-    import torch
-
-    import torch_models
-
     torch.manual_seed(SEED)
     return torch_to_state(torch_models.MLP(dropout_rate=0.0))
 
