@@ -11,16 +11,12 @@ from compare.contract.results import load_results
 from compare.harness import cli, orchestrator
 from compare.lessons.data_parallel import TOLERANCE, what_differs
 from compare.run.torch_runner import epoch_batches
-from tests.test_harness import run_cli
+from tests.command import smoke_cli
 
 
 def test_data_parallel_runs_match_their_single_device_twins(tmp_path):
-    result = run_cli(
-        "--preset",
-        "smoke",
-        "--models",
+    result = smoke_cli(
         "mlp",
-        "--frameworks",
         "keras-jax,keras-jax-dp,torch,torch-ddp",
         "--dropout",
         "0",

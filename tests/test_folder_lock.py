@@ -11,6 +11,7 @@ from pathlib import Path
 from compare.contract.results import load_results
 from compare.harness import cli
 from compare.harness.folder_lock import HOLDER_NAME
+from tests.command import run_cli
 
 # The CLI with the misbehaving worker of tests/fake_worker.py (FAULTS in the environment).
 WITH_FAKE_WORKER = (
@@ -38,10 +39,6 @@ def start_first(out: Path) -> subprocess.Popen:
         assert process.poll() is None, process.stdout.read()
         time.sleep(0.5)
     raise AssertionError("the first run never finished")
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "compare", *args], capture_output=True, text=True, timeout=600)
 
 
 def stop_hanging_workers(out: Path) -> None:

@@ -13,12 +13,9 @@ from compare.catalog.frameworks import FRAMEWORKS, Framework, default_frameworks
 from compare.catalog.registry import MODELS
 from compare.contract.results import ResultsError, load_results
 from compare.harness import cli, orchestrator
+from tests.command import run_cli, smoke_cli
 
 ALL_FRAMEWORKS = default_frameworks(gpu_count=0)  # the five single-device ones
-
-
-def run_cli(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "compare", *args], capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture(scope="session")
@@ -30,12 +27,8 @@ def smoke_folder(tmp_path_factory, worker_id) -> Path:
     out, done = shared / "smoke", shared / "smoke.done"
     with FileLock(str(shared / "smoke.lock")):
         if not done.exists():
-            result = run_cli(
-                "--preset",
-                "smoke",
-                "--models",
+            result = smoke_cli(
                 "mlp",
-                "--frameworks",
                 ",".join(ALL_FRAMEWORKS),
                 "--device",
                 "cpu",

@@ -10,7 +10,7 @@ from compare.harness import cli
 from compare.run.torch_recipes import l2_penalty
 from compare.run.torch_runner import EarlyStopping
 from tests.cases import EARLY_STOPPING_CASES
-from tests.test_harness import run_cli
+from tests.command import smoke_cli
 from torch_models import MLP, RandomShiftRotate
 
 
@@ -78,12 +78,8 @@ def test_regularization_flags_that_cannot_apply_exit_2(args, message, tmp_path, 
 def test_every_option_through_the_harness(tmp_path):
     """L2, weight decay, dropout, early stopping and augmentation together, in Keras
     and torch: each is recorded, and early stopping's outcome is consistent."""
-    result = run_cli(
-        "--preset",
-        "smoke",
-        "--models",
+    result = smoke_cli(
         "mlp",
-        "--frameworks",
         "keras-jax,torch",
         "--epochs",
         "8",

@@ -12,16 +12,13 @@ import pytest
 from compare.contract.results import load_results
 from compare.harness import cli
 from compare.harness.folder_lock import HOLDER_NAME
+from tests.command import run_cli, smoke_cli
 
 
 def start_cli(*args: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "compare", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "compare", *args], capture_output=True, text=True, timeout=900)
 
 
 def test_sigterm_keeps_finished_runs_and_resume_completes_the_rest(tmp_path):
@@ -68,16 +65,10 @@ def test_sigterm_keeps_finished_runs_and_resume_completes_the_rest(tmp_path):
 
 
 def test_resume_refuses_other_settings(tmp_path):
-    first = run_cli(
-        "--preset", "smoke", "--models", "mlp", "--frameworks", "torch", "--skip-checks", "--out", str(tmp_path)
-    )
+    first = smoke_cli("mlp", "torch", "--skip-checks", "--out", str(tmp_path))
     assert first.returncode == 0, first.stderr
-    other_seed = run_cli(
-        "--preset",
-        "smoke",
-        "--models",
+    other_seed = smoke_cli(
         "mlp",
-        "--frameworks",
         "torch",
         "--skip-checks",
         "--out",
@@ -91,12 +82,8 @@ def test_resume_refuses_other_settings(tmp_path):
 
 def test_a_run_whose_loss_explodes_is_recorded_as_diverged(tmp_path):
     # Adam moves every weight by ~lr per step: at lr 1e12 the logits overflow float32 at once.
-    result = run_cli(
-        "--preset",
-        "smoke",
-        "--models",
+    result = smoke_cli(
         "mlp",
-        "--frameworks",
         "torch,keras-jax",
         "--learning-rate",
         "1e12",

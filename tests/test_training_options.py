@@ -11,7 +11,7 @@ from compare.contract.results import load_results
 from compare.harness import cli
 from compare.run.runner_contract import time_to_target
 from compare.run.timing import CompileWatch
-from tests.test_harness import run_cli
+from tests.command import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
