@@ -1,13 +1,16 @@
-"""How Keras' `fit` is fed: NumPy arrays against a `keras.utils.PyDataset`, per backend.
+"""How Keras' `fit` is fed, per backend: NumPy arrays, a `keras.utils.PyDataset` and,
+on TensorFlow, a tf.data pipeline.
 
     python benchmarks/keras_feed.py [--backends jax,torch,tensorflow] [--device cpu|gpu]
                                     [--models mlp,resnet_v2] [--batch-size 128] [--steps 200]
 
-The harness feeds Keras a PyDataset (compare.run.keras_runner.EpochBatches): it is the
-one feed that hands every framework the same batches in the shared per-epoch order
-within one `fit`. Arrays are Keras' other idiomatic feed. Each backend runs in a
-child process of its own (KERAS_BACKEND is read at import); each prints the mean
-milliseconds per step of a second `fit` (the first compiles), for both feeds.
+The harness trains each backend from one feed (compare.run.keras_runner.DATA_PATHS):
+a PyDataset (EpochBatches) or a tf.data pipeline (tf_data_batches), both serving the
+shared per-epoch order within one `fit`. Arrays are the reference: Keras slices them
+in their stored order, which the shared orders could only get from a copy of the
+images per epoch and one `fit` per epoch. Each backend runs in a child process of
+its own (KERAS_BACKEND is read at import); each prints the mean milliseconds per
+step of a second `fit` (the first compiles), for every feed.
 """
 
 from __future__ import annotations
@@ -24,26 +27,32 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+def feeds(backend: str) -> list[str]:
+    return ["arrays", "PyDataset", *(["tf.data"] if backend == "tensorflow" else [])]
+
+
 def fit_ms_per_step(model_name: str, feed: str, batch_size: int, steps: int) -> float:
     """Mean milliseconds per step of one epoch of `fit` on random images, after one to compile."""
     import keras
     import numpy as np
 
     from compare.catalog.registry import MODELS
-    from compare.run.keras_runner import EpochBatches
+    from compare.run.keras_runner import EpochBatches, tf_data_batches
 
     rng = np.random.default_rng(0)
     images = rng.random((steps * batch_size, 28, 28, 1), dtype=np.float32)
     labels = rng.integers(0, 10, steps * batch_size)
     model = MODELS[model_name].keras_class()()
     model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    order = [np.arange(len(labels))]
-    for _ in range(2):  # the first compiles; the second is timed
+    orders = [rng.permutation(len(labels)) for _ in range(2)]  # a shared order per fit
+    make = {"PyDataset": EpochBatches, "tf.data": tf_data_batches}
+    for order in orders:  # the first compiles; the second is timed
         started = time.perf_counter()
         if feed == "arrays":
             model.fit(images, labels, batch_size=batch_size, shuffle=False, epochs=1, verbose=0)
         else:
-            model.fit(EpochBatches(images, labels, order, batch_size), epochs=1, verbose=0)
+            batches = make[feed](images, labels, [order], batch_size)
+            model.fit(batches, epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0)
         elapsed = time.perf_counter() - started
     return elapsed / steps * 1e3
 
@@ -59,7 +68,7 @@ def child(args: argparse.Namespace) -> None:
             "ms_per_step": fit_ms_per_step(model, feed, args.batch_size, args.steps),
         }
         for model in args.models.split(",")
-        for feed in ("arrays", "pydataset")
+        for feed in feeds(keras.backend.backend())
     ]
     print(json.dumps(rows))
 
@@ -97,12 +106,11 @@ def main() -> int:
             print(f"{backend}: failed: {done.stderr.strip().splitlines()[-1:]}")
             continue
         rows += json.loads(done.stdout.strip().splitlines()[-1])
-    print("| backend | model | arrays ms/step | PyDataset ms/step | PyDataset / arrays |\n|---|---|---|---|---|")
-    for arrays, pydataset in zip(rows[::2], rows[1::2]):
-        print(
-            f"| {arrays['backend']} | {arrays['model']} | {arrays['ms_per_step']:.2f} | "
-            f"{pydataset['ms_per_step']:.2f} | {pydataset['ms_per_step'] / arrays['ms_per_step']:.2f}× |"
-        )
+    print("| backend | model | feed | ms/step | / arrays |\n|---|---|---|---|---|")
+    arrays = {(row["backend"], row["model"]): row["ms_per_step"] for row in rows if row["feed"] == "arrays"}
+    for row in rows:
+        ratio = row["ms_per_step"] / arrays[row["backend"], row["model"]]
+        print(f"| {row['backend']} | {row['model']} | {row['feed']} | {row['ms_per_step']:.2f} | {ratio:.2f}× |")
     return 0
 
 

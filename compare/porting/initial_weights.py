@@ -32,6 +32,13 @@ def main(argv: list[str]) -> int:
 
     from compare.porting.port_torch import torch_to_state
 
+    if len(argv) < 3 or not argv[1].isdigit() or not set(argv[2:]) <= set(MODELS):
+        print(
+            f"usage: python -m compare.porting.initial_weights OUT_DIR SEED MODEL [MODEL ...]\n"
+            f"SEED: a whole number; MODEL: from {', '.join(MODELS)}. Received: {' '.join(argv) or 'nothing'}",
+            file=sys.stderr,
+        )
+        return 2
     out, seed, models = Path(argv[0]), int(argv[1]), argv[2:]
     out.mkdir(parents=True, exist_ok=True)
     images = reference_images()

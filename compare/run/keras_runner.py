@@ -17,6 +17,7 @@ scope, which replicates the variables on every device and splits each batch.
 from __future__ import annotations
 
 import contextlib
+import random
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,13 +38,22 @@ from compare.run.runner_contract import Outcome, Prepared, TrainingLog, model_ar
 from compare.run.timing import CompileWatch, Phases
 from keras_models.augment import RandomShiftRotate
 
-DATA_PATH = (
+# The feed each backend trains from, and how a batch reaches its device. Both serve every
+# epoch its shared order within one fit, without a copy of the images per epoch.
+# benchmarks/keras_feed.py measures them against fit on NumPy arrays.
+PYDATASET = (
     "A keras.utils.PyDataset slices each batch from NumPy arrays on the host, in the shared "
-    "order; the backend copies it to the device inside the step (through tf.data on TensorFlow). "
-    "It is the one feed that serves every epoch its shared order within one fit without a copy "
-    "of the images per epoch. benchmarks/keras_feed.py measures fit on arrays against it: within "
-    "12% on a 2-core CPU on every backend; on an H200 arrays were 1.01-1.23x faster."
+    "order; the backend copies it to the device inside the step."
 )
+DATA_PATHS = {
+    "tensorflow": (
+        "A tf.data pipeline gathers each batch from tensors held by TensorFlow, in the shared order, "
+        "on its own threads with prefetching: TensorFlow's idiomatic feed. A PyDataset would reach "
+        "TensorFlow through tf.data.Dataset.from_generator, a Python call per batch under the GIL."
+    ),
+    "jax": PYDATASET,
+    "torch": PYDATASET,
+}
 JIT_COMPILE = {"auto": "auto", "on": True, "off": False}
 
 
@@ -66,6 +76,27 @@ class EpochBatches(keras.utils.PyDataset):
         epoch, step = divmod(index, self.steps_per_epoch)
         rows = self.orders[epoch][step * self.batch_size : (step + 1) * self.batch_size]
         return self.images[rows], self.labels[rows]  # (B, 28, 28, 1), (B,)
+
+
+def tf_data_batches(images: np.ndarray, labels: np.ndarray, orders: list[np.ndarray], batch_size: int):
+    """EpochBatches' sequence as a tf.data pipeline: the rows of every batch of every
+    epoch, each turned into its images and labels by a gather on tf.data's threads."""
+    import tensorflow as tf
+
+    steps_per_epoch = len(orders[0]) // batch_size
+    rows = np.concatenate(orders).reshape(len(orders) * steps_per_epoch, batch_size)  # (epochs × S, B)
+    images, labels = tf.constant(images), tf.constant(labels)
+    return (
+        tf.data.Dataset.from_tensor_slices(rows)
+        .map(lambda batch: (tf.gather(images, batch), tf.gather(labels, batch)), num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+def training_batches(engine: str, data: Prepared, batch_size: int):
+    """Every training batch of the run in the shared orders, in the backend's feed (DATA_PATHS)."""
+    feed = tf_data_batches if engine == "tensorflow" else EpochBatches
+    return feed(data.x_train[..., None], data.y_train, data.epoch_orders, batch_size)
 
 
 class EpochLog(keras.callbacks.Callback):
@@ -99,12 +130,30 @@ def with_augmentation(model: keras.Model) -> keras.Model:
     )
 
 
-def configure(spec: JobSpec, framework: Framework, phases: Phases) -> tuple[Callable, int, str]:
+def seed_everything(engine: str, seed: int) -> None:
+    """Seed Python's random, NumPy and the backend, as `keras.utils.set_random_seed` does.
+
+    That function also seeds TensorFlow wherever it is installed (for tf.data pipelines),
+    so it imports TensorFlow: 2.3 s on a 2-core CPU, in a JAX or torch run whose feed
+    never touches it. Off the TensorFlow backend the other seeds are set one by one.
+    Layers' unseeded SeedGenerators (Dropout's) draw their seeds from Python's random.
+    """
+    if engine == "tensorflow":
+        keras.utils.set_random_seed(seed)
+        return
+    random.seed(seed)
+    np.random.seed(seed)
+    if engine == "torch":
+        import torch
+
+        torch.manual_seed(seed)
+
+
+def configure(spec: JobSpec, framework: Framework) -> tuple[Callable, int, str]:
     """Seed everything, set the float32 precision and the dtype policy; return the
     distribution's scope (keras-jax-dp) or a context that does nothing, and its device count."""
     engine = keras.backend.backend()
-    with phases.phase("imports"):  # it imports TensorFlow to seed it too, where it is installed
-        keras.utils.set_random_seed(spec.seed)  # Python's random, NumPy and the backend
+    seed_everything(engine, spec.seed)
     precision = backends.set_precision(engine, spec.precision)
     if spec.precision == "bf16":
         # Variables in float32, computation in bfloat16: every layer built from here on.
@@ -130,9 +179,10 @@ def build(spec: JobSpec, model_spec: ModelSpec, distributed: Callable) -> tuple[
     if spec.initial_weights:
         state, reference = load_weights(Path(spec.initial_weights))
         state_to_keras(state, model)  # torch layout → Keras layout, see compare.porting.port_keras
-        # An eager call: predict_on_batch would compile a graph (2 s for ResNetV2 on JAX) for one use.
-        logits = keras.ops.convert_to_numpy(model(reference[REFERENCE_IMAGES][..., None], training=False))
-        step0 = max_abs_diff(logits.astype(np.float32), reference[REFERENCE_LOGITS])
+        # predict_on_batch compiles the whole forward pass once; an eager call on JAX compiles
+        # each operation apart: 1.8 s against 0.4 s for the transformer on a 2-core CPU.
+        logits = np.asarray(model.predict_on_batch(reference[REFERENCE_IMAGES][..., None]), dtype=np.float32)
+        step0 = max_abs_diff(logits, reference[REFERENCE_LOGITS])
     if spec.regularization.l2:
         add_l2(model, spec.regularization.l2)
     return model, step0
@@ -140,7 +190,7 @@ def build(spec: JobSpec, model_spec: ModelSpec, distributed: Callable) -> tuple[
 
 def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framework, phases: Phases) -> Outcome:
     engine = keras.backend.backend()
-    distributed, device_count, precision = configure(spec, framework, phases)
+    distributed, device_count, precision = configure(spec, framework)
     with phases.phase("build_and_weights"):
         model, step0 = build(spec, model_spec, distributed)
     fit_started = time.perf_counter()
@@ -169,7 +219,7 @@ def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framewo
             backends.compilation_record("default", log.compiles.after_first_step) if torch_jit(trained) else None
         ),
         precision=precision,
-        data_path=DATA_PATH,
+        data_path=DATA_PATHS[engine],
         device={**backends.device_description(engine), "count": device_count},
         peak_device_memory_mb=backends.peak_device_memory_mb(engine),
     )
@@ -215,12 +265,13 @@ def fit(
     returns the model that was trained, the epoch log and the early stopper."""
     regularization = spec.regularization
     trained = with_augmentation(model) if regularization.augment else model
-    batches = EpochBatches(data.x_train[..., None], data.y_train, data.epoch_orders, spec.batch_size)
+    epochs, steps_per_epoch = len(data.epoch_orders), len(data.epoch_orders[0]) // spec.batch_size
+    batches = training_batches(keras.backend.backend(), data, spec.batch_size)
     trained.compile(
         # Keras' Adam epsilon defaults to 1e-7, torch's to 1e-8: set explicitly.
         # Keras' weight_decay is decoupled (AdamW-like); torch's Adam couples it.
         optimizer=keras.optimizers.Adam(
-            learning_rate=learning_rate(spec.schedule, spec.learning_rate, len(batches)),
+            learning_rate=learning_rate(spec.schedule, spec.learning_rate, epochs * steps_per_epoch),
             epsilon=spec.adam_epsilon,
             weight_decay=regularization.weight_decay or None,
         ),
@@ -232,7 +283,7 @@ def fit(
     log = TrainingLog(
         spec,
         lambda: evaluate(trained, data, spec),
-        Reporter(len(data.epoch_orders), batches.steps_per_epoch),
+        Reporter(epochs, steps_per_epoch),
         compiles,
     )
     callbacks, validation, stopper = [EpochLog(log)], None, None
@@ -245,8 +296,9 @@ def fit(
     log.clock.start()
     trained.fit(
         batches,
-        epochs=len(data.epoch_orders),
-        steps_per_epoch=batches.steps_per_epoch,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        shuffle=False,  # fit's default shuffles a PyDataset's batches: these already come in the shared order
         validation_data=validation,
         validation_batch_size=spec.eval_batch_size,
         callbacks=callbacks,

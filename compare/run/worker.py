@@ -73,13 +73,15 @@ def record(outcome: Outcome, spec: JobSpec, prepared: Prepared, phases: Phases) 
             "inference_latency_ms_large_batch": latency_ms(lambda: outcome.predict(big), spec.latency_repeats),
             "inference_large_batch_size": big,
         }
+        # The shape of a batch already compiled for: another size would compile once more (XLA).
+        output_shape = list(outcome.predict(big).shape)
     return {
         "status": "ok" if outcome.diverged_at_step is None else "diverged",
         "diverged_at_step": outcome.diverged_at_step,
         "initial_weights": "shared" if spec.initial_weights else "own",
         "step0_max_abs_logit_diff": outcome.step0_max_abs_logit_diff,
         "model_info": {
-            "output_shape": list(outcome.predict(2).shape),
+            "output_shape": output_shape,
             "trainable_params": outcome.params[0],
             "non_trainable_params": outcome.params[1],
             "reference_params": list(outcome.reference_params),
