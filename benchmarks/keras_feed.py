@@ -2,15 +2,16 @@
 on TensorFlow, a tf.data pipeline.
 
     python benchmarks/keras_feed.py [--backends jax,torch,tensorflow] [--device cpu|gpu]
-                                    [--models mlp,resnet_v2] [--batch-size 128] [--steps 200]
+                                    [--models mlp,resnet_v2] [--batch-size 128] [--steps 100]
+                                    [--repeats 5]
 
 The harness trains each backend from one feed (compare.run.keras_runner.DATA_PATHS):
 a PyDataset (EpochBatches) or a tf.data pipeline (tf_data_batches), both serving the
 shared per-epoch order within one `fit`. Arrays are the reference: Keras slices them
 in their stored order, which the shared orders could only get from a copy of the
 images per epoch and one `fit` per epoch. Each backend runs in a child process of
-its own (KERAS_BACKEND is read at import); each prints the mean milliseconds per
-step of a second `fit` (the first compiles), for every feed.
+its own (KERAS_BACKEND is read at import); it prints, per feed, the median over
+`--repeats` one-epoch `fit`s of their mean milliseconds per step.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -31,8 +33,12 @@ def feeds(backend: str) -> list[str]:
     return ["arrays", "PyDataset", *(["tf.data"] if backend == "tensorflow" else [])]
 
 
-def fit_ms_per_step(model_name: str, feed: str, batch_size: int, steps: int) -> float:
-    """Mean milliseconds per step of one epoch of `fit` on random images, after one to compile."""
+def feed_ms_per_step(model_name: str, feed_names: list[str], batch_size: int, steps: int, repeats: int) -> dict:
+    """Median milliseconds per step of one-epoch `fit`s on random images, per feed.
+
+    Each feed trains its own model, compiled by one `fit` first; then the feeds take
+    turns, `repeats` times, so a slower stretch of a noisy machine falls on all of them.
+    """
     import keras
     import numpy as np
 
@@ -42,33 +48,37 @@ def fit_ms_per_step(model_name: str, feed: str, batch_size: int, steps: int) -> 
     rng = np.random.default_rng(0)
     images = rng.random((steps * batch_size, 28, 28, 1), dtype=np.float32)
     labels = rng.integers(0, 10, steps * batch_size)
-    model = MODELS[model_name].keras_class()()
-    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    orders = [rng.permutation(len(labels)) for _ in range(2)]  # a shared order per fit
     make = {"PyDataset": EpochBatches, "tf.data": tf_data_batches}
-    for order in orders:  # the first compiles; the second is timed
+
+    def one_epoch(model: keras.Model, feed: str) -> float:
         started = time.perf_counter()
         if feed == "arrays":
             model.fit(images, labels, batch_size=batch_size, shuffle=False, epochs=1, verbose=0)
         else:
-            batches = make[feed](images, labels, [order], batch_size)
+            batches = make[feed](images, labels, [rng.permutation(len(labels))], batch_size)  # a shared order
             model.fit(batches, epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0)
-        elapsed = time.perf_counter() - started
-    return elapsed / steps * 1e3
+        return (time.perf_counter() - started) / steps * 1e3
+
+    models = {}
+    for feed in feed_names:
+        models[feed] = MODELS[model_name].keras_class()()
+        models[feed].compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        one_epoch(models[feed], feed)  # compiles
+    times = {feed: [] for feed in feed_names}
+    for _ in range(repeats):
+        for feed in feed_names:
+            times[feed].append(one_epoch(models[feed], feed))
+    return {feed: statistics.median(ms) for feed, ms in times.items()}
 
 
 def child(args: argparse.Namespace) -> None:
     import keras
 
+    backend = keras.backend.backend()
     rows = [
-        {
-            "backend": keras.backend.backend(),
-            "model": model,
-            "feed": feed,
-            "ms_per_step": fit_ms_per_step(model, feed, args.batch_size, args.steps),
-        }
+        {"backend": backend, "model": model, "feed": feed, "ms_per_step": ms}
         for model in args.models.split(",")
-        for feed in feeds(keras.backend.backend())
+        for feed, ms in feed_ms_per_step(model, feeds(backend), args.batch_size, args.steps, args.repeats).items()
     ]
     print(json.dumps(rows))
 
@@ -79,7 +89,8 @@ def main() -> int:
     parser.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
     parser.add_argument("--models", default="mlp,resnet_v2")
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--steps", type=int, default=100, help="steps per timed fit")
+    parser.add_argument("--repeats", type=int, default=5, help="timed fits per feed (the median is printed)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -100,6 +111,8 @@ def main() -> int:
             str(args.batch_size),
             "--steps",
             str(args.steps),
+            "--repeats",
+            str(args.repeats),
         ]
         done = subprocess.run(command, env=env, capture_output=True, text=True)
         if done.returncode:
