@@ -1,5 +1,12 @@
-"""The Keras runner's training feed on this backend: every epoch's batches in the
-shared order, read by one `fit` straight through (compare.run.keras_runner)."""
+"""The Keras runner (compare.run.keras_runner) on this backend: its training feed holds
+every epoch's batches in the shared order and one `fit` reads them straight through;
+its seeding leaves TensorFlow alone off the TensorFlow backend."""
+
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -11,6 +18,7 @@ from compare.run import keras_runner
 from compare.run.keras_runner import training_batches
 from compare.run.runner_contract import Prepared
 
+ROOT = Path(__file__).resolve().parents[2]
 BATCH_SIZE = 4
 EPOCHS = 3
 
@@ -88,3 +96,24 @@ def test_the_runners_fit_trains_on_the_shared_order_epoch_after_epoch(eager_step
     keras_runner.fit(job(data), data, model, jit_compile=False)
     for seen, rows in zip(model.rows_seen, expected_rows(data), strict=True):
         np.testing.assert_array_equal(seen, rows)
+
+
+@pytest.mark.skipif(keras.backend.backend() == "tensorflow", reason="TensorFlow is the backend")
+def test_seeding_imports_no_tensorflow_off_its_backend():
+    """keras.utils.set_random_seed would import it (2.3 s) wherever it is installed."""
+    code = (
+        "import random, sys; from compare.run.keras_runner import seed_everything; "
+        "seed_everything(sys.argv[1], 7); print(random.random(), 'tensorflow' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, keras.backend.backend()],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    draw, tensorflow_loaded = done.stdout.split()
+    assert tensorflow_loaded == "False"
+    assert float(draw) == random.Random(7).random()  # Python's random is seeded all the same
