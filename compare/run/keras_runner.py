@@ -48,8 +48,8 @@ PYDATASET = (
 DATA_PATHS = {
     "tensorflow": (
         "A tf.data pipeline gathers each batch from tensors held by TensorFlow, in the shared order, "
-        "on its own threads with prefetching: TensorFlow's idiomatic feed. A PyDataset would reach "
-        "TensorFlow through tf.data.Dataset.from_generator, a Python call per batch under the GIL."
+        "on its own threads with prefetching: TensorFlow's idiomatic feed. A PyDataset reaches "
+        "TensorFlow through tf.data.Dataset.from_generator, one Python call per batch."
     ),
     "jax": PYDATASET,
     "torch": PYDATASET,
