@@ -3,6 +3,8 @@ framework, model packages that know nothing of the harness."""
 
 import ast
 import importlib
+import os
+import random
 import re
 import subprocess
 import sys
@@ -135,6 +137,26 @@ def test_planning_a_comparison_imports_no_framework(tmp_path):
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_a_keras_run_off_tensorflow_seeds_without_importing_it(backend):
+    """keras.utils.set_random_seed would import TensorFlow (2.3 s) wherever it is installed;
+    the Keras runner's seeding seeds Python's random all the same."""
+    script = (
+        "import random, sys\n"
+        "from compare.run.keras_runner import seed_everything\n"
+        f"seed_everything({backend!r}, 7)\n"
+        "print(random.random(), 'tensorflow' in sys.modules)\n"
+    )
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    draw, tensorflow_loaded = result.stdout.split()
+    assert tensorflow_loaded == "False"
+    assert float(draw) == random.Random(7).random()
 
 
 PUBLIC_PACKAGES = ("catalog", "contract", "data", "harness", "lessons", "porting", "report")

@@ -83,8 +83,7 @@ def tf_data_batches(images: np.ndarray, labels: np.ndarray, orders: list[np.ndar
     epoch, each turned into its images and labels by a gather on tf.data's threads."""
     import tensorflow as tf
 
-    steps_per_epoch = len(orders[0]) // batch_size
-    rows = np.concatenate(orders).reshape(len(orders) * steps_per_epoch, batch_size)  # (epochs × S, B)
+    rows = np.concatenate(orders).reshape(-1, batch_size)  # (epochs × S, B): the orders hold whole batches
     images, labels = tf.constant(images), tf.constant(labels)
     return (
         tf.data.Dataset.from_tensor_slices(rows)
@@ -265,7 +264,7 @@ def fit(
     returns the model that was trained, the epoch log and the early stopper."""
     regularization = spec.regularization
     trained = with_augmentation(model) if regularization.augment else model
-    epochs, steps_per_epoch = len(data.epoch_orders), len(data.epoch_orders[0]) // spec.batch_size
+    epochs, steps_per_epoch = len(data.epoch_orders), len(data.y_train) // spec.batch_size
     batches = training_batches(keras.backend.backend(), data, spec.batch_size)
     trained.compile(
         # Keras' Adam epsilon defaults to 1e-7, torch's to 1e-8: set explicitly.
