@@ -2,7 +2,8 @@
 
 `results.json` is the single source of a report. Its layout is described by
 `results.schema.json` (JSON Schema) next to this file; `SCHEMA_VERSION` changes
-whenever a field changes meaning, and `load_results` refuses other versions.
+whenever a field changes meaning or is added. `load_results` reads the versions in
+`READABLE_VERSIONS`, whose fields a newer version only adds to, and refuses others.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import os
 import tempfile
 from pathlib import Path
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
+# 5 added: the CPU's instruction-set level, the "unsupported" status, torch.compile's disk cache.
+READABLE_VERSIONS = (4, 5)
 SCHEMA_PATH = Path(__file__).parent / "results.schema.json"
 FINISHED = ("ok", "diverged")  # a run that trained to its end (a diverged one stopped at a non-finite loss)
 
@@ -53,10 +56,10 @@ def validate(document: dict, where: str) -> None:
     import jsonschema  # imported here: only reading needs it
 
     version = document.get("schema_version") if isinstance(document, dict) else None
-    if version != SCHEMA_VERSION:
+    if version not in READABLE_VERSIONS:
         raise ResultsError(
             f"{where} has schema_version {version!r}; this version of keras-torch-compare "
-            f"reads version {SCHEMA_VERSION}. Re-run the comparison to produce it."
+            f"reads versions {', '.join(map(str, READABLE_VERSIONS))}. Re-run the comparison to produce it."
         )
     schema = json.loads(SCHEMA_PATH.read_text())
     try:

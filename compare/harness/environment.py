@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import os
 import platform
@@ -41,6 +42,25 @@ def usable_cpus() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+# What torch's kernels dispatch to on this CPU ("AVX2", "AVX512", ...), asked of a child
+# process so that this one imports no framework.
+CPU_CAPABILITY_PROBE = "import torch; print(torch.backends.cpu.get_cpu_capability())"
+
+
+@functools.cache  # the CPU does not change while this process runs
+def cpu_capability() -> str | None:
+    """The CPU's instruction-set level by torch's own account; None without torch."""
+    try:
+        return (
+            subprocess.run(
+                [sys.executable, "-c", CPU_CAPABILITY_PROBE], capture_output=True, text=True, timeout=120, check=True
+            ).stdout.strip()
+            or None
+        )
+    except (subprocess.SubprocessError, OSError):
+        return None
 
 
 def nvidia_gpus() -> list[dict[str, str]]:
@@ -85,6 +105,9 @@ def environment_record() -> dict:
         "platform": platform.platform(),
         "cpu": cpu_model(),
         "cpu_threads": usable_cpus(),
+        "cpu_capability": cpu_capability(),
+        # oneDNN's ceiling, when set: ONEDNN_MAX_CPU_ISA=AVX2 makes an AVX-512 CPU compute as an AVX2 one.
+        "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA"),
         "gpus": nvidia_gpus(),
         "packages": package_versions(),
         "git_commit": git_commit(),

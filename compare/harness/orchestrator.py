@@ -574,8 +574,8 @@ def data_parallel_parity(plan: Plan, document: dict, workdir: Path, initial: dic
 
 
 def failed_runs(document: dict, frameworks_chosen: bool) -> list[dict]:
-    """Runs that make the exit status non-zero. A framework that is not installed
-    counts only when the user named it: by default the comparison covers every
-    framework installed here and reports the others as absent."""
-    bad = {"failed", "timeout", "diverged"} | ({"not_installed"} if frameworks_chosen else set())
+    """Runs that make the exit status non-zero. A framework that is not installed, or
+    that cannot compute the chosen precision on this machine, counts only when the user
+    named it: by default the comparison covers what runs here and reports the rest."""
+    bad = {"failed", "timeout", "diverged"} | ({"not_installed", "unsupported"} if frameworks_chosen else set())
     return [run for run in document["runs"] if run["status"] in bad]

@@ -20,6 +20,7 @@ from compare.lessons.difference import Difference, difference
 from compare.lessons.parity import nchw, to_numpy, twins
 from compare.porting.weights import max_abs_diff
 from compare.run.keras_recipes import learning_rate
+from compare.run.runner_contract import Unsupported, unless_unsupported
 
 DIFFERENCES: list[Difference] = []  # in the order the report tells them
 
@@ -491,10 +492,12 @@ def torch_output_dtypes(model: torch.nn.Module, images: torch.Tensor) -> list[tu
         for module in model.modules()
         if not list(module.children())
     ]
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-        model(images)
-    for hook in hooks:
-        hook.remove()
+    try:
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            model(images)
+    finally:
+        for hook in hooks:
+            hook.remove()
     return seen
 
 
@@ -520,9 +523,11 @@ def keras_output_dtypes(model: keras.Model, images: np.ndarray) -> list[tuple[st
 
     for layer in leaves:
         object.__setattr__(layer, "call", traced(layer))  # an instance attribute, past Keras' tracking
-    model(images, training=False)
-    for layer in leaves:
-        object.__delattr__(layer, "call")
+    try:
+        model(images, training=False)
+    finally:
+        for layer in leaves:
+            object.__delattr__(layer, "call")
     return seen
 
 
@@ -545,48 +550,95 @@ BF16_RELATIVE_TOLERANCE = 0.03
         "layer may compute parts in float32 inside (normalization statistics), but returns bfloat16. "
         "`torch.autocast` decides per op: matmuls and convolutions run in bfloat16, ops on its float32 "
         "list (layer_norm among them) return float32, and the next op casts again. Both keep the "
-        "variables in float32; the losses are computed in float32 in both."
+        "variables in float32; the losses are computed in float32 in both. A framework may lack a "
+        "bfloat16 kernel on a given machine (torch's LSTM on a CPU without AVX-512): that model is "
+        "then reported as not run, with the framework's reason."
     ),
     fix="keras.config.set_dtype_policy('mixed_bfloat16')  # ≈ with torch.autocast('cuda', dtype=torch.bfloat16): ...",
     summary=(
-        "from the same weights, in all four models: float32 out of torch.autocast: {torch_float32_kinds}; out of "
+        "from the same weights, in {compared}: float32 out of torch.autocast: {torch_float32_kinds}; out of "
         "Keras mixed_bfloat16: {keras_float32_kinds}; the two frameworks' bf16 logits lie at most "
-        "{largest_relative_logit_diff:.1%} of the largest logit apart (tolerance {tolerance:.0%})"
+        "{largest_relative_logit_diff:.1%} of the largest logit apart (tolerance {tolerance:.0%}). "
+        "Not run on this machine: {not_run}"
     ),
 )
 def bf16_compute(images: np.ndarray) -> dict:
     """For each model, from the same weights: which kinds of layer return bfloat16 and
     which float32 under Keras' mixed_bfloat16 policy and under torch.autocast, and how
-    far the two frameworks' bf16 logits lie apart."""
-    models = {}
-    previous = keras.config.dtype_policy()
-    for name in MODELS:
-        keras.config.set_dtype_policy("mixed_bfloat16")
-        try:
-            keras_model, torch_model = twins(name, seed=0)  # the Keras twin built under the policy
-            keras_seen = keras_output_dtypes(keras_model, images[..., None])
-            received = to_numpy(keras_model(images[..., None], training=False)).astype(np.float32)
-        finally:
-            keras.config.set_dtype_policy(previous)
-        torch_seen = torch_output_dtypes(torch_model.eval(), nchw(images))
-        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-            expected = torch_model(nchw(images)).float().numpy()
-        diff = max_abs_diff(expected, received)
-        scale = float(np.abs(expected).max())
-        models[name] = {
-            **{
-                f"{framework}_{dtype}": kinds_returning(dtype, seen)
-                for framework, seen in (("torch", torch_seen), ("keras", keras_seen))
-                for dtype in ("float32", "bfloat16")
-            },
-            "logit_max_abs_diff": diff,
-            "logit_max_abs": scale,
-            "passed": diff <= BF16_RELATIVE_TOLERANCE * scale,
-        }
+    far the two frameworks' bf16 logits lie apart; or, where a framework cannot compute
+    the model in bfloat16 here, its reason."""
+    models = {name: bf16_twins(name, images) for name in MODELS}
+    compared = {name: m for name, m in models.items() if "unsupported" not in m}
     return {
         "models": models,
-        "torch_float32_kinds": ", ".join(sorted({k for m in models.values() for k in m["torch_float32"]})) or "none",
-        "keras_float32_kinds": ", ".join(sorted({k for m in models.values() for k in m["keras_float32"]})) or "none",
-        "largest_relative_logit_diff": max(m["logit_max_abs_diff"] / m["logit_max_abs"] for m in models.values()),
+        "compared": ", ".join(compared) or "no model",
+        "torch_float32_kinds": ", ".join(sorted({k for m in compared.values() for k in m["torch_float32"]})) or "none",
+        "keras_float32_kinds": ", ".join(sorted({k for m in compared.values() for k in m["keras_float32"]})) or "none",
+        "largest_relative_logit_diff": max(
+            (m["logit_max_abs_diff"] / m["logit_max_abs"] for m in compared.values()), default=math.nan
+        ),
         "tolerance": BF16_RELATIVE_TOLERANCE,
+        "not_run": "; ".join(
+            f"{name} on {framework} ({reason})"
+            for name, m in models.items()
+            for framework, reason in m.get("unsupported", {}).items()
+        )
+        or "none",
     }
+
+
+def bf16_twins(name: str, images: np.ndarray) -> dict:
+    """One model's bf16 forward pass in both frameworks from the same weights, each tried as
+    a run is (compare.run.runner_contract.unless_unsupported): the float32 pass decides
+    whether a failure is the machine's."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        keras_model, torch_model = twins(name, seed=0)  # the Keras twin built under the policy
+    finally:
+        keras.config.set_dtype_policy(previous)
+    torch_model.eval()
+    attempts = {
+        "keras": (lambda: keras_bf16(keras_model, images), lambda: keras_float32_twin(name, images)),
+        "torch": (lambda: torch_bf16(torch_model, images), lambda: torch_model(nchw(images))),
+    }
+    outcomes, unsupported = {}, {}
+    for framework, (bf16, float32) in attempts.items():
+        try:
+            outcomes[framework] = unless_unsupported(bf16, "bf16", float32)
+        except Unsupported as error:
+            unsupported[framework] = str(error)
+    if unsupported:
+        return {"unsupported": unsupported}
+    (keras_seen, received), (torch_seen, expected) = outcomes["keras"], outcomes["torch"]
+    diff = max_abs_diff(expected, received)
+    scale = float(np.abs(expected).max())
+    return {
+        **{
+            f"{framework}_{dtype}": kinds_returning(dtype, seen)
+            for framework, seen in (("torch", torch_seen), ("keras", keras_seen))
+            for dtype in ("float32", "bfloat16")
+        },
+        "logit_max_abs_diff": diff,
+        "logit_max_abs": scale,
+        "passed": diff <= BF16_RELATIVE_TOLERANCE * scale,
+    }
+
+
+def keras_bf16(model: keras.Model, images: np.ndarray) -> tuple[list[tuple[str, str]], np.ndarray]:
+    """(kind, dtype) per leaf layer, and the float32 logits, of a model built under mixed_bfloat16."""
+    seen = keras_output_dtypes(model, images[..., None])
+    return seen, to_numpy(model(images[..., None], training=False)).astype(np.float32)
+
+
+def keras_float32_twin(name: str, images: np.ndarray) -> None:
+    """The same Keras twin built in float32, one forward pass (the policy left as it was)."""
+    model, _ = twins(name, seed=0)
+    model(images[..., None], training=False)
+
+
+def torch_bf16(model: torch.nn.Module, images: np.ndarray) -> tuple[list[tuple[str, str]], np.ndarray]:
+    """(kind, dtype) per leaf module, and the float32 logits, under torch.autocast."""
+    seen = torch_output_dtypes(model, nchw(images))
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        return seen, model(nchw(images)).float().numpy()

@@ -1,15 +1,16 @@
 """A report's sections as Markdown and as one self-contained HTML file.
 
-One renderer per format over the same `Section` list (compare.report.sections),
-so the two never say different things.
+The Markdown is made from the `Section` list (compare.report.sections); the HTML is
+that same Markdown rendered by markdown-it-py, so the two never say different things.
 """
 
 from __future__ import annotations
 
 import base64
-import html
-import re
+from collections.abc import Callable
 from pathlib import Path
+
+from markdown_it import MarkdownIt
 
 from compare.report.plots import draw_plots
 from compare.report.sections import sections
@@ -26,7 +27,10 @@ def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def render_markdown(document: dict, plots: list[Path]) -> str:
+def render_markdown(document: dict, plots: list[Path], image_source: Callable[[Path], str] | None = None) -> str:
+    """The report as Markdown; each plot linked by `image_source(path)` (default: its path
+    relative to the report)."""
+    source = image_source or (lambda path: f"{path.parent.name}/{path.name}")
     parts = ["# Keras 3 vs PyTorch: comparison report"]
     for section in sections(document):
         parts.append(f"{'#' * section.level} {section.title}")
@@ -35,40 +39,31 @@ def render_markdown(document: dict, plots: list[Path]) -> str:
             parts.append(markdown_table(section.headers, section.rows))
     if plots:
         parts.append("## Plots")
-        parts.extend(f"![{path.stem}]({path.parent.name}/{path.name})" for path in plots)
+        parts.extend(f"![{path.stem}]({source(path)})" for path in plots)
     return "\n\n".join(parts) + "\n"
 
 
-def inline_code(text: str) -> str:
-    """Markdown's `code` spans as <code> elements (text already HTML-escaped)."""
-    return re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+def data_uri(path: Path) -> str:
+    """A PNG inlined, so the HTML report is one self-contained file."""
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+# CommonMark with GitHub's tables, raw HTML off: text such as "<model>" is shown, never parsed.
+MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
+STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
+    "table{border-collapse:collapse;margin:1em 0;font-size:14px}"
+    "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#f3f3f3}"
+    "img{max-width:100%}code{background:#f3f3f3;padding:0 2px}"
+)
 
 
 def render_html(document: dict, plots: list[Path]) -> str:
-    body = ["<h1>Keras 3 vs PyTorch: comparison report</h1>"]
-    for section in sections(document):
-        body.append(f"<h{section.level}>{html.escape(section.title)}</h{section.level}>")
-        body.extend(f"<p>{inline_code(html.escape(p))}</p>" for p in section.paragraphs)
-        if section.rows:
-            head = "".join(f"<th>{html.escape(h)}</th>" for h in section.headers)
-            rows = "".join(
-                "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in section.rows
-            )
-            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
-    if plots:
-        body.append("<h2>Plots</h2>")
-        for path in plots:
-            data = base64.b64encode(path.read_bytes()).decode("ascii")
-            body.append(f'<figure><img alt="{path.stem}" src="data:image/png;base64,{data}"></figure>')
-    style = (
-        "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
-        "table{border-collapse:collapse;margin:1em 0;font-size:14px}"
-        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#f3f3f3}"
-        "img{max-width:100%}"
-    )
+    """The same Markdown as report.md, rendered by markdown-it-py, plots inlined."""
+    body = MARKDOWN.render(render_markdown(document, plots, image_source=data_uri))
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Keras 3 vs PyTorch report</title>"
-        f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n"
+        f"<style>{STYLE}</style></head><body>{body}</body></html>\n"
     )
 
 

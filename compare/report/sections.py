@@ -324,6 +324,8 @@ def compilation_section(document: dict) -> Section | None:
             str(c["graphs"]),
             str(c["graph_breaks"]),
             str(c["recompiles_after_first_step"]),
+            disk_cache_text(c.get("disk_cache_at_start")),
+            fmt(run["timing"]["time_to_first_step_s"], ".1f"),
         ]
         for run in finished_runs(document)
         if (c := run["settings"].get("compilation"))
@@ -335,11 +337,30 @@ def compilation_section(document: dict) -> Section | None:
         [
             "Counted by Dynamo in each worker. A graph break splits a function into several graphs with Python "
             "between them; a recompilation after the first training step means the steady state is not steady "
-            "(a new shape, a changed Python value guarded on). Evaluation windows are not counted."
+            "(a new shape, a changed Python value guarded on). Evaluation windows are not counted. Disk "
+            "cache: torch.compile's on-disk kernel cache when the run began; empty means a cold start, in "
+            "which the first step compiles every kernel, so time to first step and time to target are longer."
         ],
-        ["model", "framework", "mode", "frames compiled", "graphs", "graph breaks", "recompiles after step 1"],
+        [
+            "model",
+            "framework",
+            "mode",
+            "frames compiled",
+            "graphs",
+            "graph breaks",
+            "recompiles after step 1",
+            "disk cache at start",
+            "first step s",
+        ],
         rows,
     )
+
+
+def disk_cache_text(cache: dict | None) -> str:
+    """torch.compile's disk cache as the run found it (recorded since schema 5)."""
+    if cache is None:
+        return "not recorded"
+    return "empty (cold)" if cache["state"] == "empty" else f"warm ({cache['files']:,} files)"
 
 
 def data_path_section(document: dict) -> Section:
@@ -372,6 +393,16 @@ def problems_section(document: dict) -> Section:
     return Section("Runs that did not finish", paragraphs, ["model", "framework", "status", "reason"], rows)
 
 
+def cpu_text(env: dict) -> str:
+    """The CPU, its threads, and its instruction-set level (recorded since schema 5)."""
+    text = f"{env['cpu']}, {env['cpu_threads']} threads"
+    if env.get("cpu_capability"):
+        text += f", torch kernels: {env['cpu_capability']}"
+    if env.get("onednn_max_cpu_isa"):
+        text += f", oneDNN capped at {env['onednn_max_cpu_isa']} (ONEDNN_MAX_CPU_ISA)"
+    return text
+
+
 def environment_section(document: dict) -> Section:
     env, settings = document["environment"], document["settings"]
     gpus = "; ".join(f"{g['name']} (driver {g['driver']}, {g['memory']})" for g in env["gpus"]) or "none"
@@ -383,7 +414,7 @@ def environment_section(document: dict) -> Section:
         ["device", settings["device"]],
         ["devices used", "; ".join(sorted(devices)) or "—"],
         ["GPUs", gpus],
-        ["CPU", f"{env['cpu']}, {env['cpu_threads']} threads"],
+        ["CPU", cpu_text(env)],
         ["Python", f"{env['python']} on {env['platform']}"],
         ["packages", packages],
         ["precision", PRECISION_TEXT[settings["precision"]]],

@@ -6,6 +6,8 @@ Each function imports its engine inside, so a child imports only its own.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 def set_precision(engine: str, precision: str) -> str:
     """Set how the engine computes float32 work ("fp32", "tf32" or "bf16", see
@@ -44,15 +46,26 @@ def dynamo_frames() -> int:
     return counters["frames"]["ok"]
 
 
-def compilation_record(mode: str, recompiles: int) -> dict:
+def inductor_disk_cache() -> dict:
+    """torch.compile's on-disk cache of compiled kernels (TORCHINDUCTOR_CACHE_DIR), as found
+    now: with it empty, the first step compiles every kernel from scratch (a cold start)."""
+    from torch._inductor.runtime.cache_dir_utils import cache_dir
+
+    path = Path(cache_dir())
+    files = sum(1 for item in path.rglob("*") if item.is_file()) if path.is_dir() else 0
+    return {"dir": str(path), "files": files, "state": "warm" if files else "empty"}
+
+
+def compilation_record(mode: str, recompiles: int, disk_cache_at_start: dict) -> dict:
     """What torch.compile did in this process: its mode, the graphs it made, the graph
-    breaks (each splits a function into more graphs, with Python between them) and the
-    recompilations after the first training step."""
+    breaks (each splits a function into more graphs, with Python between them), the
+    recompilations after the first training step, and its disk cache when the run began."""
     from torch._dynamo.utils import counters
 
     return {
         "compiler": "torch.compile",
         "mode": mode,
+        "disk_cache_at_start": disk_cache_at_start,
         "frames_compiled": counters["frames"]["ok"],
         "graphs": counters["stats"]["unique_graphs"],
         "graph_breaks": sum(counters["graph_break"].values()),

@@ -34,7 +34,7 @@ from compare.porting.port_keras import keras_to_state, state_to_keras
 from compare.porting.weights import REFERENCE_IMAGES, REFERENCE_LOGITS, load_weights, max_abs_diff
 from compare.run import backends
 from compare.run.keras_recipes import add_l2, learning_rate
-from compare.run.runner_contract import Outcome, Prepared, TrainingLog, model_arguments
+from compare.run.runner_contract import Outcome, Prepared, TrainingLog, model_arguments, unless_unsupported
 from compare.run.timing import CompileWatch, Phases
 from keras_models.augment import RandomShiftRotate
 
@@ -194,8 +194,14 @@ def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framewo
         model, step0 = build(spec, model_spec, distributed)
     fit_started = time.perf_counter()
     jit_compile = True if framework.keras_jit_compile else JIT_COMPILE[spec.jit_compile]
+    # Keras on torch with jit_compile hands its steps to torch.compile: note its disk cache first.
+    disk_cache = backends.inductor_disk_cache() if engine == "torch" and jit_compile is True else None
     with distributed():
-        trained, log, stopper = fit(spec, data, model, jit_compile)
+        trained, log, stopper = unless_unsupported(
+            lambda: fit(spec, data, model, jit_compile),
+            spec.precision,
+            lambda: smallest_step_fp32(model_spec, spec, data.x_train[:2, ..., None], data.y_train[:2]),
+        )
     log.add_phases(phases, fit_started)
     final_test, early_stopping = finish(log, stopper, trained, data, spec, phases)
 
@@ -215,13 +221,28 @@ def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framewo
         early_stopping=early_stopping,
         jit_compile=trained.jit_compile,
         compilation=(
-            backends.compilation_record("default", log.compiles.after_first_step) if torch_jit(trained) else None
+            backends.compilation_record("default", log.compiles.after_first_step, disk_cache)
+            if torch_jit(trained)
+            else None
         ),
         precision=precision,
         data_path=DATA_PATHS[engine],
         device={**backends.device_description(engine), "count": device_count},
         peak_device_memory_mb=backends.peak_device_memory_mb(engine),
     )
+
+
+def smallest_step_fp32(model_spec: ModelSpec, spec: JobSpec, images: np.ndarray, labels: np.ndarray) -> None:
+    """One training step on a few images of a new twin built in float32, eagerly: the case
+    that tells a precision this machine lacks from a model that fails anyway."""
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
+    try:
+        model = model_spec.keras_class()(**model_arguments(spec))
+    finally:
+        keras.config.set_dtype_policy(policy)
+    model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), run_eagerly=True)
+    model.train_on_batch(images, labels)
 
 
 def finish(

@@ -9,6 +9,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -16,6 +17,30 @@ from compare.contract.job import JobSpec
 from compare.contract.progress import Reporter
 from compare.porting.weights import StateDict
 from compare.run.timing import CompileWatch, Phases, StepClock
+
+T = TypeVar("T")
+
+
+class Unsupported(Exception):
+    """The framework cannot compute this precision for this model on this machine (a
+    kernel the CPU or GPU lacks); the message is the framework's own reason."""
+
+
+def unless_unsupported(work: Callable[[], T], precision: str, smallest_case_fp32: Callable[[], object]) -> T:
+    """`work()`, or Unsupported when it fails at a reduced precision while the smallest
+    case of the same model (a step on two images) runs in float32: then the machine,
+    not the model, is what failed. Any other failure is raised as it is."""
+    try:
+        return work()
+    except Exception as error:
+        if precision == "fp32":
+            raise
+        try:
+            smallest_case_fp32()
+        except Exception:
+            raise error from None  # fails in float32 too: not the precision's doing
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise Unsupported(f"{precision} is not supported here ({type(error).__name__}: {reason})") from error
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from compare.porting.params import torch_param_counts
 from compare.porting.port_torch import state_to_torch, torch_to_state
 from compare.porting.weights import REFERENCE_IMAGES, REFERENCE_LOGITS, load_weights, max_abs_diff
 from compare.run import backends
-from compare.run.runner_contract import Outcome, Prepared, TrainingLog, model_arguments
+from compare.run.runner_contract import Outcome, Prepared, TrainingLog, model_arguments, unless_unsupported
 from compare.run.timing import CompileWatch, Phases
 from compare.run.torch_recipes import l2_penalty
 from torch_models.augment import RandomShiftRotate
@@ -152,6 +152,7 @@ def step_module(model: torch.nn.Module, spec: JobSpec, framework: Framework, pla
 
 def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framework, phases: Phases) -> Outcome:
     place, precision = configure(spec, framework)
+    disk_cache = backends.inductor_disk_cache() if framework.torch_compile else None  # before anything compiles
     with phases.phase("build_and_weights"):
         model, step0 = build(spec, model_spec, place)
         step_model = step_module(model, spec, framework, place)
@@ -160,7 +161,11 @@ def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framewo
         labels = {split: torch.from_numpy(getattr(data, f"y_{split}")).to(place.device) for split in SPLITS}
     fit_started = time.perf_counter()
     compiles = CompileWatch(backends.dynamo_frames if framework.torch_compile else None)
-    log, stopper = fit(spec, data, images, labels, model, step_model, place, compiles)
+    log, stopper = unless_unsupported(
+        lambda: fit(spec, data, images, labels, model, step_model, place, compiles),
+        spec.precision,
+        lambda: smallest_step_fp32(model, images["train"][:2], labels["train"][:2]),
+    )
     log.add_phases(phases, fit_started)
     final_test, early_stopping = finish(log, stopper, model, images, labels, spec, phases)
 
@@ -183,7 +188,7 @@ def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framewo
         early_stopping=early_stopping,
         jit_compile=framework.torch_compile,
         compilation=(
-            backends.compilation_record(spec.compile_mode, log.compiles.after_first_step)
+            backends.compilation_record(spec.compile_mode, log.compiles.after_first_step, disk_cache)
             if framework.torch_compile
             else None
         ),
@@ -192,6 +197,13 @@ def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framewo
         device={**backends.device_description("torch"), "count": place.world},
         peak_device_memory_mb=backends.peak_device_memory_mb("torch"),
     )
+
+
+def smallest_step_fp32(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> None:
+    """A forward and backward pass on a few images, in float32 and eagerly: the case that
+    tells a precision this machine lacks from a model that fails anyway."""
+    F.cross_entropy(model.train()(images), labels).backward()
+    model.zero_grad(set_to_none=True)
 
 
 def finish(

@@ -24,7 +24,7 @@ from compare.contract.job import JobSpec
 from compare.contract.results import write_json_atomic
 from compare.data.datasets import unit_interval
 from compare.porting.weights import save_weights
-from compare.run.runner_contract import Outcome, Prepared, time_to_target
+from compare.run.runner_contract import Outcome, Prepared, Unsupported, time_to_target
 from compare.run.timing import Phases, latency_ms
 
 TRACEBACK_TAIL_CHARS = 4000
@@ -155,6 +155,9 @@ def main(argv: list[str]) -> int:
     except ModuleNotFoundError as error:
         result.update(status="not_installed", error={"reason": f"{error}"})
         code = 3
+    except Unsupported as error:  # the machine lacks a kernel: recorded with the framework's reason
+        result.update(status="unsupported", error={"reason": f"{error}"})
+        code = 4
     except Exception as error:  # recorded, never fatal to the other runs
         result.update(
             status="failed",
