@@ -1,9 +1,12 @@
-"""A worker that misbehaves on request, for the harness's failure-isolation tests.
+"""A worker that misbehaves on request, for the harness's failure-isolation tests, or
+makes up its result, for the tests of repeated runs' statistics.
 
 FAULTS (environment): comma-separated `model--framework=fault`, fault one of
 raise (an exception inside the run), hang (never returns), kill (SIGKILL, as
-the out-of-memory killer does) or exit (dies without writing a result). Every
-other job runs the real worker.
+the out-of-memory killer does) or exit (dies without writing a result).
+FAKE_RESULTS (environment, JSON): {"model--framework": [[step ms, time to target s
+or null, test accuracy], ...]}, one entry per seed from 0: that job trains nothing
+and writes a complete result with these numbers. Every other job runs the real worker.
 """
 
 import json
@@ -20,8 +23,78 @@ def injected_failure(spec: dict) -> dict:
     raise RuntimeError("injected failure inside the run")
 
 
+def made_up_result(spec: dict, step_ms: float, time_to_target_s: float | None, accuracy: float) -> dict:
+    """A result as the real worker records it, with the given numbers and no training."""
+    epochs = spec["epochs"]
+    history = [
+        {
+            "epoch": epoch,
+            "train_loss": 0.5,
+            "train_accuracy": accuracy,
+            "val_loss": None,
+            "val_accuracy": None,
+            "test_loss": 0.5,
+            "test_accuracy": accuracy if epoch == epochs else 0.0,
+            "epoch_time_s": 1.0,
+            "elapsed_s": float(epoch),
+        }
+        for epoch in range(1, epochs + 1)
+    ]
+    return {
+        "model": spec["model"],
+        "framework": spec["framework"],
+        "status": "ok",
+        "diverged_at_step": None,
+        "initial_weights": "own",
+        "step0_max_abs_logit_diff": None,
+        "model_info": {
+            "output_shape": [64, 10],
+            "trainable_params": 1,
+            "non_trainable_params": 0,
+            "reference_params": [1, 0],
+        },
+        "history": history,
+        "final_test_loss": 0.5,
+        "final_test_accuracy": accuracy,
+        "early_stopping": None,
+        "to_target": {
+            "target_accuracy": spec["target_accuracy"],
+            "epochs_to_target": epochs if time_to_target_s is not None else None,
+            "time_to_target_s": time_to_target_s,
+        },
+        "timing": {
+            "time_to_first_step_s": 0.1,
+            "step_time_ms_median": step_ms,
+            "step_time_ms_iqr": 0.0,
+            "step_time_ms_q1": step_ms,
+            "step_time_ms_q3": step_ms,
+            "steady_steps": 4,
+            "samples_per_s": spec["batch_size"] * 1000 / step_ms,
+            "inference_latency_ms_batch_1": 1.0,
+            "inference_latency_ms_large_batch": 1.0,
+            "inference_large_batch_size": 64,
+        },
+        "phases_s": {"training": 1.0, "evaluation": 0.1},
+        "memory": {"peak_device_memory_mb": None, "peak_rss_mb": 1.0},
+        "settings": {
+            "engine": "none",
+            "jit_compile": False,
+            "precision": "fp32",
+            "data_path": "made up",
+            "compilation": None,
+        },
+        "device": {"kind": "cpu", "name": "CPU", "count": 1},
+        "devices": 1,
+        "data_used": {"train_samples": 512, "validation_samples": 0, "test_samples": 256},
+    }
+
+
 def main(argv: list[str]) -> int:
     spec = json.loads(Path(argv[0]).read_text())
+    made_up = json.loads(os.environ.get("FAKE_RESULTS", "{}")).get(f"{spec['model']}--{spec['framework']}")
+    if made_up is not None:
+        Path(argv[1]).write_text(json.dumps(made_up_result(spec, *made_up[spec["seed"]])))
+        return 0
     faults = dict(item.split("=") for item in os.environ.get("FAULTS", "").split(",") if item)
     fault = faults.get(f"{spec['model']}--{spec['framework']}")
     if fault == "raise":

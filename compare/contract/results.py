@@ -15,7 +15,8 @@ import tempfile
 from pathlib import Path
 
 SCHEMA_VERSION = 5
-# 5 added: the CPU's instruction-set level, the "unsupported" status, torch.compile's disk cache.
+# 5 added: the CPU's instruction-set level, the "unsupported" status, torch.compile's disk cache,
+# repeated runs (each run's repeat, seed and turn) and their aggregates.
 READABLE_VERSIONS = (4, 5)
 SCHEMA_PATH = Path(__file__).parent / "results.schema.json"
 FINISHED = ("ok", "diverged")  # a run that trained to its end (a diverged one stopped at a non-finite loss)

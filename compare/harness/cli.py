@@ -192,6 +192,14 @@ def add_compute_arguments(parser: argparse.ArgumentParser) -> None:
         help="seeds Python, NumPy, every framework, the initial weights and the data order",
     )
     parser.add_argument(
+        "--repeats",
+        type=positive_int,
+        default=1,
+        help="run every (model, framework) N times; repeat i uses seed + i for the weights, data order "
+        "and dropout, the same in every framework, and rotates the frameworks' order. The report gives "
+        "medians, 95%% intervals and the ties they imply (default 1: single runs)",
+    )
+    parser.add_argument(
         "--deterministic",
         action="store_true",
         help="deterministic kernels in every framework (GPU: slower; see the README)",
@@ -404,6 +412,7 @@ def make_plan(args: argparse.Namespace):
         compile_mode=args.compile_mode,
         until_target=args.until_target,
         seed=args.seed,
+        repeats=args.repeats,
         timeout_s=args.timeout or preset.timeout_s,
         out=args.out or Path("results") / stamp,
         deterministic=args.deterministic,
@@ -481,8 +490,8 @@ def run_comparison(plan, resume: bool) -> int:
         print(f"Partial report: {plan.out / 'report.md'}", file=sys.stderr)
         return EXIT_INTERRUPTED
     report.write_report(document, plan.out)
-    summary = report.summary_section(document)
-    print("\n" + report.markdown_table(summary.headers, summary.rows))
+    for section in (report.summary_section(document), report.verdict_section(document)):
+        print(f"\n{section.title}:\n" + report.markdown_table(section.headers, section.rows))
     print(f"\nReport: {plan.out / 'report.md'} and {plan.out / 'report.html'}")
     failed = orchestrator.failed_runs(document, plan.frameworks_chosen)
     if failed:

@@ -32,6 +32,7 @@ from compare.contract.results import FINISHED, SCHEMA_VERSION, write_json_atomic
 from compare.data.datasets import Dataset
 from compare.harness.environment import environment_record
 from compare.lessons import data_parallel
+from compare.report.statistics import aggregates
 
 WARMUP_STEPS = 3  # steps after the first (compiling) one left out of the steady state
 LATENCY_REPEATS = 20
@@ -66,6 +67,7 @@ class Plan:
     dp_devices: int = 2  # devices the data-parallel frameworks spread over
     compile_mode: str = "default"  # torch.compile's mode for torch-compile
     until_target: bool = False  # stop each run after the first epoch that reaches its target
+    repeats: int = 1  # repeat i trains every framework from seed `seed + i`
 
     @property
     def validation_fraction(self) -> float:
@@ -82,6 +84,7 @@ def settings_record(plan: Plan) -> dict:
         "compile_mode": plan.compile_mode,
         "until_target": plan.until_target,
         "seed": plan.seed,
+        "repeats": plan.repeats,
         "deterministic": plan.deterministic,
         "adam_epsilon": ADAM_EPSILON,
         "warmup_steps": WARMUP_STEPS,
@@ -102,11 +105,45 @@ def settings_record(plan: Plan) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class Job:
+    """One run of the comparison: a (model, variant, framework) in one repeat."""
+
+    model: str
+    variant: Regularization
+    framework: str
+    repeat: int  # 0-based
+    seed: int  # the plan's seed + repeat: weights, data order, dropout and augmentation
+    position: int  # the framework's turn within its model and repeat, 0-based
+
+    @property
+    def key(self) -> tuple[str, str, str, int]:
+        return (self.model, self.framework, self.variant.name, self.repeat)
+
+
+def plan_jobs(plan: Plan) -> list[Job]:
+    """Every run, repeat after repeat. Within a repeat each model's frameworks run in
+    turn, and the turn rotates by one from repeat to repeat, so a slow drift of the
+    machine (heat, a neighbour) falls on every framework alike."""
+    jobs = []
+    for repeat in range(plan.repeats):
+        shift = repeat % len(plan.frameworks)
+        turn = plan.frameworks[shift:] + plan.frameworks[:shift]
+        for model in plan.models:
+            for variant in plan.variants:
+                jobs += [
+                    Job(model, variant, framework, repeat, plan.seed + repeat, position)
+                    for position, framework in enumerate(turn)
+                ]
+    return jobs
+
+
 def devices_for(plan: Plan, framework: str) -> int:
     return plan.dp_devices if FRAMEWORKS[framework].data_parallel else 1
 
 
-def job_spec(plan: Plan, model: str, framework: str, variant: Regularization) -> JobSpec:
+def job_spec(plan: Plan, job: Job) -> JobSpec:
+    model, framework, variant = job.model, job.framework, job.variant
     budget = plan.budgets[model]
     return JobSpec(
         model=model,
@@ -124,7 +161,7 @@ def job_spec(plan: Plan, model: str, framework: str, variant: Regularization) ->
         schedule=budget.schedule,
         train_samples=budget.train_samples,
         test_samples=budget.test_samples,
-        seed=plan.seed,
+        seed=job.seed,
         device=plan.device,
         jit_compile=plan.jit_compile,
         precision=plan.precision,
@@ -297,26 +334,25 @@ def worker_command(framework: str, devices: int) -> list[str]:
     return WORKER_COMMAND
 
 
-def file_stem(model: str, framework: str, variant: Regularization) -> str:
+def file_stem(model: str, framework: str, variant: Regularization, repeat: int = 0) -> str:
     stem = f"{model}--{framework}"
     if variant != Regularization():
         stem += "--" + re.sub(r"[^a-z0-9]+", "-", variant.name.lower()).strip("-")
-    return stem
+    return stem + (f"--repeat-{repeat}" if repeat else "")
 
 
 def run_job(
     plan: Plan,
-    model: str,
-    framework: str,
-    variant: Regularization,
+    job: Job,
     workdir: Path,
     initial_weights: Path | None,
     on_event: EventHandler = lambda event: None,
 ) -> dict:
     """Run one job in a child process and return its result entry."""
-    stem = file_stem(model, framework, variant)
+    model, framework, variant = job.model, job.framework, job.variant
+    stem = file_stem(model, framework, variant, job.repeat)
     spec = replace(
-        job_spec(plan, model, framework, variant),
+        job_spec(plan, job),
         initial_weights=str(initial_weights) if initial_weights else None,
         final_weights=str(workdir / f"{stem}.weights.npz"),
     )
@@ -326,6 +362,9 @@ def run_job(
         "variant": variant.name,
         "regularization": asdict(variant),
         "budget": asdict(plan.budgets[model]),
+        "repeat": job.repeat,
+        "seed": job.seed,
+        "position": job.position,
     }
     missing = FRAMEWORKS[framework].missing_modules()
     if missing:
@@ -384,8 +423,8 @@ def collect(
     return result
 
 
-def make_initial_weights(plan: Plan, folder: Path) -> tuple[dict[str, Path], str]:
-    """Each model's shared starting weights, made by the torch twins in a child.
+def make_initial_weights(plan: Plan, folder: Path, seed: int) -> tuple[dict[str, Path], str]:
+    """Each model's shared starting weights from `seed`, made by the torch twins in a child.
 
     Returns ({model: file}, a sentence for the report). Without torch, or if the
     child fails, every run starts from its own framework's initializer instead.
@@ -396,14 +435,14 @@ def make_initial_weights(plan: Plan, folder: Path) -> tuple[dict[str, Path], str
     log = folder / "initial_weights.log"
     process = start_child(
         python_module("compare.porting.initial_weights"),
-        [str(folder), str(plan.seed), *plan.models],
+        [str(folder), str(seed), *plan.models],
         child_environment("torch", "cpu"),
         log,
     )
     if not wait_child(process, plan.timeout_s) or process.returncode != 0:
         return {}, f"each framework's own initializer (making shared weights failed: {tail(log)[-300:]})"
     files = {model: folder / f"{model}.npz" for model in plan.models}
-    return files, f"shared: made once by the torch twins from seed {plan.seed}, ported into every framework"
+    return files, f"shared: made once by the torch twins from seed {seed}, ported into every framework"
 
 
 def run_checks(backends: list[str], folder: Path, timeout_s: float) -> dict:
@@ -496,6 +535,32 @@ def resumable(plan: Plan, previous: dict) -> dict:
     return previous
 
 
+class SharedWeights:
+    """Each repeat's shared initial weights (seed + repeat), made when its first run needs them."""
+
+    def __init__(self, plan: Plan, workdir: Path):
+        self.plan, self.workdir = plan, workdir
+        self.made: dict[int, tuple[dict[str, Path], str]] = {}
+
+    def files(self, repeat: int) -> dict[str, Path]:
+        if repeat not in self.made:
+            folder = self.workdir / ("initial_weights" + (f"-repeat-{repeat}" if repeat else ""))
+            self.made[repeat] = make_initial_weights(self.plan, folder, self.plan.seed + repeat)
+        return self.made[repeat][0]
+
+    def note(self) -> str:
+        """The report's sentence on where the weights came from, as repeat 0 found it."""
+        self.files(0)
+        note = self.made[0][1]
+        if self.plan.repeats == 1:
+            return note
+        return note.replace("made once", "made once per repeat") + " (seed + repeat)"
+
+
+def run_key(run: dict) -> tuple[str, str, str, int]:
+    return (run["model"], run["framework"], run["variant"], run.get("repeat", 0))
+
+
 def run_all(plan: Plan, display: PlainDisplay | None = None, previous: dict | None = None) -> dict:
     """Run every job in order, saving results.json after each; return the document.
 
@@ -506,70 +571,75 @@ def run_all(plan: Plan, display: PlainDisplay | None = None, previous: dict | No
     workdir = plan.out / "runs"
     workdir.mkdir(parents=True, exist_ok=True)
     document = new_document(plan)
-    # --resume keeps the runs that trained to their end; everything else runs again.
-    kept = {
-        (run["model"], run["framework"], run["variant"]): run
-        for run in (previous or {}).get("runs", [])
-        if run["status"] in FINISHED
-    }
+    # --resume keeps the runs that trained to their end, repeat by repeat; everything else runs again.
+    kept = {run_key(run): run for run in (previous or {}).get("runs", []) if run["status"] in FINISHED}
     results_path = plan.out / "results.json"
     write_json_atomic(results_path, document)
     write_data_arrays(plan)
-    jobs = [
-        (model, framework, variant)
-        for model in plan.models
-        for variant in plan.variants
-        for framework in plan.frameworks
-    ]
-    display = display or display_for(len(jobs), [model for model, _, _ in jobs])
+    jobs = plan_jobs(plan)
+    display = display or display_for(len(jobs), [job.model for job in jobs])
+    weights = SharedWeights(plan, workdir)
     try:
-        weights, weights_note = make_initial_weights(plan, workdir / "initial_weights")
-        document["settings"]["initial_weights"] = weights_note
-        display.say(f"Initial weights: {weights_note}")
-        # The checks run on one backend here (the torch backend: the quickest to start);
-        # `python -m compare check` runs them on every backend.
-        backends = sorted(checkable_backends(plan.frameworks), key=lambda b: b != "torch")[:1] if plan.checks else []
-        if backends:
-            display.say(f"Parity and framework-difference checks on the Keras {backends[0]} backend ...")
-            document["checks"] = run_checks(backends, workdir, CHECKS_TIMEOUT_S)
-            write_json_atomic(results_path, document)
-
-        for number, (model, framework, variant) in enumerate(jobs, start=1):
-            named = f" ({variant.name})" if len(plan.variants) > 1 else ""
-            display.run_started(number, f"{model}{named} on {framework}")
-            if (model, framework, variant.name) in kept:
-                document["runs"].append(kept[(model, framework, variant.name)])
+        document["settings"]["initial_weights"] = weights.note()
+        display.say(f"Initial weights: {document['settings']['initial_weights']}")
+        run_checks_first(plan, document, workdir, display)
+        for number, job in enumerate(jobs, start=1):
+            display.run_started(number, job_label(plan, job))
+            if job.key in kept:
+                document["runs"].append(kept[job.key])
                 write_json_atomic(results_path, document)
-                display.run_finished(model, 0.0, "kept from the earlier run (--resume)", measured=False)
+                display.run_finished(job.model, 0.0, "kept from the earlier run (--resume)", measured=False)
                 continue
-            run = run_job(plan, model, framework, variant, workdir, weights.get(model), display.event)
+            run = run_job(plan, job, workdir, weights.files(job.repeat).get(job.model), display.event)
             document["runs"].append(run)
             write_json_atomic(results_path, document)
-            display.run_finished(model, run["wall_time_s"], describe_run(run), measured=run["status"] in FINISHED)
+            display.run_finished(job.model, run["wall_time_s"], describe_run(run), measured=run["status"] in FINISHED)
     finally:
         display.close()
         data_arrays_path(plan).unlink(missing_ok=True)  # a copy of the dataset: not worth keeping
     document["data_parallel"] = data_parallel_parity(plan, document, workdir, weights)
+    document["aggregates"] = aggregates(document)
     document["finished"] = True
     write_json_atomic(results_path, document)
     return document
 
 
-def data_parallel_parity(plan: Plan, document: dict, workdir: Path, initial: dict[str, Path]) -> list[dict]:
-    """Each finished data-parallel run against its single-device twin (compare.lessons.data_parallel)."""
+def job_label(plan: Plan, job: Job) -> str:
+    named = f" ({job.variant.name})" if len(plan.variants) > 1 else ""
+    repeat = f", repeat {job.repeat + 1}/{plan.repeats} (seed {job.seed})" if plan.repeats > 1 else ""
+    return f"{job.model}{named} on {job.framework}{repeat}"
+
+
+def run_checks_first(plan: Plan, document: dict, workdir: Path, display: PlainDisplay) -> None:
+    """The checks on one backend (the torch backend: the quickest to start), before any run;
+    `python -m compare check` runs them on every backend."""
+    backends = sorted(checkable_backends(plan.frameworks), key=lambda b: b != "torch")[:1] if plan.checks else []
+    if backends:
+        display.say(f"Parity and framework-difference checks on the Keras {backends[0]} backend ...")
+        document["checks"] = run_checks(backends, workdir, CHECKS_TIMEOUT_S)
+        write_json_atomic(plan.out / "results.json", document)
+
+
+def data_parallel_parity(plan: Plan, document: dict, workdir: Path, weights: SharedWeights) -> list[dict]:
+    """Each finished data-parallel run against its single-device twin of the same repeat
+    (compare.lessons.data_parallel)."""
     finished = {
-        (run["model"], run["variant"], run["framework"]): run for run in document["runs"] if run["status"] == "ok"
+        (run["model"], run["variant"], run["framework"], run.get("repeat", 0)): run
+        for run in document["runs"]
+        if run["status"] == "ok"
     }
     variants = {variant.name: variant for variant in plan.variants}
     rows = []
-    for (model, variant, framework), run in finished.items():
+    for (model, variant, framework, repeat), run in finished.items():
         twin = FRAMEWORKS[framework].single_device_twin
-        if twin is None or (model, variant, twin) not in finished:
+        if twin is None or (model, variant, twin, repeat) not in finished:
             continue
-        weights = {
-            name: workdir / f"{file_stem(model, name, variants[variant])}.weights.npz" for name in (framework, twin)
+        files = {
+            name: workdir / f"{file_stem(model, name, variants[variant], repeat)}.weights.npz"
+            for name in (framework, twin)
         }
-        rows.append(data_parallel.parity(run, finished[(model, variant, twin)], weights, initial.get(model)))
+        initial = weights.files(repeat).get(model)
+        rows.append(data_parallel.parity(run, finished[(model, variant, twin, repeat)], files, initial))
     return rows
 
 

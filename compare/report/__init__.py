@@ -13,6 +13,7 @@ from compare.report.sections import (
     regularization_section,
     sections,
     summary_section,
+    verdict_section,
 )
 
 __all__ = [
@@ -26,5 +27,6 @@ __all__ = [
     "render_markdown",
     "sections",
     "summary_section",
+    "verdict_section",
     "write_report",
 ]

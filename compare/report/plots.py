@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from compare.report import statistics
 from compare.report.sections import finished_runs, model_label, regularized_runs
 
 
@@ -79,7 +80,8 @@ def draw_plots(document: dict, folder: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     folder.mkdir(parents=True, exist_ok=True)
-    grid = Grid.of(runs)
+    # The bars and lines show the first repeat; spread.png shows every repeat.
+    grid = Grid.of([run for run in runs if statistics.repeat_of(run) == 0] or runs)
     paths = [grouped_bars(grid, STEP_TIME, folder, plt), grouped_bars(grid, THROUGHPUT, folder, plt)]
     if max(len(run["history"]) for run in runs) == 1:
         paths.append(grouped_bars(grid, ONE_EPOCH_ACCURACY, folder, plt))
@@ -93,7 +95,35 @@ def draw_plots(document: dict, folder: Path) -> list[Path]:
     regularized = regularized_runs(document)
     if regularized:
         paths.append(draw_regularization(regularized, folder, plt))
+    if statistics.repeats_in(document) > 1:
+        paths.append(draw_spread(document, folder / "spread.png", plt))
     return [path for path in paths if path is not None]
+
+
+def draw_spread(document: dict, path: Path, plt) -> Path:
+    """Every repeat's step time (top) and time to target (bottom): one panel per model, one
+    column of points per framework and a bar at the cell's median, so overlaps show."""
+    grouped = statistics.cells(document)
+    models = list(dict.fromkeys(label for label, _ in grouped))
+    fig, axes = plt.subplots(2, len(models), figsize=(max(6.0, 3.6 * len(models)), 6.5), squeeze=False)
+    for column, model in enumerate(models):
+        frameworks = [fw for label, fw in grouped if label == model]
+        for row, metric in enumerate(statistics.METRICS):
+            ax = axes[row][column]
+            for x, framework in enumerate(frameworks):
+                values = [v for run in grouped[(model, framework)] if (v := metric.of_run(run)) is not None]
+                offsets = [x + 0.08 * (i - (len(values) - 1) / 2) for i in range(len(values))]
+                ax.plot(offsets, values, "o", color=f"C{x}", alpha=0.7, markersize=4)
+                if values:
+                    ax.hlines(float(metric.combine(values)), x - 0.3, x + 0.3, color=f"C{x}")
+            ax.set_xticks(range(len(frameworks)), frameworks, rotation=30, ha="right", fontsize=8)
+            ax.set_ylabel("step ms (median per run)" if row == 0 else "time to target s")
+            ax.set_title(model if row == 0 else "", fontsize=10)
+    fig.suptitle("Every repeat: a point per run; bars: median step time, MLPerf mean time to target", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
 
 
 def grouped_bars(grid: Grid, bars: Bars, folder: Path, plt) -> Path | None:

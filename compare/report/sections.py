@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 
 from compare.catalog.registry import AS_BUILT, MODELS, Regularization
 from compare.contract.results import FINISHED
+from compare.report import statistics
+from compare.report.statistics import BASELINE, METRICS, model_label
 
-BASELINE = "torch"  # step-time ratios are given against plain PyTorch
 PRECISION_TEXT = {
     "fp32": "fp32: float32 in full precision everywhere (TF32 off)",
     "tf32": "tf32: float32 variables, TF32 matmuls and convolutions on Ampere+ GPUs",
@@ -41,17 +42,169 @@ def finished_runs(document: dict) -> list[dict]:
     return [run for run in document["runs"] if run["status"] in FINISHED]
 
 
-def model_label(run: dict) -> str:
-    """The model's name, and its regularization variant when it has one."""
-    return run["model"] if run["variant"] == AS_BUILT else f"{run['model']} ({run['variant']})"
-
-
 def baseline_step_ms(document: dict, run: dict) -> float | None:
-    """Plain torch's step time for the same model and variant."""
+    """Plain torch's step time for the same model, variant and repeat."""
     for other in finished_runs(document):
-        if model_label(other) == model_label(run) and other["framework"] == BASELINE:
+        same_cell = model_label(other) == model_label(run) and statistics.repeat_of(other) == statistics.repeat_of(run)
+        if same_cell and other["framework"] == BASELINE:
             return other["timing"]["step_time_ms_median"]
     return None
+
+
+def framework_label(document: dict, run: dict) -> str:
+    """The framework, and the run's repeat when the comparison repeated its runs."""
+    if statistics.repeats_in(document) <= 1:
+        return run["framework"]
+    return f"{run['framework']} #{statistics.repeat_of(run) + 1}"
+
+
+UNITS = {"step_time_ms": "ms", "time_to_target_s": "s"}
+
+
+def ranking_text(ranked: list[tuple[str, float, bool | None]], unit: str) -> str:
+    """`1 torch (12.0 ms), 1 keras-jax (12.1 ms, tied), 3 ...`: a tied framework shares the rank before it."""
+    parts, rank = [], 0
+    for position, (framework, value, tied) in enumerate(ranked):
+        rank = rank if tied else position + 1
+        parts.append(f"{rank} {framework} ({value:.3g} {unit}{', tied' if tied else ''})")
+    return ", ".join(parts)
+
+
+def fastest_text(ranked: list[tuple[str, float, bool | None]]) -> str:
+    """The framework ranked first, and any that cannot be told apart from it."""
+    if not ranked:
+        return "—"
+    leaders = [ranked[0][0]]
+    for framework, _, tied in ranked[1:]:
+        if not tied:
+            break
+        leaders.append(framework)
+    return leaders[0] if len(leaders) == 1 else f"{', '.join(leaders)} (cannot be told apart)"
+
+
+def verdict_paragraphs(document: dict) -> list[str]:
+    settings = document["settings"]
+    repeats = statistics.repeats_in(document)
+    if repeats <= 1:
+        command = (
+            f"python -m compare --preset {settings['preset']} --models {','.join(settings['models'])} "
+            f"--frameworks {','.join(settings['frameworks'])}"
+            + (f" --precision {settings['precision']}" if settings["precision"] != "fp32" else "")
+            + (" --until-target" if settings["until_target"] else "")
+            + " --repeats 5"
+        )
+        return [
+            "Each framework ran once per model, from one seed: these rankings rank single runs, and a "
+            "rerun on the same machine can reorder frameworks that lie close together. To see which "
+            f"differences hold, repeat the runs: `{command}`."
+        ]
+    return [
+        f"{repeats} runs per framework and model, repeat i from seed {settings['seed']} + i in every framework, "
+        "so the runs of one repeat are paired. Per step: the median of the runs' median step times. To "
+        "target: time to target as MLPerf counts it (with 5 runs or more the fastest and the slowest are "
+        "dropped, then the mean). A framework marked tied cannot be told apart from the one ranked before "
+        f"it at this number of runs: the {statistics.CONFIDENCE:.0%} paired bootstrap interval of their "
+        "ratio holds 1.0."
+    ]
+
+
+def verdict_section(document: dict) -> Section:
+    """Per model: the fastest framework per step and to target, the rankings, and what did not run."""
+    rows = []
+    for label in dict.fromkeys(model_label(run) for run in document["runs"]):
+        ranked = {metric.name: statistics.ranking(document, label, metric) for metric in METRICS}
+        absent = sorted(
+            {f"{run['framework']} ({run['status']})" for run in document["runs"] if model_label(run) == label}
+            - {f"{run['framework']} ({run['status']})" for run in finished_runs(document)}
+        )
+        rows.append(
+            [
+                label,
+                fastest_text(ranked["step_time_ms"]),
+                ranking_text(ranked["step_time_ms"], UNITS["step_time_ms"]) or "—",
+                fastest_text(ranked["time_to_target_s"]),
+                ranking_text(ranked["time_to_target_s"], UNITS["time_to_target_s"]) or "no run reached a target",
+                ", ".join(absent) or "—",
+            ]
+        )
+    return Section(
+        "Verdict",
+        verdict_paragraphs(document),
+        ["model", "fastest per step", "per step", "fastest to target", "to target", "did not finish"],
+        rows,
+    )
+
+
+def points(fraction: float | None) -> str:
+    """A spread of accuracies in percentage points."""
+    return fmt(fraction * 100 if fraction is not None else None, ".2f", " pp")
+
+
+def interval_text(interval: list[float] | None, spec: str) -> str:
+    return "—" if interval is None else f"[{interval[0]:{spec}}, {interval[1]:{spec}}]"
+
+
+def ratio_text(ratio: dict | None) -> str:
+    """A ratio to the baseline with its paired interval: `1.83× [1.71, 2.00]`, `tied` when it holds 1.0."""
+    if not ratio or ratio["ratio"] is None:
+        return "—"
+    text = f"{ratio['ratio']:.2f}× {interval_text(ratio['interval_95'], '.2f')}"
+    return text + (" tied" if ratio["tied"] else "")
+
+
+def repeats_section(document: dict) -> Section | None:
+    """One row per (model, framework) over its repeats; None for single runs."""
+    if statistics.repeats_in(document) <= 1:
+        return None
+    rows = []
+    for cell in statistics.aggregates(document):
+        step, target, accuracy = cell["step_time_ms"], cell["time_to_target_s"], cell["final_test_accuracy"]
+        vs = cell.get("vs_" + BASELINE) or {}
+        rows.append(
+            [
+                cell["model"],
+                cell["framework"],
+                f"{cell['finished']}/{cell['runs']}",
+                f"{fmt(step['median'], '.2f')} ({fmt(step['min'], '.2f')}–{fmt(step['max'], '.2f')})",
+                interval_text(step["interval_95"], ".2f"),
+                percent(step["cv"]),
+                ratio_text(vs.get("step_time_ms")),
+                fmt(target["mlperf_mean"], ".1f"),
+                percent(target["cv"]),
+                ratio_text(vs.get("time_to_target_s")),
+                ", ".join("—" if e is None else str(e) for e in cell["epochs_to_target"]) or "—",
+                str(target["runs_missed"]),
+                f"{percent(accuracy['mean'])} ± {points(accuracy['std'])}",
+            ]
+        )
+    return Section(
+        "Repeated runs: medians, intervals and ratios",
+        [
+            f"Step ms: the median of the runs' median step times (min–max over runs), its {statistics.CONFIDENCE:.0%} "
+            "bootstrap interval, and the coefficient of variation (CV: standard deviation over mean) across runs. "
+            f"vs {BASELINE}: the ratio to plain torch's, paired by repeat, with its {statistics.CONFIDENCE:.0%} "
+            "bootstrap interval (scipy.stats.bootstrap, percentile); tied where the interval holds 1.0. Time to "
+            "target: MLPerf's mean (the fastest and slowest dropped from 5 runs on), over the runs that reached it; "
+            "epochs to target per run; missed: runs that never reached it. Accuracy: final test accuracy, mean ± "
+            "standard deviation in points.",
+        ],
+        [
+            "model",
+            "framework",
+            "finished",
+            "step ms (min–max)",
+            "95% interval",
+            "CV",
+            f"step vs {BASELINE}",
+            "to target s",
+            "CV",
+            f"to target vs {BASELINE}",
+            "epochs to target",
+            "missed",
+            "test acc",
+        ],
+        rows,
+    )
 
 
 def target_text(document: dict, run: dict) -> str:
@@ -67,7 +220,7 @@ def summary_section(document: dict) -> Section:
     rows = []
     for run in document["runs"]:
         if run["status"] not in FINISHED:
-            rows.append([model_label(run), run["framework"], run["status"], *["—"] * 6])
+            rows.append([model_label(run), framework_label(document, run), run["status"], *["—"] * 6])
             continue
         timing = run["timing"]
         step = timing["step_time_ms_median"]
@@ -76,7 +229,7 @@ def summary_section(document: dict) -> Section:
         rows.append(
             [
                 model_label(run),
-                run["framework"],
+                framework_label(document, run),
                 run["status"],
                 percent(run["final_test_accuracy"]),
                 target_text(document, run),
@@ -713,10 +866,17 @@ def data_parallel_section(document: dict) -> Section | None:
 
 def sections(document: dict) -> list[Section]:
     return [
+        verdict_section(document),
         environment_section(document),
         summary_section(document),
         *filter(
-            None, [time_to_target_section(document), regularization_section(document), data_parallel_section(document)]
+            None,
+            [
+                repeats_section(document),
+                time_to_target_section(document),
+                regularization_section(document),
+                data_parallel_section(document),
+            ],
         ),
         parameters_section(document),
         history_section(document),

@@ -1,0 +1,57 @@
+"""A precision the machine lacks is recorded as `unsupported` with the framework's reason,
+never a traceback: torch's LSTM has no bfloat16 kernel on a CPU without AVX-512."""
+
+import pytest
+import torch
+
+from compare.contract.results import load_results
+from compare.harness import cli
+from compare.run.runner_contract import Unsupported, unless_unsupported
+from tests.command import smoke_cli
+
+
+def fails(message: str):
+    def work():
+        raise RuntimeError(message)
+
+    return work
+
+
+def test_a_failure_only_at_the_reduced_precision_is_unsupported():
+    with pytest.raises(Unsupported, match=r"bf16 is not supported here \(RuntimeError: no bf16 kernel\)"):
+        unless_unsupported(fails("no bf16 kernel\nmore detail"), "bf16", lambda: None)
+
+
+def test_a_failure_in_float32_too_is_raised_as_it_is():
+    with pytest.raises(RuntimeError, match="broken model"):
+        unless_unsupported(fails("broken model"), "bf16", fails("broken in float32 too"))
+    with pytest.raises(RuntimeError, match="broken model"):  # at fp32 there is nothing to fall back to
+        unless_unsupported(fails("broken model"), "fp32", lambda: None)
+    assert unless_unsupported(lambda: 7, "bf16", fails("never called")) == 7
+
+
+def torch_bf16_lstm_error() -> str | None:
+    """The reproduction, apart from the code under test: torch's error, or None where the kernel exists."""
+    try:
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            torch.nn.LSTM(28, 128, batch_first=True).eval()(torch.randn(8, 28, 28))
+    except RuntimeError as error:
+        return str(error).splitlines()[0]
+    return None
+
+
+def test_bf16_lstm_runs_where_the_kernel_exists_and_is_recorded_unsupported_where_not(tmp_path):
+    out = tmp_path / "out"
+    result = smoke_cli("lstm", "torch,keras-torch", "--precision", "bf16", "--skip-checks", "--out", str(out))
+    assert "Traceback" not in result.stdout + result.stderr
+    runs = {run["framework"]: run for run in load_results(out)["runs"]}
+    assert runs["keras-torch"]["status"] == "ok"  # Keras' LSTM on torch is made of matmuls: bf16 everywhere
+    error = torch_bf16_lstm_error()
+    if error is None:  # an AVX-512 CPU (or a GPU): torch trains it in bf16
+        assert result.returncode == cli.EXIT_OK and runs["torch"]["status"] == "ok"
+        return
+    # Named with --frameworks and not run: exit 1, as for a named framework that is not installed.
+    assert result.returncode == cli.EXIT_RUN_FAILED, result.stderr[-2000:]
+    assert runs["torch"]["status"] == "unsupported" and error in runs["torch"]["error"]["reason"]
+    report = (out / "report.md").read_text()
+    assert "torch (unsupported)" in report and error in report
