@@ -10,7 +10,9 @@ torch.compile route to the same folder with `--resume`, which keeps every finish
 A call cut off before the end loses nothing: run the same command again.
 
 Before it starts it prints how long it is expected to take: the sum of the wall times
-its runs took in the last committed GPU comparison (docs/results/...).
+its runs took in the last committed GPU comparison (docs/results/...), times the repeats.
+--repeats N runs the plan N times, repeat i from seed i (see `python -m compare --help`);
+by default as many repeats as that estimate fits into --budget-s (at least one).
 """
 
 from __future__ import annotations
@@ -45,6 +47,14 @@ def estimate_s(models: list[str], frameworks: list[str], reference: Path = REFER
     return sum(walls.get(pair, average) for pair in planned), sum(pair not in walls for pair in planned)
 
 
+DEFAULT_BUDGET_S = 540  # one 10-minute call on a lent GPU, less a minute for start-up and copies
+
+
+def repeats_within(budget_s: float, one_repeat_s: float) -> int:
+    """How many repeats of a plan expected to take `one_repeat_s` fit into `budget_s` (at least one)."""
+    return max(1, int(budget_s // one_repeat_s)) if one_repeat_s > 0 else 1
+
+
 def compare_command(arguments: list[str]) -> list[str]:
     return [sys.executable, "-m", "compare", *arguments]
 
@@ -61,22 +71,36 @@ def main(argv: list[str] | None = None) -> int:
         help="then add keras-torch with jit_compile=True to the same comparison",
     )
     parser.add_argument("--tiny", action="store_true", help="the shrunk plan, for a CPU")
+    parser.add_argument(
+        "--repeats", type=int, help="repeat the plan N times, seeds 0..N-1 (default: as many as fit --budget-s)"
+    )
+    parser.add_argument(
+        "--budget-s",
+        type=float,
+        default=DEFAULT_BUDGET_S,
+        help=f"seconds of runs the default number of repeats may take (default {DEFAULT_BUDGET_S})",
+    )
     args = parser.parse_args(argv)
+    if args.repeats is not None and args.repeats < 1:
+        parser.error(f"--repeats must be a positive whole number; received {args.repeats}")
 
     base, frameworks = (TINY, TINY_FRAMEWORKS) if args.tiny else (PLAN, FRAMEWORKS)
     base = [*base, "--out", str(args.out)] + (["--data-dir", str(args.data_dir)] if args.data_dir else [])
     preset = PRESETS[base[base.index("--preset") + 1]]
     models = base[base.index("--models") + 1].split(",") if "--models" in base else list(preset.budgets)
     stages = [frameworks] + ([frameworks + ["keras-torch-jit"]] if args.with_keras_torch_jit else [])
-    plan = f"GPU plan: {len(models)} models x {len(stages[-1])} frameworks"
+    seconds, unmeasured = estimate_s(models, stages[-1]) if REFERENCE.is_file() else (0.0, 0)
+    # The estimate is a GPU's: the CPU's tiny plan repeats only when asked.
+    repeats = args.repeats or (1 if args.tiny else repeats_within(args.budget_s, seconds))
+    plan = f"GPU plan: {len(models)} models x {len(stages[-1])} frameworks x {repeats} repeat(s)"
     if REFERENCE.is_file():
-        seconds, unmeasured = estimate_s(models, stages[-1])
         counted = f" ({unmeasured} not run there: counted as its average run)" if unmeasured else ""
-        plan += f"; expected about {seconds / 60:.1f} min of runs, as long as each took in "
+        plan += f"; expected about {seconds * repeats / 60:.1f} min of runs, as long as each took in "
         plan += f"{REFERENCE.parent.relative_to(ROOT)}{counted}."
     else:
         plan += f"; no estimate: {REFERENCE.relative_to(ROOT)}, the last GPU run, is not here."
     print(plan, flush=True)
+    base += ["--repeats", str(repeats)]
     code = 0
     for stage in stages:
         resume = ["--resume"] if (args.out / "results.json").exists() else []

@@ -62,6 +62,26 @@ def test_gpu_plan_tiny_trains_to_target_and_stops_there(tmp_path):
     assert "## Time to target" in (out / "report.md").read_text()
 
 
+def test_gpu_plan_repeats_fit_its_budget_and_multiply_its_estimate(tmp_path, monkeypatch, capsys):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import gpu_plan
+
+    assert gpu_plan.repeats_within(540, 200) == 2 and gpu_plan.repeats_within(540, 600) == 1
+    commands = []
+    monkeypatch.setattr(gpu_plan.subprocess, "run", lambda command, cwd: commands.append(command) or Done())
+    one_repeat_s, _ = gpu_plan.estimate_s(["mlp", "resnet_v2", "transformer", "lstm"], gpu_plan.FRAMEWORKS)
+    assert gpu_plan.main(["--out", str(tmp_path), "--repeats", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert "x 3 repeat(s)" in printed and f"expected about {one_repeat_s * 3 / 60:.1f} min" in printed
+    assert commands[0][commands[0].index("--repeats") + 1] == "3"
+    assert gpu_plan.main(["--out", str(tmp_path), "--budget-s", str(one_repeat_s * 2.5)]) == 0
+    assert commands[1][commands[1].index("--repeats") + 1] == "2"  # as many as fit the budget
+
+
+class Done:
+    returncode = 0
+
+
 def test_until_target_without_targets_exits_2(tmp_path, capsys):
     code = cli.main(["--preset", "smoke", "--until-target", "--out", str(tmp_path / "out")])
     assert code == cli.EXIT_USAGE
