@@ -56,6 +56,8 @@ def test_smoke_run_covers_every_framework(smoke_folder):
         # 8 steps: the first is compilation, the next 3 warm-up, 4 are steady.
         assert timing["steady_steps"] == 4
         assert timing["step_time_ms_median"] > 0 and timing["time_to_first_step_s"] > 0
+        # The second clock: windows of 2 and 8 steps (all 8 batches there are), differenced.
+        assert timing["one_wait_steps"] == 6 and timing["step_time_ms_one_wait"] > 0
         assert run["memory"]["peak_rss_mb"] > 0
         assert run["initial_weights"] == "shared"
         assert run["step0_max_abs_logit_diff"] <= 1e-4  # the same starting function everywhere

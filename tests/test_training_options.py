@@ -10,7 +10,7 @@ import pytest
 from compare.contract.results import load_results
 from compare.harness import cli
 from compare.run.runner_contract import time_to_target
-from compare.run.timing import CompileWatch
+from compare.run.timing import CompileWatch, second_clock
 from tests.command import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +36,18 @@ def test_compile_watch_counts_only_training_after_the_first_step():
     watch.evaluation_starts()
     assert watch.after_first_step == 0  # the two frames compiled during evaluation are not recompilations
     assert CompileWatch(None).after_first_step == 0
+
+
+def test_the_second_clock_cancels_a_windows_fixed_cost():
+    # A window costing 40 ms besides its steps, and 2.5 ms a step: the difference of two windows
+    # gives the step alone. 0.5 s of extra steps at the first clock's 2.0 ms would be 250: capped at 200.
+    calls = []
+    clock = second_clock(lambda n: calls.append(n) or 0.040 + n * 0.0025, step_ms=2.0, available=1000)
+    assert calls == [2, 202] and clock == {"step_time_ms_one_wait": pytest.approx(2.5), "one_wait_steps": 200}
+    # Few batches to take steps on: the long window takes what there is.
+    assert second_clock(lambda n: n * 0.01, step_ms=2.0, available=8)["one_wait_steps"] == 6
+    unmeasured = {"step_time_ms_one_wait": None, "one_wait_steps": 0}
+    assert second_clock(lambda n: 1 / 0, step_ms=None, available=8) == unmeasured  # no steady steps: no windows
 
 
 def test_gpu_plan_tiny_trains_to_target_and_stops_there(tmp_path):

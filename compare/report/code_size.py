@@ -63,7 +63,7 @@ def definition_lines(path: Path, names: tuple[str, ...]) -> int:
 
 
 KERAS_TRAINING = ("fit",)
-TORCH_TRAINING = ("Loop", "optimizer_and_schedule", "fit", "train_epoch")
+TORCH_TRAINING = ("Loop", "optimizer_and_schedule", "fit", "train_epoch", "train_step")
 
 
 def rows() -> list[tuple[str, int, int]]:

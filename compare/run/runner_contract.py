@@ -80,6 +80,9 @@ class Outcome:
     data_path: str  # how a batch reaches the device
     device: dict
     peak_device_memory_mb: float | None
+    # The second clock: n more training steps that never wait for their losses; seconds until
+    # the last loss is on the host. None where it is not measured (data-parallel runs).
+    steps_without_waiting: Callable[[int], float] | None = None
 
 
 class TrainingLog:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -141,3 +142,29 @@ def latency_ms(predict: Callable[[], object], repeats: int, budget_s: float = 0.
         predict()
         times.append(time.perf_counter() - start)
     return median_ms(times)
+
+
+# The second clock's two windows: a short one, and a long one whose extra steps should last
+# about SECOND_CLOCK_WINDOW_S by the first clock, within these bounds.
+SECOND_CLOCK_SHORT_STEPS = 2
+SECOND_CLOCK_WINDOW_S = 0.5
+SECOND_CLOCK_MIN_STEPS, SECOND_CLOCK_MAX_STEPS = 5, 200
+
+
+def second_clock(steps_without_waiting: Callable[[int], float], step_ms: float | None, available: int) -> dict:
+    """Step time by a clock that waits once per window instead of once per step.
+
+    Two windows of steps that never wait for their losses, each timed from its first
+    request to its last loss on the host; the difference of the two over the steps
+    between them cancels what a window costs besides its steps (a `fit` call's set-up,
+    the one wait). `available`: the training batches there are to take steps on.
+    """
+    if step_ms is None or not step_ms > 0:
+        return {"step_time_ms_one_wait": None, "one_wait_steps": 0}
+    wanted = math.ceil(SECOND_CLOCK_WINDOW_S * 1e3 / step_ms)
+    extra = min(max(wanted, SECOND_CLOCK_MIN_STEPS), SECOND_CLOCK_MAX_STEPS, available - SECOND_CLOCK_SHORT_STEPS)
+    if extra < 1:
+        return {"step_time_ms_one_wait": None, "one_wait_steps": 0}
+    short_s = steps_without_waiting(SECOND_CLOCK_SHORT_STEPS)
+    long_s = steps_without_waiting(SECOND_CLOCK_SHORT_STEPS + extra)
+    return {"step_time_ms_one_wait": (long_s - short_s) / extra * 1e3, "one_wait_steps": extra}

@@ -25,7 +25,7 @@ from compare.contract.results import write_json_atomic
 from compare.data.datasets import unit_interval
 from compare.porting.weights import save_weights
 from compare.run.runner_contract import Outcome, Prepared, Unsupported, time_to_target
-from compare.run.timing import Phases, latency_ms
+from compare.run.timing import Phases, latency_ms, second_clock
 
 TRACEBACK_TAIL_CHARS = 4000
 
@@ -75,6 +75,11 @@ def record(outcome: Outcome, spec: JobSpec, prepared: Prepared, phases: Phases) 
         }
         # The shape of a batch already compiled for: another size would compile once more (XLA).
         output_shape = list(outcome.predict(big).shape)
+    timing = outcome.clock.summary(spec.batch_size)
+    if outcome.steps_without_waiting is not None:  # last: it trains on past the recorded weights
+        available = len(prepared.epoch_orders) * (len(prepared.y_train) // spec.batch_size)
+        with phases.phase("second_clock"):
+            timing |= second_clock(outcome.steps_without_waiting, timing["step_time_ms_median"], available)
     return {
         "status": "ok" if outcome.diverged_at_step is None else "diverged",
         "diverged_at_step": outcome.diverged_at_step,
@@ -91,10 +96,7 @@ def record(outcome: Outcome, spec: JobSpec, prepared: Prepared, phases: Phases) 
         "final_test_accuracy": outcome.final_test["accuracy"],
         "early_stopping": outcome.early_stopping,
         "to_target": time_to_target(outcome.history, spec.target_accuracy),
-        "timing": {
-            **outcome.clock.summary(spec.batch_size),
-            **latency,
-        },
+        "timing": {**timing, **latency},
         "phases_s": phases.seconds,
         "memory": {
             "peak_device_memory_mb": outcome.peak_device_memory_mb,
