@@ -123,9 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from compare.data.datasets import load_dataset, unit_interval
-    from compare.run.backends import set_precision
+    from compare.run.engines import TORCH
 
-    set_precision("torch", "fp32")  # as the harness ran: torch's own default lets cuDNN convolve in TF32
+    TORCH.set_precision("fp32")  # as the harness ran: torch's own default lets cuDNN convolve in TF32
     device = "cuda" if args.device == "gpu" else "cpu"
     data = load_dataset(args.data_dir, sample=args.data == "sample")
     images = torch.from_numpy(unit_interval(data.x_train)).unsqueeze(1).to(device)  # (N, 1, 28, 28)

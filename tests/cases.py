@@ -16,13 +16,6 @@ INVALID_ARGS = [
     ("lstm", {"units": True}, "units", "True"),
 ]
 
-# Adam steps (lr 1e-3) on one fixed batch of 64 digits: enough for the loss on
-# that batch to fall from ~2.3 to under half of that for every model (measured
-# in torch: 0.01–0.46 of the first loss; the tests demand < 0.7). ResNetV2 learns
-# the batch fastest and is the slowest per step (XLA's CPU convolutions), so it
-# takes fewer steps.
-TRAINING_STEPS = {"mlp": 30, "resnet_v2": 10, "transformer": 30, "lstm": 30}
-
 # Validation losses after each epoch → (patience, epoch training stops at or None,
 # best epoch), worked out by hand from Keras' EarlyStopping rule: only a loss
 # lower than every earlier one counts as better (equal or NaN does not);

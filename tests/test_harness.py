@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from compare.catalog.frameworks import FRAMEWORKS, Framework, default_frameworks
+from compare.catalog.frameworks import FRAMEWORKS, KERAS, Framework, default_frameworks
 from compare.catalog.registry import MODELS
 from compare.contract.results import ResultsError, load_results
 from compare.harness import cli, orchestrator
@@ -48,7 +48,7 @@ def test_smoke_run_covers_every_framework(smoke_folder):
     for run in document["runs"]:
         assert run["status"] == "ok", run.get("error")
         assert run["model_info"]["output_shape"] == [run["timing"]["inference_large_batch_size"], 10]
-        assert run["model_info"]["trainable_params"] == MODELS["mlp"].keras_params[0]
+        assert run["model_info"]["trainable_params"] == MODELS["mlp"].params["keras"][0]
         assert run["data_used"] == {"train_samples": 512, "validation_samples": 0, "test_samples": 256}
         assert run["variant"] == "as built" and run["early_stopping"] is None
         assert len(run["history"]) == 1 and 0 <= run["history"][0]["test_accuracy"] <= 1
@@ -61,14 +61,9 @@ def test_smoke_run_covers_every_framework(smoke_folder):
         assert run["memory"]["peak_rss_mb"] > 0
         assert run["initial_weights"] == "shared"
         assert run["step0_max_abs_logit_diff"] <= 1e-4  # the same starting function everywhere
+    # Each run computed on the engine its catalog entry names.
     engines = {run["framework"]: run["settings"]["engine"] for run in document["runs"]}
-    assert engines == {
-        "keras-tensorflow": "tensorflow",
-        "keras-jax": "jax",
-        "keras-torch": "torch",
-        "torch": "torch",
-        "torch-compile": "torch",
-    }
+    assert engines == {name: FRAMEWORKS[name].engine for name in ALL_FRAMEWORKS}
     jit = {run["framework"]: run["settings"]["jit_compile"] for run in document["runs"]}
     assert jit["keras-jax"] is True and jit["keras-torch"] is False and jit["torch-compile"] is True
     # The run's checks ran on one backend (torch, the quickest to start) and all passed.
@@ -198,7 +193,7 @@ def test_failures_are_isolated_and_reported(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(
         FRAMEWORKS,
         "keras-tensorflow",
-        Framework("keras-tensorflow", "keras", "no_such_backend_module", install_hint="install it"),
+        Framework("keras-tensorflow", KERAS, "no_such_backend_module", install_hint="install it"),
     )
     out = tmp_path / "out"
     code = cli.main(
@@ -243,7 +238,7 @@ def test_missing_framework_is_not_a_failure_unless_named(tmp_path, monkeypatch):
     monkeypatch.setattr(orchestrator, "WORKER_COMMAND", [sys.executable, "-m", "tests.fake_worker"])
     monkeypatch.setenv("FAULTS", "")
     for name in ("keras-tensorflow", "keras-jax", "keras-torch", "torch-compile"):
-        monkeypatch.setitem(FRAMEWORKS, name, Framework(name, "keras", "no_such_backend_module"))
+        monkeypatch.setitem(FRAMEWORKS, name, Framework(name, KERAS, "no_such_backend_module"))
     code = cli.main(
         ["--preset", "smoke", "--models", "mlp", "--device", "cpu", "--skip-checks", "--out", str(tmp_path)]
     )
@@ -341,7 +336,9 @@ EXAMPLE = Path(__file__).parent.parent / "docs" / "example"
 def test_the_committed_example_report_matches_the_current_schema():
     document = load_results(EXAMPLE)  # validates against this version's schema, or fails
     assert document["finished"] and document["settings"]["preset"] == "default"
-    assert all(run["status"] == "ok" for run in document["runs"]) and len(document["runs"]) == 20
+    # 4 models × 5 frameworks × 3 repeats (`python -m compare --repeats 3 --out docs/example`).
+    assert all(run["status"] == "ok" for run in document["runs"]) and len(document["runs"]) == 60
+    assert document["settings"]["repeats"] == 3 and len(document["aggregates"]) == 20
     markdown = (EXAMPLE / "report.md").read_text()
     for plot in re.findall(r"\]\((plots/[^)]+\.png)\)", markdown):
         assert (EXAMPLE / plot).is_file(), plot  # every plot the page shows is committed

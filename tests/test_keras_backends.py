@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from compare.catalog.frameworks import keras_backends
+
 SUITE = Path(__file__).parent / "keras_backend"
 
 
-@pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
+@pytest.mark.parametrize("backend", keras_backends())
 def test_keras_suite(backend: str) -> None:
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
     result = subprocess.run(

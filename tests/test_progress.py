@@ -4,8 +4,9 @@ import io
 import json
 import os
 
-from compare.contract import progress
-from compare.contract.progress import Estimate, PlainDisplay, Reporter, RunProgress
+from compare.contract.progress import PROGRESS_FD, Reporter
+from compare.harness import display
+from compare.harness.display import Estimate, PlainDisplay, RunProgress
 
 
 def test_the_estimate_expects_each_model_to_take_what_its_finished_runs_took():
@@ -23,7 +24,7 @@ def test_the_estimate_expects_each_model_to_take_what_its_finished_runs_took():
 
 def test_a_run_s_time_left_comes_from_its_rate_after_the_first_event(monkeypatch):
     clock = iter([100.0, 100.0, 110.0])
-    monkeypatch.setattr(progress.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(display.time, "monotonic", lambda: next(clock))
     run = RunProgress()
     event = {"kind": "step", "epoch": 1, "epochs": 2, "step": 10, "steps_per_epoch": 50, "loss": 0.5, "accuracy": 0.8}
     run.update(event)  # at 100 s, 10 of 100 steps done
@@ -49,7 +50,7 @@ def test_the_plain_display_prints_a_line_per_run_and_per_epoch_only():
 
 def test_the_reporter_writes_json_lines_to_the_pipe_it_is_given(monkeypatch):
     read_end, write_end = os.pipe()
-    monkeypatch.setenv(progress.PROGRESS_FD, str(write_end))
+    monkeypatch.setenv(PROGRESS_FD, str(write_end))
     reporter = Reporter(epochs=3, steps_per_epoch=10)
     assert reporter.wants_step()
     reporter.step(1, 5, 0.7, 0.6)
@@ -72,7 +73,7 @@ def test_the_reporter_writes_json_lines_to_the_pipe_it_is_given(monkeypatch):
 
 
 def test_without_a_pipe_the_reporter_is_silent(monkeypatch):
-    monkeypatch.delenv(progress.PROGRESS_FD, raising=False)
+    monkeypatch.delenv(PROGRESS_FD, raising=False)
     reporter = Reporter(epochs=1, steps_per_epoch=1)
     assert not reporter.wants_step()
     reporter.epoch_end({"epoch": 1, "train_loss": 0.5, "train_accuracy": 0.7, "test_accuracy": 0.8})

@@ -7,7 +7,7 @@ import torch
 import torch_models
 from compare.catalog.registry import MODELS
 from compare.porting.params import torch_param_counts
-from tests.cases import INVALID_ARGS, TRAINING_STEPS
+from tests.cases import INVALID_ARGS
 
 
 def to_nchw(images: np.ndarray) -> torch.Tensor:
@@ -25,7 +25,7 @@ def test_output_shape_and_dtype(name):
 @pytest.mark.parametrize("name", MODELS)
 def test_parameter_counts(name):
     model = MODELS[name].torch_class()()
-    assert torch_param_counts(model) == MODELS[name].torch_params
+    assert torch_param_counts(model) == MODELS[name].params["torch"]
 
 
 def test_lstm_keeps_two_biases():
@@ -45,7 +45,7 @@ def test_a_few_steps_lower_the_loss(name, sample_batch):
     model = MODELS[name].torch_class()().train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     losses = []
-    for _ in range(TRAINING_STEPS[name]):
+    for _ in range(MODELS[name].fit_steps):
         optimizer.zero_grad()
         loss = torch.nn.functional.cross_entropy(model(x), y)
         loss.backward()

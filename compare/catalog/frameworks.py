@@ -12,10 +12,31 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class Family:
+    """One implementation of the four models, and how it trains: its twins' package, the
+    runner that trains them (a module with `run(spec, data, model_spec, framework, phases)`),
+    and how it spreads over several devices."""
+
+    name: str
+    models: str  # the package of its twins: keras_models, torch_models
+    runner: str  # the module that trains them, in the worker
+    imports: tuple[str, ...]  # top-level modules a run needs besides its engine
+    sets_keras_backend: bool  # KERAS_BACKEND names the engine before the child imports Keras
+    # Data parallel: one process per device under torchrun (DDP), or one process over every
+    # device (Keras' DataParallel distribution); with a process per device, each
+    # BatchNorm normalizes by its device's share of the batch.
+    process_per_device: bool
+
+
+KERAS = Family("keras", "keras_models", "compare.run.keras_runner", ("keras",), True, process_per_device=False)
+TORCH = Family("torch", "torch_models", "compare.run.torch_runner", (), False, process_per_device=True)
+
+
+@dataclass(frozen=True)
 class Framework:
     name: str
-    family: str  # "keras" or "torch": which runner trains it
-    keras_backend: str | None = None  # KERAS_BACKEND for the child
+    family: Family  # which twins, and which runner trains them
+    engine: str  # the compute engine, a key of compare.run.engines.ENGINES: "tensorflow", "jax", "torch"
     torch_compile: bool = False  # plain torch: the training step through torch.compile
     keras_jit_compile: bool = False  # Keras: compile(jit_compile=True) whatever --jit-compile says
     # Data parallel over every local device: Keras' DataParallel distribution, or
@@ -23,16 +44,19 @@ class Framework:
     data_parallel: bool = False
     single_device_twin: str | None = None  # the run a data-parallel run must match
     install_hint: str = ""
-    # In the default comparison; keras-torch-jit is named to run: its compilation costs
-    # 20-70 s per model on a CPU, more than the rest of a default run.
+    # In the default comparison; keras-torch-jit is named to run: its compilation takes
+    # longer than the rest of a default run on a CPU (see the README).
     by_default: bool = True
+
+    @property
+    def keras_backend(self) -> str | None:
+        """KERAS_BACKEND for the child, for a Keras framework."""
+        return self.engine if self.family.sets_keras_backend else None
 
     @property
     def modules(self) -> tuple[str, ...]:
         """Top-level modules the run imports."""
-        if self.family == "keras":
-            return ("keras", self.keras_backend)
-        return ("torch",)
+        return (*self.family.imports, self.engine)
 
     def missing_modules(self) -> list[str]:
         return [m for m in self.modules if importlib.util.find_spec(m) is None]
@@ -43,36 +67,46 @@ FRAMEWORKS: dict[str, Framework] = {
     for fw in (
         Framework(
             "keras-tensorflow",
-            "keras",
+            KERAS,
             "tensorflow",
             install_hint="pip install tensorflow-cpu (CPU) or 'tensorflow[and-cuda]' (GPU)",
         ),
-        Framework("keras-jax", "keras", "jax", install_hint="pip install jax (CPU) or 'jax[cuda12]' (GPU)"),
-        Framework("keras-torch", "keras", "torch", install_hint="pip install torch"),
+        Framework("keras-jax", KERAS, "jax", install_hint="pip install jax (CPU) or 'jax[cuda12]' (GPU)"),
+        Framework("keras-torch", KERAS, "torch", install_hint="pip install torch"),
         # Keras' own compiled route on torch: its trainer hands the train step to torch.compile.
         Framework(
             "keras-torch-jit",
-            "keras",
+            KERAS,
             "torch",
             keras_jit_compile=True,
             install_hint="pip install torch",
             by_default=False,
         ),
-        Framework("torch", "torch", install_hint="pip install torch"),
-        Framework("torch-compile", "torch", torch_compile=True, install_hint="pip install torch"),
+        Framework("torch", TORCH, "torch", install_hint="pip install torch"),
+        Framework("torch-compile", TORCH, "torch", torch_compile=True, install_hint="pip install torch"),
         Framework(
             "keras-jax-dp",
-            "keras",
+            KERAS,
             "jax",
             data_parallel=True,
             single_device_twin="keras-jax",
             install_hint="pip install jax (CPU) or 'jax[cuda12]' (GPU)",
         ),
         Framework(
-            "torch-ddp", "torch", data_parallel=True, single_device_twin="torch", install_hint="pip install torch"
+            "torch-ddp",
+            TORCH,
+            "torch",
+            data_parallel=True,
+            single_device_twin="torch",
+            install_hint="pip install torch",
         ),
     )
 }
+
+
+def keras_backends() -> list[str]:
+    """Every engine a Keras framework of the catalog runs on, in catalog order."""
+    return list(dict.fromkeys(fw.keras_backend for fw in FRAMEWORKS.values() if fw.keras_backend))
 
 
 def default_frameworks(gpu_count: int) -> list[str]:
@@ -81,7 +115,7 @@ def default_frameworks(gpu_count: int) -> list[str]:
     return [name for name, fw in FRAMEWORKS.items() if fw.by_default and (not fw.data_parallel or gpu_count > 1)]
 
 
-# How float32 models compute, set the same way in every framework (compare.run.backends):
+# How float32 models compute, set the same way in every framework (compare.run.engines):
 # fp32 in full precision; tf32 lets matmuls and convolutions round their inputs to
 # TF32 on Ampere+ GPUs; bf16 is mixed precision, float32 variables and bfloat16 compute
 # (Keras' "mixed_bfloat16" policy, torch.autocast(dtype=torch.bfloat16)).

@@ -1,71 +1,21 @@
-"""The four models (where each twin lives, the parameter counts it must have) and
-the presets (how long each model trains, on what data).
+"""The four models (where each twin lives, the parameter counts it must have, how long
+each trains in each preset and what it must reach) and the presets (on what data).
 
 Importing this module imports no framework, so the orchestrator can plan runs
-without fixing a Keras backend; `keras_class()`/`torch_class()` import on demand.
+without fixing a Keras backend; `twin(family)` imports a twin on demand.
 """
 
 from __future__ import annotations
 
 import importlib
 import math
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from compare.catalog.frameworks import KERAS, TORCH, Family
 
-@dataclass(frozen=True)
-class ModelSpec:
-    name: str  # the name used on the command line and in results
-    module: str  # the same file name in keras_models/ and torch_models/
-    class_name: str  # the same class name in both
-    # Parameter counts of the default configuration, as (trainable, non-trainable):
-    # Keras counts BatchNorm moving statistics as non-trainable weights, torch
-    # keeps them as buffers (counted here, without `num_batches_tracked`).
-    keras_params: tuple[int, int]
-    torch_params: tuple[int, int]
-    has_dropout: bool  # takes a `dropout_rate` argument (what --dropout sets)
-    why_counts_differ: str = ""
-
-    def keras_class(self) -> type:
-        return getattr(importlib.import_module(f"keras_models.{self.module}"), self.class_name)
-
-    def torch_class(self) -> type:
-        return getattr(importlib.import_module(f"torch_models.{self.module}"), self.class_name)
-
-
-MODELS: dict[str, ModelSpec] = {
-    spec.name: spec
-    for spec in (
-        ModelSpec("mlp", "mlp", "MLP", (235_146, 0), (235_146, 0), has_dropout=True),
-        ModelSpec(
-            "resnet_v2",
-            "resnet_v2",
-            "ResNetV2",
-            (677_162, 1_792),
-            (677_162, 1_792),
-            has_dropout=False,
-            why_counts_differ="Keras' count_params() includes the 1,792 BatchNorm moving "
-            "statistics; torch keeps them as buffers, outside parameters().",
-        ),
-        ModelSpec(
-            "transformer",
-            "transformer",
-            "TransformerClassifier",
-            (71_946, 0),
-            (71_946, 0),
-            has_dropout=True,
-        ),
-        ModelSpec(
-            "lstm",
-            "lstm",
-            "LSTMClassifier",
-            (81_674, 0),
-            (82_186, 0),
-            has_dropout=False,
-            why_counts_differ="torch's LSTM keeps two bias vectors (bias_ih, bias_hh) that are "
-            "only ever summed; Keras keeps one: 4 × 128 = 512 more parameters in torch.",
-        ),
-    )
-}
+ROOT = Path(__file__).resolve().parents[2]  # the project: keras_models/ and torch_models/ beside compare/
 
 
 @dataclass(frozen=True)
@@ -109,6 +59,137 @@ def learning_rate_factor(step: int, total_steps: int, schedule: str) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * decayed))
 
 
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model: where its twins live, what they must count, how it trains in each preset,
+    and the facts the harness, the lessons and the tests ask of it. A new model is its twin
+    files and one entry in MODELS (`register` adds one from outside the project)."""
+
+    name: str  # the name used on the command line and in results
+    module: str  # the same file name in every family's package (keras_models/, torch_models/)
+    class_name: str  # the same class name in every family
+    # Parameter counts of the default configuration per family, as (trainable, non-trainable):
+    # Keras counts BatchNorm moving statistics as non-trainable weights, torch keeps them as
+    # buffers (counted here, without `num_batches_tracked`).
+    params: dict[str, tuple[int, int]]
+    has_dropout: bool  # takes a `dropout_rate` argument (what --dropout sets)
+    has_batch_norm: bool  # its statistics depend on how a batch is split over devices
+    # Adam steps (lr 1e-3) on one fixed batch after which the loss on it must have halved:
+    # the model suites' training check (tests/test_torch_models.py, tests/keras_backend).
+    fit_steps: int
+    # Per preset name: how it trains there (the smoke preset has one budget for every model).
+    budgets: dict[str, Budget] = field(default_factory=dict)
+    # Per preset name: {dataset: the test accuracy every framework must reach}, each set from
+    # measured runs (see the README).
+    targets: dict[str, dict[str, float]] = field(default_factory=dict)
+    why_counts_differ: str = ""
+    packages: dict[str, str] = field(default_factory=dict)  # per family, where its twins live if not in the family's
+
+    def twin(self, family: Family) -> type:
+        """The model's class in `family`, imported on demand."""
+        package = self.packages.get(family.name, family.models)
+        return getattr(importlib.import_module(f"{package}.{self.module}"), self.class_name)
+
+    def source(self, family: Family) -> Path:
+        """The twin's file, for the code-size table."""
+        return ROOT / family.models / f"{self.module}.py"
+
+    def keras_class(self) -> type:
+        return self.twin(KERAS)
+
+    def torch_class(self) -> type:
+        return self.twin(TORCH)
+
+
+# The sample's targets (the default preset): MNIST's is the goal the preset is sized for;
+# Fashion-MNIST's are 2 points under the lowest test accuracy of five frameworks as measured
+# (see the README). Full MNIST's hold for the full and gpu presets; Fashion-MNIST
+# has none there yet (the full preset on it has not been run to measure them).
+def sample_and_full_targets(fashion_sample: float, mnist_full: float) -> dict[str, dict[str, float]]:
+    full = {"mnist": mnist_full}
+    return {"default": {"mnist": 0.90, "fashion-mnist": fashion_sample}, "full": full, "gpu": full}
+
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec(
+            "mlp",
+            "mlp",
+            "MLP",
+            {"keras": (235_146, 0), "torch": (235_146, 0)},
+            has_dropout=True,
+            has_batch_norm=False,
+            fit_steps=30,
+            budgets={
+                "default": Budget(3, 64, 2e-3, None, None),
+                "full": Budget(20, 128, 1e-3, None, None),
+                "gpu": Budget(15, 256, 2e-3, None, None),
+                # A constant rate: the lesson is the overfitting itself, not how to tame it by decay.
+                "regularization": Budget(30, 128, 1e-3, None, None, schedule="constant"),
+            },
+            targets=sample_and_full_targets(fashion_sample=0.79, mnist_full=0.980),
+        ),
+        ModelSpec(
+            "resnet_v2",
+            "resnet_v2",
+            "ResNetV2",
+            {"keras": (677_162, 1_792), "torch": (677_162, 1_792)},
+            has_dropout=False,
+            has_batch_norm=True,
+            fit_steps=10,  # learns the batch fastest, and is the slowest per step
+            budgets={
+                "default": Budget(1, 32, 5e-3, 2_560, None),
+                "full": Budget(15, 128, 1e-3, None, None),
+                "gpu": Budget(10, 256, 3e-3, None, None),
+            },
+            targets=sample_and_full_targets(fashion_sample=0.72, mnist_full=0.994),
+            why_counts_differ="Keras' count_params() includes the 1,792 BatchNorm moving "
+            "statistics; torch keeps them as buffers, outside parameters().",
+        ),
+        ModelSpec(
+            "transformer",
+            "transformer",
+            "TransformerClassifier",
+            {"keras": (71_946, 0), "torch": (71_946, 0)},
+            has_dropout=True,
+            has_batch_norm=False,
+            fit_steps=30,
+            budgets={
+                "default": Budget(13, 64, 5e-3, None, None),
+                "full": Budget(30, 128, 1e-3, None, None),
+                "gpu": Budget(15, 256, 3e-3, None, None),
+            },
+            targets=sample_and_full_targets(fashion_sample=0.76, mnist_full=0.975),
+        ),
+        ModelSpec(
+            "lstm",
+            "lstm",
+            "LSTMClassifier",
+            {"keras": (81_674, 0), "torch": (82_186, 0)},
+            has_dropout=False,
+            has_batch_norm=False,
+            fit_steps=30,
+            budgets={
+                "default": Budget(3, 64, 5e-3, None, None),
+                "full": Budget(15, 128, 1e-3, None, None),
+                "gpu": Budget(12, 256, 3e-3, None, None),
+            },
+            targets=sample_and_full_targets(fashion_sample=0.77, mnist_full=0.985),
+            why_counts_differ="torch's LSTM keeps two bias vectors (bias_ih, bias_hh) that are "
+            "only ever summed; Keras keeps one: 4 × 128 = 512 more parameters in torch.",
+        ),
+    )
+}
+
+
+def register(spec: ModelSpec) -> None:
+    """Add a model to the catalog, as an entry of MODELS; a name taken already is an error."""
+    if spec.name in MODELS:
+        raise ValueError(f"a model named {spec.name!r} is in the catalog already; choose another name")
+    MODELS[spec.name] = spec
+
+
 AS_BUILT = "as built"  # the variant of a run with no regularization flags
 # One Adam epsilon for every framework: Keras' default is 1e-7, torch's 1e-8.
 ADAM_EPSILON = 1e-8
@@ -150,17 +231,35 @@ AUGMENT_MAX_SHIFT = 0.1
 
 @dataclass(frozen=True)
 class Preset:
+    """How a comparison trains: on what data, for how long, with which variants. Each model's
+    budget and targets in a preset are in the model's entry (ModelSpec.budgets, .targets)."""
+
     name: str
     data: str  # "sample": 5,000/1,000 images; "full": the whole dataset (see compare.data.datasets)
     description: str
-    budgets: dict[str, Budget]  # the models the preset trains, and how
     timeout_s: int  # per run, including imports and compilation
     # Each (model, framework) pair runs once per variant; the usual presets have
     # one variant, made from the --l2/--dropout/... flags.
     variants: tuple[Regularization, ...] | None = None
-    # {dataset: {model: test accuracy}} every framework must reach on the preset's
-    # own data and budget; each figure is set from measured runs (see the README).
-    targets: dict[str, dict[str, float]] = field(default_factory=dict)
+    every_model: Budget | None = None  # a rule: this budget for every model in the catalog
+
+    @property
+    def budgets(self) -> dict[str, Budget]:
+        """The models the preset trains, and how: those whose entry names it (or all, by the rule)."""
+        return {
+            name: spec.budgets.get(self.name, self.every_model)
+            for name, spec in MODELS.items()
+            if self.name in spec.budgets or self.every_model is not None
+        }
+
+    @property
+    def targets(self) -> dict[str, dict[str, float]]:
+        """{dataset: {model: test accuracy}} every framework must reach on the preset's own data and budget."""
+        found: dict[str, dict[str, float]] = {}
+        for name, spec in MODELS.items():
+            for dataset, accuracy in spec.targets.get(self.name, {}).items():
+                found.setdefault(dataset, {})[name] = accuracy
+        return found
 
     def targets_for(self, dataset: str, data: str) -> dict[str, float]:
         """The targets that apply to a comparison on `dataset` with `data` ("sample"/"full")."""
@@ -178,9 +277,6 @@ REGULARIZATION_STUDY = (
 )
 
 
-# What each model must reach on the whole of MNIST in the full and gpu presets.
-FULL_MNIST_TARGETS = {"mlp": 0.980, "resnet_v2": 0.994, "transformer": 0.975, "lstm": 0.985}
-
 PRESETS: dict[str, Preset] = {
     preset.name: preset
     for preset in (
@@ -188,65 +284,44 @@ PRESETS: dict[str, Preset] = {
             "smoke",
             "sample",
             "8 steps on 512 sample digits: checks that every run works end to end",
-            {name: Budget(1, 64, 1e-3, 512, 256) for name in MODELS},
             timeout_s=300,
+            every_model=Budget(1, 64, 1e-3, 512, 256),
         ),
         Preset(
             "default",
             "sample",
             "a few epochs on the 5,000/1,000-image sample, every model past 90% on MNIST's, all in "
             "minutes on a laptop CPU; sample accuracies are not full-dataset accuracies",
-            {
-                "mlp": Budget(3, 64, 2e-3, None, None),
-                "resnet_v2": Budget(1, 32, 5e-3, 2_560, None),
-                "transformer": Budget(13, 64, 5e-3, None, None),
-                "lstm": Budget(3, 64, 5e-3, None, None),
-            },
             timeout_s=600,
-            # MNIST: the goal this preset is sized for. Fashion-MNIST: 2 points under the lowest
-            # test accuracy of five frameworks measured on a 2-core CPU (see the README).
-            targets={
-                "mnist": dict.fromkeys(MODELS, 0.90),
-                "fashion-mnist": {"mlp": 0.79, "resnet_v2": 0.72, "transformer": 0.76, "lstm": 0.77},
-            },
         ),
         Preset(
             "full",
             "full",
             "the full dataset, trained to the accuracy targets (a GPU is recommended)",
-            {
-                "mlp": Budget(20, 128, 1e-3, None, None),
-                "resnet_v2": Budget(15, 128, 1e-3, None, None),
-                "transformer": Budget(30, 128, 1e-3, None, None),
-                "lstm": Budget(15, 128, 1e-3, None, None),
-            },
             timeout_s=6 * 3600,
-            # Fashion-MNIST has none yet: the full preset on it has not been run to measure them.
-            targets={"mnist": FULL_MNIST_TARGETS},
         ),
         Preset(
             "gpu",
             "full",
             "the full dataset to the full preset's targets in batches of 256, sized so that --until-target "
             "on keras-jax, keras-torch, torch and torch-compile fits one GPU call (see benchmarks/gpu_plan.py)",
-            {
-                "mlp": Budget(15, 256, 2e-3, None, None),
-                "resnet_v2": Budget(10, 256, 3e-3, None, None),
-                "transformer": Budget(15, 256, 3e-3, None, None),
-                "lstm": Budget(12, 256, 3e-3, None, None),
-            },
             timeout_s=600,
-            targets={"mnist": FULL_MNIST_TARGETS},
         ),
         Preset(
             "regularization",
             "sample",
             "the regularization lesson: the MLP with none / L2 / dropout / early stopping / "
             "augmentation, 30 epochs on the shipped sample, train versus test accuracy per epoch",
-            # A constant rate: the lesson is the overfitting itself, not how to tame it by decay.
-            {"mlp": Budget(30, 128, 1e-3, None, None, schedule="constant")},
             timeout_s=900,
             variants=REGULARIZATION_STUDY,
         ),
     )
 }
+
+
+# Models from outside the project: each module this variable names (comma-separated, importable
+# from the working folder) is imported after the built-ins and calls `register`. The children of
+# a comparison inherit the variable, so they find the same catalog.
+EXTRA_MODELS = "KERAS_TORCH_COMPARE_MODELS"
+for extra in filter(None, (name.strip() for name in os.environ.get(EXTRA_MODELS, "").split(","))):
+    importlib.import_module(extra)

@@ -1,26 +1,32 @@
-"""Live progress: a worker tells the parent where its run is; the parent shows it.
+"""Live progress, what crosses the pipe: a worker tells the parent where its run is.
 
 The parent opens a pipe and passes its write end to the child (the file
 descriptor's number is in PROGRESS_FD). The child writes one JSON line per
 event: throttled step events and one line at the end of each epoch. The parent
-reads them while it waits and draws them: progress bars in a terminal, one
-plain line per epoch otherwise (CI logs, files). Progress never goes into
-results: it only describes where a run is, and the result says what it measured.
+reads them while it waits and draws them (compare.harness.display). Progress never
+goes into results: it only describes where a run is, and the result says what it measured.
 
-Pure Python and tqdm: both sides import it, neither needs a framework.
+Pure Python: both sides import it, neither needs a framework.
 """
 
 from __future__ import annotations
 
+import enum
 import json
 import os
-import sys
 import time
 from collections.abc import Callable
 from typing import TextIO
 
 PROGRESS_FD = "KERAS_TORCH_COMPARE_PROGRESS_FD"
 STEP_INTERVAL_S = 0.5  # at most two step events a second: the pipe never slows a step
+
+
+class EventKind(enum.StrEnum):
+    """An event's `kind`: where in a run it was sent."""
+
+    STEP = "step"  # during an epoch, throttled
+    EPOCH = "epoch"  # after an epoch's evaluation, with its test accuracy
 
 
 class Reporter:
@@ -38,12 +44,12 @@ class Reporter:
     def step(self, epoch: int, step: int, loss: float, accuracy: float) -> None:
         """After `step` (1-based) of `epoch` (1-based); loss and accuracy are the epoch's running means."""
         self.last_sent = time.monotonic()
-        self.send(kind="step", epoch=epoch, step=step, loss=loss, accuracy=accuracy)
+        self.send(kind=EventKind.STEP, epoch=epoch, step=step, loss=loss, accuracy=accuracy)
 
     def epoch_end(self, record: dict) -> None:
         """After an epoch's evaluation: `record` is its history entry."""
         self.send(
-            kind="epoch",
+            kind=EventKind.EPOCH,
             epoch=record["epoch"],
             step=self.steps_per_epoch,
             loss=record["train_loss"],
@@ -70,182 +76,6 @@ def open_pipe(fd: str | None) -> TextIO | None:
         return os.fdopen(int(fd), "w", buffering=1)
     except (OSError, ValueError):  # not passed down (torchrun's children): no progress
         return None
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    seconds = max(0, round(seconds))
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
-
-
-class Estimate:
-    """Time left in a comparison: each job not yet done is expected to take as long as
-    the finished runs of its model did (or, before any has, the finished runs' mean)."""
-
-    def __init__(self, models: list[str]):
-        self.pending = list(models)  # one entry per job, in order
-        self.walls: dict[str, list[float]] = {}
-
-    def start(self) -> None:
-        self.pending.pop(0)
-
-    def finished(self, model: str, wall_s: float) -> None:
-        self.walls.setdefault(model, []).append(wall_s)
-
-    def left_s(self, current_left_s: float = 0.0) -> float | None:
-        every = [wall for walls in self.walls.values() for wall in walls]
-        if not every:
-            return None
-        overall = sum(every) / len(every)
-        expected = [sum(self.walls[m]) / len(self.walls[m]) if m in self.walls else overall for m in self.pending]
-        return sum(expected) + current_left_s
-
-
-class RunProgress:
-    """One run's position, from its events: steps done, rate, time left."""
-
-    def __init__(self):
-        self.started = time.monotonic()
-        self.event: dict | None = None
-
-    def update(self, event: dict) -> None:
-        if self.event is None:  # the first event comes after compilation: time the rate from here
-            self.first = (time.monotonic(), self.steps_done(event))
-        self.event = event
-
-    @staticmethod
-    def steps_done(event: dict) -> int:
-        return (event["epoch"] - 1) * event["steps_per_epoch"] + event["step"]
-
-    def total_steps(self) -> int | None:
-        return self.event["epochs"] * self.event["steps_per_epoch"] if self.event else None
-
-    def left_s(self) -> float | None:
-        if self.event is None:
-            return None
-        (then, done_then), done = self.first, self.steps_done(self.event)
-        if done <= done_then:
-            return None
-        rate = (time.monotonic() - then) / (done - done_then)
-        return rate * (self.total_steps() - done)
-
-    def describe(self) -> str:
-        e = self.event
-        text = (
-            f"epoch {e['epoch']}/{e['epochs']}, step {e['step']}/{e['steps_per_epoch']}, "
-            f"loss {e['loss']:.4f}, acc {e['accuracy']:.2%}"
-        )
-        if e["kind"] == "epoch":
-            text += f", test acc {e['test_accuracy']:.2%}"
-        return text
-
-
-class PlainDisplay:
-    """One line per run and per epoch: for logs and files, where bars would be noise."""
-
-    def __init__(self, total_runs: int, models: list[str], out: TextIO = sys.stdout):
-        self.total, self.out = total_runs, out
-        self.estimate = Estimate(models)
-        self.done = 0
-        self.run: RunProgress | None = None
-        self.indent = " " * (2 * len(str(total_runs)) + 4)
-
-    def say(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
-
-    def run_started(self, number: int, label: str) -> None:
-        self.estimate.start()
-        self.run = RunProgress()
-        self.say(f"[{number:>{len(str(self.total))}}/{self.total}] {label} ...")
-
-    def event(self, event: dict) -> None:
-        self.run.update(event)
-        if event["kind"] == "epoch":
-            self.say(
-                f"{self.indent}{self.run.describe()} | run: {format_duration(self.run.left_s())} left | "
-                f"comparison: {format_duration(self.comparison_left_s())} left"
-            )
-
-    def comparison_left_s(self) -> float | None:
-        return self.estimate.left_s((self.run.left_s() or 0.0) if self.run else 0.0)
-
-    def run_finished(self, model: str, wall_s: float, summary: str, measured: bool = True) -> None:
-        self.done += 1
-        if measured:
-            self.estimate.finished(model, wall_s)
-        self.run = None
-        left = (
-            f" | {self.done}/{self.total} done, {format_duration(self.estimate.left_s())} left"
-            if self.done < self.total
-            else ""
-        )
-        self.say(f"{self.indent}{summary}{left}")
-
-    def close(self) -> None:
-        pass
-
-
-class TerminalDisplay(PlainDisplay):
-    """Two progress bars (tqdm): the comparison's runs, and the current run's steps."""
-
-    def __init__(self, total_runs: int, models: list[str], out: TextIO = sys.stdout):
-        super().__init__(total_runs, models, out)
-        from tqdm import tqdm
-
-        self.tqdm = tqdm
-        self.runs_bar = tqdm(
-            total=total_runs,
-            desc="comparison",
-            unit="run",
-            position=0,
-            file=out,
-            bar_format="{desc}: {n_fmt}/{total_fmt} runs |{bar}| {postfix}",
-            dynamic_ncols=True,
-        )
-        self.steps_bar = None
-
-    def say(self, text: str) -> None:
-        self.tqdm.write(text, file=self.out)
-
-    def run_started(self, number: int, label: str) -> None:
-        super().run_started(number, label)
-        self.steps_bar = self.tqdm(
-            desc=label,
-            unit="step",
-            position=1,
-            leave=False,
-            file=self.out,
-            dynamic_ncols=True,
-            bar_format="{desc} |{bar}| {postfix}",
-        )
-
-    def event(self, event: dict) -> None:
-        self.run.update(event)
-        self.steps_bar.total = self.run.total_steps()
-        self.steps_bar.n = RunProgress.steps_done(event)
-        self.steps_bar.set_postfix_str(f"{self.run.describe()}, {format_duration(self.run.left_s())} left")
-        self.runs_bar.set_postfix_str(f"about {format_duration(self.comparison_left_s())} left")
-
-    def run_finished(self, model: str, wall_s: float, summary: str, measured: bool = True) -> None:
-        if self.steps_bar is not None:
-            self.steps_bar.close()
-            self.steps_bar = None
-        super().run_finished(model, wall_s, summary, measured)
-        self.runs_bar.update(1)
-        left = self.estimate.left_s()
-        self.runs_bar.set_postfix_str(f"about {format_duration(left)} left" if left is not None else "")
-
-    def close(self) -> None:
-        if self.steps_bar is not None:
-            self.steps_bar.close()
-        self.runs_bar.close()
-
-
-def display_for(total_runs: int, models: list[str], out: TextIO = sys.stdout) -> PlainDisplay:
-    """Bars in a terminal, plain lines everywhere else."""
-    kind = TerminalDisplay if out.isatty() else PlainDisplay
-    return kind(total_runs, models, out)
 
 
 EventHandler = Callable[[dict], None]

@@ -8,6 +8,7 @@ whenever a field changes meaning or is added. `load_results` reads the versions 
 
 from __future__ import annotations
 
+import enum
 import json
 import math
 import os
@@ -19,7 +20,20 @@ SCHEMA_VERSION = 5
 # repeated runs (each run's repeat, seed and turn) and their aggregates.
 READABLE_VERSIONS = (4, 5)
 SCHEMA_PATH = Path(__file__).parent / "results.schema.json"
-FINISHED = ("ok", "diverged")  # a run that trained to its end (a diverged one stopped at a non-finite loss)
+
+
+class RunStatus(enum.StrEnum):
+    """How a run ended: the `status` of every run in results.json."""
+
+    OK = "ok"
+    DIVERGED = "diverged"  # stopped at a non-finite loss
+    FAILED = "failed"  # raised, crashed, or was killed
+    TIMEOUT = "timeout"  # outlived --timeout and was stopped
+    NOT_INSTALLED = "not_installed"  # its framework is not installed here
+    UNSUPPORTED = "unsupported"  # the framework cannot compute the chosen precision for this model here
+
+
+FINISHED = (RunStatus.OK, RunStatus.DIVERGED)  # trained to its end (a diverged run to its non-finite loss)
 
 
 class ResultsError(ValueError):

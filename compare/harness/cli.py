@@ -23,7 +23,7 @@ import sys
 from collections.abc import Callable, Collection
 from pathlib import Path
 
-from compare.catalog.frameworks import COMPILE_MODES, FRAMEWORKS, PRECISIONS, default_frameworks
+from compare.catalog.frameworks import COMPILE_MODES, FRAMEWORKS, PRECISIONS, default_frameworks, keras_backends
 from compare.catalog.registry import MODELS, PRESETS, SCHEDULES, VALIDATION_FRACTION, Budget, Regularization
 from compare.contract.results import ResultsError, load_results
 from compare.data.datasets import SOURCES, DataError, load_dataset
@@ -533,8 +533,8 @@ def command_check(argv: list[str]) -> int:
     )
     parser.add_argument(
         "--backends",
-        type=names(("tensorflow", "jax", "torch"), "backend"),
-        default=["tensorflow", "jax", "torch"],
+        type=names(keras_backends(), "backend"),
+        default=keras_backends(),
         help="comma-separated Keras backends (default: all)",
     )
     parser.add_argument("--out", type=Path, help="results folder (default: results/check-<timestamp>)")
@@ -542,7 +542,7 @@ def command_check(argv: list[str]) -> int:
     backends = orchestrator.checkable_backends([f"keras-{b}" for b in args.backends])
     if not backends:
         raise UsageError(
-            "the checks need torch and at least one Keras backend (tensorflow, jax or torch); "
+            f"the checks need torch and at least one Keras backend ({', '.join(keras_backends())}); "
             "install them with `pip install -r requirements-cpu.txt`."
         )
     out = args.out or Path("results") / datetime.datetime.now().strftime("check-%Y%m%d-%H%M%S")

@@ -27,9 +27,10 @@ import numpy as np
 from compare.catalog.frameworks import FRAMEWORKS
 from compare.catalog.registry import ADAM_EPSILON, VALIDATION_FRACTION, Budget, Preset, Regularization
 from compare.contract.job import JobSpec
-from compare.contract.progress import PROGRESS_FD, EventHandler, PlainDisplay, display_for
-from compare.contract.results import FINISHED, SCHEMA_VERSION, write_json_atomic
+from compare.contract.progress import PROGRESS_FD, EventHandler
+from compare.contract.results import FINISHED, SCHEMA_VERSION, RunStatus, write_json_atomic
 from compare.data.datasets import Dataset
+from compare.harness.display import PlainDisplay, display_for
 from compare.harness.environment import environment_record
 from compare.lessons import data_parallel
 from compare.report.statistics import aggregates
@@ -204,10 +205,10 @@ def child_environment(framework: str, device: str, deterministic: bool = False, 
     if device == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""  # hide GPUs from every framework
         env["JAX_PLATFORMS"] = "cpu"
-        if spec.data_parallel and spec.family == "keras":
+        if spec.data_parallel and not spec.family.process_per_device:
             # JAX shows one CPU device unless told to split the host into several.
             env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={devices}").strip()
-        if spec.data_parallel and spec.family == "torch":
+        if spec.data_parallel and spec.family.process_per_device:
             env["GLOO_SOCKET_IFNAME"] = "lo"  # gloo on the loopback interface only
             env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // devices))  # share the cores
     else:
@@ -269,8 +270,8 @@ def start_child(
 class EventReader:
     """Reads the child's progress events (JSON lines) from a pipe, in a thread of its
     own that sleeps in a blocking read until the child writes: the parent never
-    polls, so it never wakes on a timer and takes a core from the child. (Polling
-    every 50-250 ms made some CPU inference calls in the child 200 times slower.)"""
+    polls, so it never wakes on a timer and takes a core from the child (polling made
+    some CPU inference calls in the child far slower on a machine with few cores)."""
 
     def __init__(self, fd: int, on_event: EventHandler):
         self.fd, self.on_event = fd, on_event
@@ -322,7 +323,7 @@ def python_module(name: str) -> list[str]:
 
 def worker_command(framework: str, devices: int) -> list[str]:
     """torch-ddp starts one worker per device through torchrun; the rest start one."""
-    if FRAMEWORKS[framework].data_parallel and FRAMEWORKS[framework].family == "torch":
+    if FRAMEWORKS[framework].data_parallel and FRAMEWORKS[framework].family.process_per_device:
         return [
             sys.executable,
             "-m",
@@ -369,7 +370,7 @@ def run_job(
     missing = FRAMEWORKS[framework].missing_modules()
     if missing:
         reason = f"not installed here: no module {', '.join(missing)} ({FRAMEWORKS[framework].install_hint})"
-        return {**base, "status": "not_installed", "error": {"reason": reason}, "wall_time_s": 0.0}
+        return {**base, "status": RunStatus.NOT_INSTALLED, "error": {"reason": reason}, "wall_time_s": 0.0}
 
     spec_path, result_path, log_path = (workdir / f"{stem}{ext}" for ext in (".spec.json", ".result.json", ".log"))
     spec.write(spec_path)
@@ -411,14 +412,14 @@ def collect(
     if not finished:
         reason = f"still running after the {timeout_s} s timeout; stopped (raise it with --timeout)"
         error = {"reason": reason, "stderr_tail": tail(log_path)}
-        return {**base, "status": "timeout", "wall_time_s": wall_time_s, "error": error}
+        return {**base, "status": RunStatus.TIMEOUT, "wall_time_s": wall_time_s, "error": error}
     if not result_path.is_file():
         error = {"reason": exit_reason(process.returncode), "stderr_tail": tail(log_path)}
-        return {**base, "status": "failed", "wall_time_s": wall_time_s, "error": error}
+        return {**base, "status": RunStatus.FAILED, "wall_time_s": wall_time_s, "error": error}
     result = {**base, **json.loads(result_path.read_text()), "wall_time_s": wall_time_s}
     if "phases_s" in result:  # the rest of the wall time: interpreter start, writing, exit
         result["phases_s"]["process_start_and_end"] = wall_time_s - sum(result["phases_s"].values())
-    if result["status"] != "ok" and "error" in result:
+    if result["status"] != RunStatus.OK and "error" in result:
         result["error"]["stderr_tail"] = tail(log_path)
     return result
 
@@ -477,7 +478,7 @@ def checkable_backends(frameworks: list[str]) -> list[str]:
     return [
         FRAMEWORKS[f].keras_backend
         for f in frameworks
-        if FRAMEWORKS[f].family == "keras" and not FRAMEWORKS[f].missing_modules()
+        if FRAMEWORKS[f].keras_backend and not FRAMEWORKS[f].missing_modules()
     ]
 
 
@@ -491,7 +492,7 @@ def describe_run(run: dict) -> str:
             f"{run['status']}: test acc {accuracy:.2%} | {step_text} | "
             f"first step {timing['time_to_first_step_s']:.1f} s"
         )
-        if run["status"] == "diverged":
+        if run["status"] == RunStatus.DIVERGED:
             text += f" | loss not finite at step {run['diverged_at_step']}"
     else:
         text = f"{run['status']}: {run['error']['reason'].splitlines()[0][:160]}"
@@ -626,7 +627,7 @@ def data_parallel_parity(plan: Plan, document: dict, workdir: Path, weights: Sha
     finished = {
         (run["model"], run["variant"], run["framework"], run.get("repeat", 0)): run
         for run in document["runs"]
-        if run["status"] == "ok"
+        if run["status"] == RunStatus.OK
     }
     variants = {variant.name: variant for variant in plan.variants}
     rows = []
@@ -647,5 +648,7 @@ def failed_runs(document: dict, frameworks_chosen: bool) -> list[dict]:
     """Runs that make the exit status non-zero. A framework that is not installed, or
     that cannot compute the chosen precision on this machine, counts only when the user
     named it: by default the comparison covers what runs here and reports the rest."""
-    bad = {"failed", "timeout", "diverged"} | ({"not_installed", "unsupported"} if frameworks_chosen else set())
+    bad = {RunStatus.FAILED, RunStatus.TIMEOUT, RunStatus.DIVERGED}
+    if frameworks_chosen:
+        bad |= {RunStatus.NOT_INSTALLED, RunStatus.UNSUPPORTED}
     return [run for run in document["runs"] if run["status"] in bad]

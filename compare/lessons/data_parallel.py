@@ -30,8 +30,8 @@ def what_differs(run: dict) -> list[str]:
         reasons.append("dropout draws its masks per device")
     if regularization["augment"]:
         reasons.append("augmentation draws its transforms per device")
-    if run["model"] == "resnet_v2":
-        if FRAMEWORKS[run["framework"]].family == "torch":
+    if model.has_batch_norm:
+        if FRAMEWORKS[run["framework"]].family.process_per_device:
             reasons.append(
                 "DDP's BatchNorm normalizes by each device's share of the batch (SyncBatchNorm "
                 "would use the whole batch)"

@@ -36,8 +36,11 @@ LOGIT_TOLERANCE = 1e-4
 UPDATE_TOLERANCE = 1e-2  # of the largest single-weight update
 LEARNING_RATE = 1e-3
 SGD_LEARNING_RATE = 0.1
-# Dropout is random in each framework in its own way: off for the training checks.
-NO_DROPOUT = {"mlp": {"dropout_rate": 0.0}, "transformer": {"dropout_rate": 0.0}}
+
+
+def without_dropout(name: str) -> dict:
+    """Constructor arguments that turn dropout off: each framework draws its masks its own way."""
+    return {"dropout_rate": 0.0} if MODELS[name].has_dropout else {}
 
 
 def to_numpy(x) -> np.ndarray:
@@ -73,7 +76,7 @@ def one_step(name: str, images: np.ndarray, labels: np.ndarray, seed: int, optim
     Returns (Keras loss, torch loss, Keras weights after, torch weights after,
     torch weights before), weights as state dicts in torch layout.
     """
-    keras_model, torch_model = twins(name, seed, **NO_DROPOUT.get(name, {}))
+    keras_model, torch_model = twins(name, seed, **without_dropout(name))
     before = torch_to_state(torch_model)
     keras_optimizer, torch_optimizer = {
         "sgd": (

@@ -301,8 +301,8 @@ def augmentation_distribution(samples: int = 1000) -> dict:
     bar[13:15, 6:22] = 1.0  # centred, 16 px long: its angle is well defined
     copies = np.repeat(bar[None], samples, axis=0)
     keras_augment = KerasShiftRotate()
-    # Build on two images first: on the torch backend a first call on 1,000 images took
-    # 71 s here (later calls 1.7 s); on two, 0.15 s.
+    # Build on two images first: on the torch backend a first call on a large batch is far
+    # slower than later ones, and on two images it costs almost nothing.
     keras_augment(copies[:2, ..., None], training=True)
     keras_out = to_numpy(keras_augment(copies[..., None], training=True))[..., 0]
     torch_out = TorchShiftRotate().train()(nchw(copies))[:, 0].numpy()

@@ -16,6 +16,8 @@ import sys
 import tokenize
 from pathlib import Path
 
+from compare.catalog.registry import MODELS
+
 ROOT = Path(__file__).resolve().parents[2]
 NOT_CODE = {
     tokenize.COMMENT,
@@ -26,7 +28,8 @@ NOT_CODE = {
     tokenize.ENCODING,
     tokenize.ENDMARKER,
 }
-MODEL_FILES = ("mlp.py", "resnet_v2.py", "transformer.py", "lstm.py", "augment.py")
+# Every model's twins, then the augmentation layer both families share.
+MODEL_FILES = (*(f"{spec.module}.py" for spec in MODELS.values()), "augment.py")
 
 
 def docstring_lines(tree: ast.AST) -> set[int]:

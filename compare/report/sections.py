@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass, field
 
 from compare.catalog.registry import AS_BUILT, MODELS, Regularization
-from compare.contract.results import FINISHED
+from compare.contract.results import FINISHED, RunStatus
 from compare.report import statistics
 from compare.report.statistics import BASELINE, METRICS, model_label
 
@@ -509,8 +509,10 @@ def compilation_section(document: dict) -> Section | None:
             "Counted by Dynamo in each worker. A graph break splits a function into several graphs with Python "
             "between them; a recompilation after the first training step means the steady state is not steady "
             "(a new shape, a changed Python value guarded on). Evaluation windows are not counted. Disk "
-            "cache: torch.compile's on-disk kernel cache when the run began; empty means a cold start, in "
-            "which the first step compiles every kernel, so time to first step and time to target are longer."
+            "cache: torch.compile's on-disk kernel cache when the run began, and the files the run wrote to it. "
+            "Empty: nothing there; cold: the run compiled kernels the cache lacked (another model's kernels "
+            "may have been there); warm: it found every kernel. A cold start lengthens time to first step "
+            "and time to target."
         ],
         [
             "model",
@@ -528,10 +530,14 @@ def compilation_section(document: dict) -> Section | None:
 
 
 def disk_cache_text(cache: dict | None) -> str:
-    """torch.compile's disk cache as the run found it (recorded since schema 5)."""
+    """torch.compile's disk cache as the run found it, and what the run wrote (schema 5)."""
     if cache is None:
         return "not recorded"
-    return "empty (cold)" if cache["state"] == "empty" else f"warm ({cache['files']:,} files)"
+    if "files_written" not in cache:  # recorded before the files a run writes were counted
+        return "empty" if cache["files"] == 0 else f"not empty: {cache['files']:,} files"
+    if cache["state"] == "warm":
+        return f"warm: {cache['files']:,} files, none written"
+    return f"{cache['state']}: {cache['files']:,} files, {cache['files_written']:,} written"
 
 
 def data_path_section(document: dict) -> Section:
@@ -552,10 +558,10 @@ def data_path_section(document: dict) -> Section:
 def problems_section(document: dict) -> Section:
     rows = []
     for run in document["runs"]:
-        if run["status"] == "ok":
+        if run["status"] == RunStatus.OK:
             continue
         reason = run.get("error", {}).get("reason", "")
-        if run["status"] == "diverged":
+        if run["status"] == RunStatus.DIVERGED:
             reason = f"loss became NaN or infinite at step {run['diverged_at_step']}"
         rows.append([model_label(run), run["framework"], run["status"], reason])
     paragraphs = [] if rows else ["Every run finished."]

@@ -17,7 +17,6 @@ scope, which replicates the variables on every device and splits each batch.
 from __future__ import annotations
 
 import contextlib
-import random
 import time
 from collections.abc import Callable
 from functools import partial
@@ -33,27 +32,25 @@ from compare.contract.progress import Reporter
 from compare.porting.params import keras_param_counts
 from compare.porting.port_keras import keras_to_state, state_to_keras
 from compare.porting.weights import REFERENCE_IMAGES, REFERENCE_LOGITS, load_weights, max_abs_diff
-from compare.run import backends
+from compare.run.engines import TORCH, Engine, engine
 from compare.run.keras_recipes import add_l2, learning_rate
 from compare.run.runner_contract import Outcome, Prepared, TrainingLog, model_arguments, unless_unsupported
 from compare.run.timing import CompileWatch, Phases
 from keras_models.augment import RandomShiftRotate
 
-# The feed each backend trains from, and how a batch reaches its device. Both serve every
-# epoch its shared order within one fit, without a copy of the images per epoch.
+# How a batch reaches the device in each feed an engine may prefer (Engine.keras_feed). Both
+# serve every epoch its shared order within one fit, without a copy of the images per epoch.
 # benchmarks/keras_feed.py measures them against fit on NumPy arrays.
-PYDATASET = (
-    "A keras.utils.PyDataset slices each batch from NumPy arrays on the host, in the shared "
-    "order; the backend copies it to the device inside the step."
-)
 DATA_PATHS = {
-    "tensorflow": (
+    "PyDataset": (
+        "A keras.utils.PyDataset slices each batch from NumPy arrays on the host, in the shared "
+        "order; the backend copies it to the device inside the step."
+    ),
+    "tf.data": (
         "A tf.data pipeline gathers each batch from tensors held by TensorFlow, in the shared order, "
         "on its own threads with prefetching: TensorFlow's idiomatic feed. A PyDataset reaches "
         "TensorFlow through tf.data.Dataset.from_generator, one Python call per batch."
     ),
-    "jax": PYDATASET,
-    "torch": PYDATASET,
 }
 JIT_COMPILE = {"auto": "auto", "on": True, "off": False}
 
@@ -93,9 +90,9 @@ def tf_data_batches(images: np.ndarray, labels: np.ndarray, orders: list[np.ndar
     )
 
 
-def training_batches(engine: str, data: Prepared, batch_size: int):
-    """Every training batch of the run in the shared orders, in the backend's feed (DATA_PATHS)."""
-    feed = tf_data_batches if engine == "tensorflow" else EpochBatches
+def training_batches(adapter: Engine, data: Prepared, batch_size: int):
+    """Every training batch of the run in the shared orders, in the engine's feed (DATA_PATHS)."""
+    feed = {"tf.data": tf_data_batches, "PyDataset": EpochBatches}[adapter.keras_feed]
     return feed(data.x_train[..., None], data.y_train, data.epoch_orders, batch_size)
 
 
@@ -130,43 +127,23 @@ def with_augmentation(model: keras.Model) -> keras.Model:
     )
 
 
-def seed_everything(engine: str, seed: int) -> None:
-    """Seed Python's random, NumPy and the backend, as `keras.utils.set_random_seed` does.
-
-    That function also seeds TensorFlow wherever it is installed (for tf.data pipelines),
-    so it imports TensorFlow: 2.3 s on a 2-core CPU, in a JAX or torch run whose feed
-    never touches it. Off the TensorFlow backend the other seeds are set one by one.
-    Layers' unseeded SeedGenerators (Dropout's) draw their seeds from Python's random.
-    """
-    if engine == "tensorflow":
-        keras.utils.set_random_seed(seed)
-        return
-    random.seed(seed)
-    np.random.seed(seed)
-    if engine == "torch":
-        import torch
-
-        torch.manual_seed(seed)
-
-
-def configure(spec: JobSpec, framework: Framework) -> tuple[Callable, int, str]:
+def configure(spec: JobSpec, framework: Framework, adapter: Engine) -> tuple[Callable, int, str]:
     """Seed everything, set the float32 precision and the dtype policy; return the
     distribution's scope (keras-jax-dp) or a context that does nothing, and its device count."""
-    engine = keras.backend.backend()
-    seed_everything(engine, spec.seed)
-    precision = backends.set_precision(engine, spec.precision)
+    adapter.seed_keras(spec.seed)
+    setting = adapter.set_precision(spec.precision)
     if spec.precision == "bf16":
         # Variables in float32, computation in bfloat16: every layer built from here on.
         keras.config.set_dtype_policy("mixed_bfloat16")
-        precision += "; keras.config.set_dtype_policy('mixed_bfloat16')"
+        setting += "; keras.config.set_dtype_policy('mixed_bfloat16')"
     if spec.deterministic:
-        precision += "; " + backends.set_deterministic(engine)
+        setting += "; " + adapter.set_deterministic()
     if not framework.data_parallel:
-        return contextlib.nullcontext, 1, precision
+        return contextlib.nullcontext, 1, setting
     # keras.distribution exists on the JAX backend only. Every variable replicated on each
     # device, every batch split across them; model code and fit are unchanged.
     devices = keras.distribution.list_devices()
-    return keras.distribution.DataParallel(devices=devices).scope, len(devices), precision
+    return keras.distribution.DataParallel(devices=devices).scope, len(devices), setting
 
 
 def build(spec: JobSpec, model_spec: ModelSpec, distributed: Callable) -> tuple[keras.Model, float | None]:
@@ -179,8 +156,8 @@ def build(spec: JobSpec, model_spec: ModelSpec, distributed: Callable) -> tuple[
     if spec.initial_weights:
         state, reference = load_weights(Path(spec.initial_weights))
         state_to_keras(state, model)  # torch layout → Keras layout, see compare.porting.port_keras
-        # predict_on_batch compiles the whole forward pass once; an eager call on JAX compiles
-        # each operation apart: 1.8 s against 0.4 s for the transformer on a 2-core CPU.
+        # predict_on_batch compiles the whole forward pass once; an eager call on JAX would
+        # compile each operation apart, several times slower.
         logits = np.asarray(model.predict_on_batch(reference[REFERENCE_IMAGES][..., None]), dtype=np.float32)
         step0 = max_abs_diff(logits, reference[REFERENCE_LOGITS])
     if spec.regularization.l2:
@@ -189,17 +166,17 @@ def build(spec: JobSpec, model_spec: ModelSpec, distributed: Callable) -> tuple[
 
 
 def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framework, phases: Phases) -> Outcome:
-    engine = keras.backend.backend()
-    distributed, device_count, precision = configure(spec, framework)
+    adapter = engine(framework.engine)  # the catalog's engine, which KERAS_BACKEND named before import
+    distributed, device_count, precision_setting = configure(spec, framework, adapter)
     with phases.phase("build_and_weights"):
         model, step0 = build(spec, model_spec, distributed)
     fit_started = time.perf_counter()
     jit_compile = True if framework.keras_jit_compile else JIT_COMPILE[spec.jit_compile]
     # Keras on torch with jit_compile hands its steps to torch.compile: note its disk cache first.
-    disk_cache = backends.inductor_disk_cache() if engine == "torch" and jit_compile is True else None
+    disk_cache = TORCH.inductor_disk_cache() if adapter.runs_torch_compile(jit_compile) else None
     with distributed():
         trained, log, stopper = unless_unsupported(
-            lambda: fit(spec, data, model, jit_compile),
+            lambda: fit(spec, data, model, jit_compile, adapter),
             spec.precision,
             lambda: smallest_step_fp32(model_spec, spec, data.x_train[:2, ..., None], data.y_train[:2]),
         )
@@ -208,9 +185,9 @@ def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framewo
 
     x_test = data.x_test[..., None]
     return Outcome(
-        engine=engine,
+        engine=adapter.name,
         params=keras_param_counts(model),
-        reference_params=model_spec.keras_params,
+        reference_params=model_spec.params[framework.family.name],
         history=log.history,
         clock=log.clock,
         diverged_at_step=log.diverged_at_step,
@@ -222,16 +199,18 @@ def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framewo
         early_stopping=early_stopping,
         jit_compile=trained.jit_compile,
         compilation=(
-            backends.compilation_record("default", log.compiles.after_first_step, disk_cache)
-            if torch_jit(trained)
+            TORCH.compilation_record("default", log.compiles.after_first_step, disk_cache)
+            if adapter.runs_torch_compile(trained.jit_compile)
             else None
         ),
-        precision=precision,
-        data_path=DATA_PATHS[engine],
-        device={**backends.device_description(engine), "count": device_count},
-        peak_device_memory_mb=backends.peak_device_memory_mb(engine),
+        precision_setting=precision_setting,
+        data_path=DATA_PATHS[adapter.keras_feed],
+        device={**adapter.device_description(), "count": device_count},
+        peak_device_memory_mb=adapter.peak_device_memory_mb(),
         steps_without_waiting=(
-            partial(steps_without_waiting, trained, data, spec.batch_size) if not framework.data_parallel else None
+            partial(steps_without_waiting, trained, training_batches(adapter, data, spec.batch_size))
+            if not framework.data_parallel
+            else None
         ),
     )
 
@@ -277,29 +256,23 @@ def evaluate(model: keras.Model, data: Prepared, spec: JobSpec) -> dict:
     )
 
 
-def steps_without_waiting(trained: keras.Model, data: Prepared, batch_size: int, steps: int) -> float:
+def steps_without_waiting(trained: keras.Model, batches, steps: int) -> float:
     """The second clock: `steps` more training steps in one `fit` through the shared orders, with
     no callback reading a loss in between; seconds until fit returns (its logs on the host)."""
-    batches = training_batches(keras.backend.backend(), data, batch_size)
     started = time.perf_counter()
     trained.fit(batches, epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0)
     return time.perf_counter() - started
 
 
-def torch_jit(model: keras.Model) -> bool:
-    """Keras on torch with jit_compile: its trainer runs the steps through torch.compile."""
-    return keras.backend.backend() == "torch" and model.jit_compile is True
-
-
 def fit(
-    spec: JobSpec, data: Prepared, model: keras.Model, jit_compile: bool | str
+    spec: JobSpec, data: Prepared, model: keras.Model, jit_compile: bool | str, adapter: Engine
 ) -> tuple[keras.Model, TrainingLog, keras.callbacks.EarlyStopping | None]:
     """Compile and fit `model` (behind the augmentation, if any) over every epoch;
     returns the model that was trained, the epoch log and the early stopper."""
     regularization = spec.regularization
     trained = with_augmentation(model) if regularization.augment else model
     epochs, steps_per_epoch = len(data.epoch_orders), len(data.y_train) // spec.batch_size
-    batches = training_batches(keras.backend.backend(), data, spec.batch_size)
+    batches = training_batches(adapter, data, spec.batch_size)
     trained.compile(
         # Keras' Adam epsilon defaults to 1e-7, torch's to 1e-8: set explicitly.
         # Keras' weight_decay is decoupled (AdamW-like); torch's Adam couples it.
@@ -312,7 +285,7 @@ def fit(
         metrics=["accuracy"],
         jit_compile=jit_compile,
     )
-    compiles = CompileWatch(backends.dynamo_frames if torch_jit(trained) else None)
+    compiles = CompileWatch(TORCH.dynamo_frames if adapter.runs_torch_compile(trained.jit_compile) else None)
     log = TrainingLog(
         spec,
         lambda: evaluate(trained, data, spec),

@@ -74,9 +74,9 @@ class Outcome:
     final_test: dict  # {"loss", "accuracy"} of the weights the run ends with
     final_state: Callable[[], StateDict]  # those weights, in the neutral layout (compare.porting.weights)
     early_stopping: dict | None  # {"patience", "best_epoch", "stopped_epoch"} when it was on
-    jit_compile: object
+    jit_compile: bool | str  # what compile(jit_compile=...) resolved to, or whether torch.compile ran
     compilation: dict | None  # torch.compile's mode, graphs, graph breaks and recompiles, where it ran
-    precision: str
+    precision_setting: str  # how the chosen precision (JobSpec.precision) was set, in the engine's words
     data_path: str  # how a batch reaches the device
     device: dict
     peak_device_memory_mb: float | None

@@ -38,7 +38,7 @@ from compare.contract.progress import Reporter
 from compare.porting.params import torch_param_counts
 from compare.porting.port_torch import state_to_torch, torch_to_state
 from compare.porting.weights import REFERENCE_IMAGES, REFERENCE_LOGITS, load_weights, max_abs_diff
-from compare.run import backends
+from compare.run.engines import TORCH
 from compare.run.runner_contract import Outcome, Prepared, TrainingLog, model_arguments, unless_unsupported
 from compare.run.timing import CompileWatch, Phases
 from compare.run.torch_recipes import l2_penalty
@@ -122,10 +122,10 @@ def configure(spec: JobSpec, framework: Framework) -> tuple[Placement, str]:
     random.seed(spec.seed)
     np.random.seed(spec.seed)
     torch.manual_seed(spec.seed + place.rank)  # also seeds every CUDA device; each process its own dropout masks
-    precision = backends.set_precision("torch", spec.precision)
+    setting = TORCH.set_precision(spec.precision)
     if spec.deterministic:
-        precision += "; " + backends.set_deterministic("torch")
-    return place, precision
+        setting += "; " + TORCH.set_deterministic()
+    return place, setting
 
 
 def build(spec: JobSpec, model_spec: ModelSpec, place: Placement) -> tuple[torch.nn.Module, float | None]:
@@ -151,8 +151,8 @@ def step_module(model: torch.nn.Module, spec: JobSpec, framework: Framework, pla
 
 
 def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framework, phases: Phases) -> Outcome:
-    place, precision = configure(spec, framework)
-    disk_cache = backends.inductor_disk_cache() if framework.torch_compile else None  # before anything compiles
+    place, precision_setting = configure(spec, framework)
+    disk_cache = TORCH.inductor_disk_cache() if framework.torch_compile else None  # before anything compiles
     with phases.phase("build_and_weights"):
         model, step0 = build(spec, model_spec, place)
         step_model = step_module(model, spec, framework, place)
@@ -160,7 +160,7 @@ def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framewo
         images = {split: images_nchw(getattr(data, f"x_{split}")).to(place.device) for split in SPLITS}
         labels = {split: torch.from_numpy(getattr(data, f"y_{split}")).to(place.device) for split in SPLITS}
     fit_started = time.perf_counter()
-    compiles = CompileWatch(backends.dynamo_frames if framework.torch_compile else None)
+    compiles = CompileWatch(TORCH.dynamo_frames if framework.torch_compile else None)
     log, stopper, loop = unless_unsupported(
         lambda: fit(spec, data, images, labels, model, step_model, place, compiles),
         spec.precision,
@@ -177,7 +177,7 @@ def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framewo
     return Outcome(
         engine="torch",
         params=torch_param_counts(model),
-        reference_params=model_spec.torch_params,
+        reference_params=model_spec.params[framework.family.name],
         history=log.history,
         clock=log.clock,
         diverged_at_step=log.diverged_at_step,
@@ -188,14 +188,14 @@ def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framewo
         early_stopping=early_stopping,
         jit_compile=framework.torch_compile,
         compilation=(
-            backends.compilation_record(spec.compile_mode, log.compiles.after_first_step, disk_cache)
+            TORCH.compilation_record(spec.compile_mode, log.compiles.after_first_step, disk_cache)
             if framework.torch_compile
             else None
         ),
-        precision=precision,
+        precision_setting=precision_setting,
         data_path=DATA_PATH,
-        device={**backends.device_description("torch"), "count": place.world},
-        peak_device_memory_mb=backends.peak_device_memory_mb("torch"),
+        device={**TORCH.device_description(), "count": place.world},
+        peak_device_memory_mb=TORCH.peak_device_memory_mb(),
         # Data parallel: every process would have to take these steps; only the first reports.
         steps_without_waiting=(
             partial(steps_without_waiting, loop, data.epoch_orders, images["train"], labels["train"])

@@ -10,6 +10,7 @@ writes RESULT.json, also when the run fails, so the reason is never lost.
 
 from __future__ import annotations
 
+import importlib
 import os
 import resource
 import sys
@@ -21,7 +22,7 @@ import numpy as np
 from compare.catalog.frameworks import FRAMEWORKS
 from compare.catalog.registry import MODELS
 from compare.contract.job import JobSpec
-from compare.contract.results import write_json_atomic
+from compare.contract.results import RunStatus, write_json_atomic
 from compare.data.datasets import unit_interval
 from compare.porting.weights import save_weights
 from compare.run.runner_contract import Outcome, Prepared, Unsupported, time_to_target
@@ -81,7 +82,7 @@ def record(outcome: Outcome, spec: JobSpec, prepared: Prepared, phases: Phases) 
         with phases.phase("second_clock"):
             timing |= second_clock(outcome.steps_without_waiting, timing["step_time_ms_median"], available)
     return {
-        "status": "ok" if outcome.diverged_at_step is None else "diverged",
+        "status": RunStatus.OK if outcome.diverged_at_step is None else RunStatus.DIVERGED,
         "diverged_at_step": outcome.diverged_at_step,
         "initial_weights": "shared" if spec.initial_weights else "own",
         "step0_max_abs_logit_diff": outcome.step0_max_abs_logit_diff,
@@ -105,7 +106,7 @@ def record(outcome: Outcome, spec: JobSpec, prepared: Prepared, phases: Phases) 
         "settings": {
             "engine": outcome.engine,
             "jit_compile": outcome.jit_compile,
-            "precision": outcome.precision,
+            "precision": outcome.precision_setting,
             "data_path": outcome.data_path,
             "compilation": outcome.compilation,
         },
@@ -135,10 +136,7 @@ def run(spec: JobSpec) -> dict:
     with phases.phase("data"):
         prepared = prepare(spec)
     with phases.phase("imports"):  # the framework itself, and everything the runner needs
-        if framework.family == "keras":
-            from compare.run import keras_runner as runner
-        else:
-            from compare.run import torch_runner as runner
+        runner = importlib.import_module(framework.family.runner)
     outcome = runner.run(spec, prepared, model_spec, framework, phases)
     if not is_first_process():
         return {}  # the first process reports for all of them
@@ -155,14 +153,14 @@ def main(argv: list[str]) -> int:
         result.update(run(spec))
         code = 0
     except ModuleNotFoundError as error:
-        result.update(status="not_installed", error={"reason": f"{error}"})
+        result.update(status=RunStatus.NOT_INSTALLED, error={"reason": f"{error}"})
         code = 3
     except Unsupported as error:  # the machine lacks a kernel: recorded with the framework's reason
-        result.update(status="unsupported", error={"reason": f"{error}"})
+        result.update(status=RunStatus.UNSUPPORTED, error={"reason": f"{error}"})
         code = 4
     except Exception as error:  # recorded, never fatal to the other runs
         result.update(
-            status="failed",
+            status=RunStatus.FAILED,
             error={
                 "reason": f"{type(error).__name__}: {error}",
                 "traceback": traceback.format_exc()[-TRACEBACK_TAIL_CHARS:],
@@ -171,10 +169,10 @@ def main(argv: list[str]) -> int:
         code = 1
     if is_first_process():
         write_json_atomic(result_path, result)
-    if code == 0 and spec.devices > 1 and FRAMEWORKS[spec.framework].family == "torch":
-        from compare.run.torch_runner import leave_together
-
-        leave_together()  # a failed process exits at once instead: torchrun then stops the others
+    family = FRAMEWORKS[spec.framework].family
+    if code == 0 and spec.devices > 1 and family.process_per_device:
+        # A failed process exits at once instead: torchrun then stops the others.
+        importlib.import_module(family.runner).leave_together()
     return code
 
 

@@ -10,7 +10,7 @@ import keras_models
 import torch_models
 from compare.catalog.registry import MODELS
 from compare.porting.params import keras_param_counts
-from tests.cases import INVALID_ARGS, TRAINING_STEPS
+from tests.cases import INVALID_ARGS
 
 
 def to_nhwc(images: np.ndarray) -> np.ndarray:
@@ -37,7 +37,7 @@ def test_output_shape_and_dtype(name):
 @pytest.mark.parametrize("name", MODELS)
 def test_parameter_counts(name):
     model = build(name)
-    trainable, non_trainable = MODELS[name].keras_params
+    trainable, non_trainable = MODELS[name].params["keras"]
     assert keras_param_counts(model) == (trainable, non_trainable)
     assert model.count_params() == trainable + non_trainable  # includes BN moving stats
 
@@ -92,7 +92,7 @@ def test_a_few_steps_lower_the_loss(name, sample_batch):
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     x, y = to_nhwc(images), labels.astype("int64")
-    losses = [float(model.train_on_batch(x, y)) for _ in range(TRAINING_STEPS[name])]
+    losses = [float(model.train_on_batch(x, y)) for _ in range(MODELS[name].fit_steps)]
     # Same bound and reason as the torch twin's test (tests/cases.py).
     assert losses[-1] < 0.7 * losses[0], losses
 

@@ -1,0 +1,222 @@
+"""What differs per compute engine (TensorFlow, JAX, torch) and is not a model: one
+adapter per engine, with the same methods. A framework's catalog entry names its engine
+(compare.catalog.frameworks); `engine(name)` hands out the adapter, once per run.
+
+Each adapter imports its engine inside its methods, so a child imports only its own.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+
+class Engine:
+    """The methods every engine answers. TF32's defaults differ: TensorFlow and JAX use
+    it on Ampere+ GPUs unless told otherwise; torch's matmuls do not (its cuDNN
+    convolutions do). bf16 keeps the float32 work that remains (what autocast or the
+    policy leave in float32) in full precision; the bf16 compute itself is the runner's."""
+
+    name: ClassVar[str]
+    keras_feed: ClassVar[str] = "PyDataset"  # how Keras trains best on it (compare.run.keras_runner.FEEDS)
+
+    def set_precision(self, precision: str) -> str:
+        """Set how float32 work computes ("fp32", "tf32" or "bf16", see
+        compare.catalog.frameworks.PRECISIONS); return the setting as results record it."""
+        return f"{precision}: {self.set_tf32(precision == 'tf32')}"
+
+    def set_tf32(self, enabled: bool) -> str:
+        raise NotImplementedError
+
+    def set_deterministic(self) -> str:
+        """Ask for deterministic kernels (variables needed before import come from the
+        orchestrator). Returns what was set."""
+        raise NotImplementedError
+
+    def device_description(self) -> dict:
+        """The device the engine computes on, by its own account."""
+        raise NotImplementedError
+
+    def peak_device_memory_mb(self) -> float | None:
+        """Peak bytes held by the engine's GPU allocator, in MiB; None on the CPU."""
+        raise NotImplementedError
+
+    def seed_keras(self, seed: int) -> None:
+        """Seed what a Keras run on this engine draws from: Python's random (Keras' unseeded
+        SeedGenerators, Dropout's among them, draw their seeds from it) and NumPy."""
+        random.seed(seed)
+        np.random.seed(seed)
+
+    def runs_torch_compile(self, keras_jit_compile: bool | str) -> bool:
+        """Whether Keras' train step on this engine goes through torch.compile."""
+        return False
+
+
+class TensorFlow(Engine):
+    name = "tensorflow"
+    keras_feed = "tf.data"
+
+    def set_tf32(self, enabled: bool) -> str:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_tensor_float_32_execution(enabled)
+        return f"tf.config.experimental.enable_tensor_float_32_execution({enabled})"
+
+    def set_deterministic(self) -> str:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+        return "tf.config.experimental.enable_op_determinism()"
+
+    def device_description(self) -> dict:
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        if not gpus:
+            return {"kind": "cpu", "name": "CPU"}
+        details = tf.config.experimental.get_device_details(gpus[0])
+        return {
+            "kind": "gpu",
+            "name": details.get("device_name", gpus[0].name),
+            "cuda": tf.sysconfig.get_build_info().get("cuda_version"),
+        }
+
+    def peak_device_memory_mb(self) -> float | None:
+        import tensorflow as tf
+
+        if not tf.config.list_physical_devices("GPU"):
+            return None
+        return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
+
+    def seed_keras(self, seed: int) -> None:
+        import keras
+
+        keras.utils.set_random_seed(seed)  # also seeds TensorFlow itself, for tf.data
+
+
+class Jax(Engine):
+    name = "jax"
+
+    def set_tf32(self, enabled: bool) -> str:
+        import jax
+
+        matmul = "tensorfloat32" if enabled else "highest"
+        jax.config.update("jax_default_matmul_precision", matmul)
+        return f"jax_default_matmul_precision={matmul!r}"
+
+    def set_deterministic(self) -> str:
+        return "XLA_FLAGS=--xla_gpu_deterministic_ops=true"  # set by the orchestrator before import
+
+    def device_description(self) -> dict:
+        import jax
+
+        device = jax.devices()[0]
+        kind = "gpu" if device.platform == "gpu" else "cpu"
+        return {"kind": kind, "name": device.device_kind, "platform": device.platform}
+
+    def peak_device_memory_mb(self) -> float | None:
+        import jax
+
+        device = jax.devices()[0]
+        if device.platform != "gpu":
+            return None
+        return (device.memory_stats() or {}).get("peak_bytes_in_use", 0) / 2**20
+
+
+class Torch(Engine):
+    name = "torch"
+
+    def set_tf32(self, enabled: bool) -> str:
+        import torch
+
+        torch.backends.cuda.matmul.allow_tf32 = enabled
+        torch.backends.cudnn.allow_tf32 = enabled
+        return f"torch.backends.cuda.matmul.allow_tf32={enabled}, torch.backends.cudnn.allow_tf32={enabled}"
+
+    def set_deterministic(self) -> str:
+        import torch
+
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+        return "torch.use_deterministic_algorithms(True), cudnn.benchmark=False"
+
+    def device_description(self) -> dict:
+        import torch
+
+        if torch.cuda.is_available():
+            return {"kind": "gpu", "name": torch.cuda.get_device_name(0), "cuda": torch.version.cuda}
+        return {"kind": "cpu", "name": "CPU", "threads": torch.get_num_threads()}
+
+    def peak_device_memory_mb(self) -> float | None:
+        import torch
+
+        if not torch.cuda.is_available():
+            return None
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated() / 2**20
+
+    def seed_keras(self, seed: int) -> None:
+        import torch
+
+        super().seed_keras(seed)
+        torch.manual_seed(seed)  # Keras' torch backend draws its initializers from torch
+
+    def runs_torch_compile(self, keras_jit_compile: bool | str) -> bool:
+        return keras_jit_compile is True
+
+    # torch.compile's own records, for the torch runner and for Keras' jit on torch.
+
+    def dynamo_frames(self) -> int:
+        """Frames torch.compile (Dynamo) has compiled in this process so far, recompilations included."""
+        from torch._dynamo.utils import counters
+
+        return counters["frames"]["ok"]
+
+    def inductor_disk_cache(self) -> dict:
+        """torch.compile's on-disk cache of compiled kernels (TORCHINDUCTOR_CACHE_DIR): where it
+        is and how many files it holds now."""
+        from torch._inductor.runtime.cache_dir_utils import cache_dir
+
+        path = Path(cache_dir())
+        return {"dir": str(path), "files": sum(1 for item in path.rglob("*") if item.is_file()) if path.is_dir() else 0}
+
+    def disk_cache_state(self, at_start: dict) -> dict:
+        """The disk cache as this run found it and what the run added: "empty" (nothing there),
+        "cold" (the run compiled kernels the cache lacked) or "warm" (it found every one)."""
+        written = self.inductor_disk_cache()["files"] - at_start["files"]
+        state = "empty" if at_start["files"] == 0 else ("cold" if written > 0 else "warm")
+        return {**at_start, "files_written": written, "state": state}
+
+    def compilation_record(self, mode: str, recompiles: int, disk_cache_at_start: dict) -> dict:
+        """What torch.compile did in this process: its mode, the graphs it made, the graph
+        breaks (each splits a function into more graphs, with Python between them), the
+        recompilations after the first training step, and its disk cache: as the run began,
+        and what the run wrote to it."""
+        from torch._dynamo.utils import counters
+
+        return {
+            "compiler": "torch.compile",
+            "mode": mode,
+            "disk_cache_at_start": self.disk_cache_state(disk_cache_at_start),
+            "frames_compiled": counters["frames"]["ok"],
+            "graphs": counters["stats"]["unique_graphs"],
+            "graph_breaks": sum(counters["graph_break"].values()),
+            "recompiles_after_first_step": recompiles,
+        }
+
+
+TORCH = Torch()  # also what torch.compile's records come from, in both families
+ENGINES: dict[str, Engine] = {adapter.name: adapter for adapter in (TensorFlow(), Jax(), TORCH)}
+
+
+def engine(name: str) -> Engine:
+    """The adapter of engine `name`; an engine without one is an error that names it."""
+    try:
+        return ENGINES[name]
+    except KeyError:
+        raise ValueError(
+            f"no engine adapter for {name!r} (adapters: {', '.join(ENGINES)}); add one to compare/run/engines.py"
+        ) from None

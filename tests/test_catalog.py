@@ -1,0 +1,34 @@
+"""A model is its twin files and its catalog entry: a test-only fifth model, registered from
+outside the project, goes through a smoke comparison and the parity checks with no other edit."""
+
+import pytest
+
+from compare.catalog.registry import EXTRA_MODELS, MODELS, ModelSpec, register
+from compare.contract.results import load_results
+from compare.run.engines import engine
+from tests.command import smoke_cli
+
+
+def test_a_registered_model_trains_and_passes_the_parity_checks(tmp_path, monkeypatch):
+    monkeypatch.setenv(EXTRA_MODELS, "tests.tiny_model")  # the parent and every child see it
+    out = tmp_path / "out"
+    result = smoke_cli("tiny", "torch,keras-torch", "--out", str(out))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    document = load_results(out)
+    for run in document["runs"]:
+        assert run["status"] == "ok" and run["model"] == "tiny", run.get("error")
+        assert run["model_info"]["trainable_params"] == 7_850
+        assert run["step0_max_abs_logit_diff"] <= 1e-4  # the shared weights, ported into Keras
+    parity = document["checks"]["torch"]["parity"]["tiny"]
+    assert parity["inference"]["passed"] and parity["training"]["passed"]
+
+
+def test_a_name_taken_already_is_refused():
+    with pytest.raises(ValueError, match="a model named 'mlp' is in the catalog already"):
+        register(ModelSpec("mlp", "mlp", "MLP", {}, has_dropout=False, has_batch_norm=False, fit_steps=1))
+    assert MODELS["mlp"].has_dropout  # the built-in is untouched
+
+
+def test_an_engine_without_an_adapter_is_named():
+    with pytest.raises(ValueError, match=r"no engine adapter for 'mxnet' \(adapters: tensorflow, jax, torch\)"):
+        engine("mxnet")
