@@ -5,7 +5,7 @@ on TensorFlow, a tf.data pipeline.
                                     [--models mlp,resnet_v2] [--batch-size 128] [--steps 100]
                                     [--repeats 5]
 
-The harness trains each backend from one feed (compare.run.keras_runner.DATA_PATHS):
+The harness trains each backend from the feed its engine adapter names (Engine.keras_feed):
 a PyDataset (EpochBatches) or a tf.data pipeline (tf_data_batches), both serving the
 shared per-epoch order within one `fit`. Arrays are the reference: Keras slices them
 in their stored order, which the shared orders could only get from a copy of the
@@ -43,19 +43,18 @@ def feed_ms_per_step(model_name: str, feed_names: list[str], batch_size: int, st
     import numpy as np
 
     from compare.catalog.registry import MODELS
-    from compare.run.keras_runner import EpochBatches, tf_data_batches
+    from compare.run.keras_runner import FEEDS
 
     rng = np.random.default_rng(0)
     images = rng.random((steps * batch_size, 28, 28, 1), dtype=np.float32)
     labels = rng.integers(0, 10, steps * batch_size)
-    make = {"PyDataset": EpochBatches, "tf.data": tf_data_batches}
 
     def one_epoch(model: keras.Model, feed: str) -> float:
         started = time.perf_counter()
         if feed == "arrays":
             model.fit(images, labels, batch_size=batch_size, shuffle=False, epochs=1, verbose=0)
         else:
-            batches = make[feed](images, labels, [rng.permutation(len(labels))], batch_size)  # a shared order
+            batches = FEEDS[feed](images, labels, [rng.permutation(len(labels))], batch_size)  # a shared order
             model.fit(batches, epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0)
         return (time.perf_counter() - started) / steps * 1e3
 

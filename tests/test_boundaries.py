@@ -141,12 +141,13 @@ def test_planning_a_comparison_imports_no_framework(tmp_path):
 
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_a_keras_run_off_tensorflow_seeds_without_importing_it(backend):
-    """keras.utils.set_random_seed would import TensorFlow (2.3 s) wherever it is installed;
-    the Keras runner's seeding seeds Python's random all the same."""
+    """keras.utils.set_random_seed would import TensorFlow wherever it is installed; the
+    engine adapters' Keras seeding seeds Python's random all the same."""
     script = (
         "import random, sys\n"
-        "from compare.run.keras_runner import seed_everything\n"
-        f"seed_everything({backend!r}, 7)\n"
+        "import compare.run.keras_runner\n"
+        "from compare.run.engines import engine\n"
+        f"engine({backend!r}).seed_keras(7)\n"
         "print(random.random(), 'tensorflow' in sys.modules)\n"
     )
     env = {**os.environ, "KERAS_BACKEND": backend}

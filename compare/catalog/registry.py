@@ -324,4 +324,10 @@ PRESETS: dict[str, Preset] = {
 # a comparison inherit the variable, so they find the same catalog.
 EXTRA_MODELS = "KERAS_TORCH_COMPARE_MODELS"
 for extra in filter(None, (name.strip() for name in os.environ.get(EXTRA_MODELS, "").split(","))):
-    importlib.import_module(extra)
+    try:
+        importlib.import_module(extra)
+    except ImportError as error:
+        raise ImportError(
+            f"{EXTRA_MODELS} names {extra!r}, which cannot be imported from {Path.cwd()} ({error}); "
+            f"name a module on the Python path, or unset {EXTRA_MODELS}"
+        ) from error

@@ -90,10 +90,12 @@ def tf_data_batches(images: np.ndarray, labels: np.ndarray, orders: list[np.ndar
     )
 
 
+FEEDS = {"PyDataset": EpochBatches, "tf.data": tf_data_batches}  # each engine names one (Engine.keras_feed)
+
+
 def training_batches(adapter: Engine, data: Prepared, batch_size: int):
     """Every training batch of the run in the shared orders, in the engine's feed (DATA_PATHS)."""
-    feed = {"tf.data": tf_data_batches, "PyDataset": EpochBatches}[adapter.keras_feed]
-    return feed(data.x_train[..., None], data.y_train, data.epoch_orders, batch_size)
+    return FEEDS[adapter.keras_feed](data.x_train[..., None], data.y_train, data.epoch_orders, batch_size)
 
 
 class EpochLog(keras.callbacks.Callback):

@@ -8,6 +8,7 @@ import pytest
 from compare.catalog.registry import AS_BUILT, Regularization
 from compare.contract.job import JobSpec
 from compare.run import keras_runner
+from compare.run.engines import engine
 from compare.run.keras_runner import training_batches
 from compare.run.runner_contract import Prepared
 
@@ -48,7 +49,7 @@ class RowRecorder(keras.Model):
 
 def test_the_feed_holds_every_epochs_batches_in_the_shared_order():
     data = shared_data()
-    feed = training_batches(keras.backend.backend(), data, BATCH_SIZE)
+    feed = training_batches(engine(keras.backend.backend()), data, BATCH_SIZE)
     if isinstance(feed, keras.utils.PyDataset):
         batches = [feed[i] for i in range(len(feed))]
     else:  # a tf.data.Dataset
@@ -88,6 +89,6 @@ def eager_steps():
 def test_the_runners_fit_trains_on_the_shared_order_epoch_after_epoch(eager_steps):
     data = shared_data()
     model = RowRecorder()
-    keras_runner.fit(job(data), data, model, jit_compile=False)
+    keras_runner.fit(job(data), data, model, jit_compile=False, adapter=engine(keras.backend.backend()))
     for seen, rows in zip(model.rows_seen, expected_rows(data), strict=True):
         np.testing.assert_array_equal(seen, rows)

@@ -6,8 +6,7 @@ from torch import nn
 class TinyNet(nn.Module):
     def __init__(self, num_classes: int = 10):
         super().__init__()
-        self.flatten = nn.Flatten()
         self.head = nn.Linear(28 * 28, num_classes)
 
-    def forward(self, x):
-        return self.head(self.flatten(x))  # (B, 1, 28, 28) → (B, 784) → (B, 10)
+    def forward(self, images):
+        return self.head(images.flatten(1))  # (B, 1, 28, 28) → (B, 784) → (B, 10)
