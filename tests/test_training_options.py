@@ -114,18 +114,6 @@ def smoke_comparison(out: Path, *arguments: str) -> dict:
     return load_results(out)
 
 
-def test_bf16_trains_in_every_family(tmp_path):
-    document = smoke_comparison(
-        tmp_path, "--models", "transformer", "--frameworks", "torch,keras-torch", "--precision", "bf16"
-    )
-    assert document["settings"]["precision"] == "bf16"
-    precision = {run["framework"]: run["settings"]["precision"] for run in document["runs"]}
-    assert "mixed_bfloat16" in precision["keras-torch"] and precision["torch"].startswith("bf16")
-    # 8 steps from the same weights on the same batches: bf16 rounding, not a broken model.
-    # Chance is 10%; both learn (measured 25-29%), so neither is stuck or diverged.
-    assert all(run["final_test_accuracy"] > 0.15 for run in document["runs"])
-
-
 def test_compiled_runs_record_what_torch_compile_did(tmp_path):
     document = smoke_comparison(
         tmp_path,
@@ -145,6 +133,11 @@ def test_compiled_runs_record_what_torch_compile_did(tmp_path):
     # MLP compiled 69 frames with graph breaks, 10 of them after the first step.
     assert compiled["torch-compile"]["recompiles_after_first_step"] == 0, compiled
     assert isinstance(compiled["keras-torch-jit"]["recompiles_after_first_step"], int)
+    # The disk cache as each compiled run found it, and what it wrote there.
+    for record in compiled.values():
+        cache = record["disk_cache_at_start"]
+        assert cache["state"] in ("empty", "cold", "warm") and cache["files_written"] >= 0
+        assert (cache["state"] == "warm") == (cache["files"] > 0 and cache["files_written"] == 0)
     assert "## What torch.compile did" in (tmp_path / "report.md").read_text()
 
 
