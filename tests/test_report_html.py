@@ -68,3 +68,13 @@ def test_text_in_angle_brackets_is_shown_not_parsed(example):
     failed = {**example["runs"][0], "status": "failed", "error": {"reason": "ValueError: <script>x</script> & co"}}
     page = render_html({**example, "runs": [*example["runs"], failed]}, [])
     assert "&lt;script&gt;x&lt;/script&gt; &amp; co" in page and "<script>" not in page
+
+
+def test_results_written_before_repeats_still_render(tmp_path):
+    """The committed H200 run is schema 4: single runs, no repeat, no aggregates."""
+    document = load_results(EXAMPLE.parent / "results" / "h200-2026-11-27")
+    assert document["schema_version"] == 4 and "aggregates" not in document
+    markdown = render_markdown(document, [])
+    assert "these rankings rank single runs" in markdown and "## Repeated runs" not in markdown
+    assert "| mlp | torch | ok |" in markdown  # no repeat number on single runs
+    assert leftovers(render_html(document, [])) == []

@@ -15,8 +15,6 @@ from pathlib import Path
 
 from compare.catalog.frameworks import KERAS, TORCH, Family
 
-ROOT = Path(__file__).resolve().parents[2]  # the project: keras_models/ and torch_models/ beside compare/
-
 
 @dataclass(frozen=True)
 class Budget:
@@ -89,10 +87,6 @@ class ModelSpec:
         """The model's class in `family`, imported on demand."""
         package = self.packages.get(family.name, family.models)
         return getattr(importlib.import_module(f"{package}.{self.module}"), self.class_name)
-
-    def source(self, family: Family) -> Path:
-        """The twin's file, for the code-size table."""
-        return ROOT / family.models / f"{self.module}.py"
 
     def keras_class(self) -> type:
         return self.twin(KERAS)

@@ -19,6 +19,7 @@ from compare.data.datasets import load_sample, unit_interval
 from compare.lessons.difference import Difference, difference
 from compare.lessons.parity import nchw, to_numpy, twins
 from compare.porting.weights import max_abs_diff
+from compare.run.engines import engine
 from compare.run.keras_recipes import learning_rate
 from compare.run.runner_contract import Unsupported, unless_unsupported
 
@@ -371,25 +372,12 @@ def compile_and_precision_defaults() -> dict:
     model.compile(optimizer="adam", loss="mse")  # jit_compile="auto"
     model.build((None, 3))
     backend = keras.backend.backend()
-    measured = {
+    return {
         "keras_backend": backend,
         "keras_fit_jit_compile_auto": bool(model.jit_compile),
         "torch_matmul_allow_tf32_default": torch.backends.cuda.matmul.allow_tf32,
-        "backend_float32_matmuls": "the torch backend's are torch's",
+        **engine(backend).float32_matmul_default(),
     }
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        enabled = tf.config.experimental.tensor_float_32_execution_enabled()
-        measured["tensorflow_tf32_enabled_default"] = enabled
-        measured["backend_float32_matmuls"] = f"TensorFlow's TF32: {enabled}"
-    if backend == "jax":
-        import jax
-
-        precision = str(jax.config.jax_default_matmul_precision)
-        measured["jax_default_matmul_precision"] = precision
-        measured["backend_float32_matmuls"] = f"JAX's default matmul precision: {precision} (TF32 on Ampere+ GPUs)"
-    return measured
 
 
 # ---- Schedules and precision: what the same setting does step by step. ----

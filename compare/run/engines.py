@@ -54,6 +54,11 @@ class Engine:
         """Whether Keras' train step on this engine goes through torch.compile."""
         return False
 
+    def float32_matmul_default(self) -> dict:
+        """How this engine computes float32 matmuls before anyone sets it, as measured now:
+        `backend_float32_matmuls` says it in words (the framework-differences lesson)."""
+        raise NotImplementedError
+
 
 class TensorFlow(Engine):
     name = "tensorflow"
@@ -96,6 +101,12 @@ class TensorFlow(Engine):
 
         keras.utils.set_random_seed(seed)  # also seeds TensorFlow itself, for tf.data
 
+    def float32_matmul_default(self) -> dict:
+        import tensorflow as tf
+
+        enabled = tf.config.experimental.tensor_float_32_execution_enabled()
+        return {"tensorflow_tf32_enabled_default": enabled, "backend_float32_matmuls": f"TensorFlow's TF32: {enabled}"}
+
 
 class Jax(Engine):
     name = "jax"
@@ -124,6 +135,13 @@ class Jax(Engine):
         if device.platform != "gpu":
             return None
         return (device.memory_stats() or {}).get("peak_bytes_in_use", 0) / 2**20
+
+    def float32_matmul_default(self) -> dict:
+        import jax
+
+        precision = str(jax.config.jax_default_matmul_precision)
+        words = f"JAX's default matmul precision: {precision} (TF32 on Ampere+ GPUs)"
+        return {"jax_default_matmul_precision": precision, "backend_float32_matmuls": words}
 
 
 class Torch(Engine):
@@ -166,6 +184,9 @@ class Torch(Engine):
 
     def runs_torch_compile(self, keras_jit_compile: bool | str) -> bool:
         return keras_jit_compile is True
+
+    def float32_matmul_default(self) -> dict:
+        return {"backend_float32_matmuls": "the torch backend's are torch's"}
 
     # torch.compile's own records, for the torch runner and for Keras' jit on torch.
 
