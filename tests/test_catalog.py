@@ -1,10 +1,16 @@
 """A model is its twin files and its catalog entry: a test-only fifth model, registered from
 outside the project, goes through a smoke comparison and the parity checks with no other edit."""
 
+import dataclasses
+import json
+from dataclasses import fields
+
 import pytest
 
 from compare.catalog.registry import EXTRA_MODELS, MODELS, ModelSpec, register
-from compare.contract.results import load_results
+from compare.contract.job import RunSettings
+from compare.contract.results import SCHEMA_PATH, load_results
+from compare.harness import cli, orchestrator
 from compare.run.engines import engine
 from tests.command import smoke_cli
 
@@ -32,3 +38,18 @@ def test_a_name_taken_already_is_refused():
 def test_an_engine_without_an_adapter_is_named():
     with pytest.raises(ValueError, match=r"no engine adapter for 'mxnet' \(adapters: tensorflow, jax, torch\)"):
         engine("mxnet")
+
+
+def test_every_run_setting_is_recorded_resumed_and_documented(tmp_path):
+    """RunSettings lists the settings once; the results record, --resume's check and the
+    schema follow it, so a new setting cannot be recorded without being documented."""
+    schema = json.loads(SCHEMA_PATH.read_text())["properties"]["settings"]["properties"]
+    plan = cli.make_plan(cli.run_parser().parse_args(["--out", str(tmp_path), "--seed", "5", "--deterministic"]))
+    record = orchestrator.settings_record(plan)
+    for setting in fields(RunSettings):
+        assert setting.name in schema, f"results.schema.json does not describe settings.{setting.name}"
+        assert record[setting.name] == getattr(plan.settings, setting.name)
+        changed = dataclasses.replace(plan, settings=dataclasses.replace(plan.settings, **{setting.name: None}))
+        with pytest.raises(ValueError, match=f"different {setting.name}"):
+            orchestrator.resumable(changed, {"settings": record})
+    assert plan.settings.seed == 5 and plan.settings.deterministic is True  # filled from the flags of those names

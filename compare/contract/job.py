@@ -14,8 +14,24 @@ from pathlib import Path
 from compare.catalog.registry import Regularization
 
 
-@dataclass(frozen=True)
-class JobSpec:
+@dataclass(frozen=True, kw_only=True)
+class RunSettings:
+    """The settings a comparison's runs share and their results depend on, listed once: the
+    results' settings record, --resume's check, the job and the schema derive from these fields,
+    and the command line fills them from its flags of the same names."""
+
+    device: str  # "cpu" or "gpu"
+    jit_compile: str  # Keras' compile(jit_compile=...): "auto", "on" or "off"
+    precision: str  # one of compare.catalog.frameworks.PRECISIONS
+    compile_mode: str = "default"  # torch.compile's mode for torch-compile
+    until_target: bool = False  # stop after the first epoch that reaches the target
+    seed: int = 0  # a comparison's repeat i runs from seed + i; in a job, the run's own seed
+    deterministic: bool = False
+    dp_devices: int = 2  # devices the data-parallel frameworks spread over
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobSpec(RunSettings):
     model: str  # a key of compare.catalog.registry.MODELS
     framework: str  # a key of compare.catalog.frameworks.FRAMEWORKS
     devices: int  # more than one for the data-parallel frameworks
@@ -30,14 +46,7 @@ class JobSpec:
     schedule: str  # one of compare.catalog.registry.SCHEDULES
     train_samples: int | None  # None: every training image
     test_samples: int | None  # None: every test image
-    seed: int
-    device: str  # "cpu" or "gpu"
-    jit_compile: str  # Keras' compile(jit_compile=...): "auto", "on" or "off"
-    precision: str  # one of compare.catalog.frameworks.PRECISIONS
-    compile_mode: str  # torch.compile's mode for torch-compile
     target_accuracy: float | None  # the model's target in this comparison, if any
-    until_target: bool  # stop after the first epoch that reaches the target
-    deterministic: bool
     adam_epsilon: float
     warmup_steps: int  # steps after the first left out of the steady state
     latency_repeats: int

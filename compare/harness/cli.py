@@ -25,6 +25,7 @@ from pathlib import Path
 
 from compare.catalog.frameworks import COMPILE_MODES, FRAMEWORKS, PRECISIONS, default_frameworks, keras_backends
 from compare.catalog.registry import MODELS, PRESETS, SCHEDULES, VALIDATION_FRACTION, Budget, Regularization
+from compare.contract.job import RunSettings
 from compare.contract.results import ResultsError, load_results
 from compare.data.datasets import SOURCES, DataError, load_dataset
 from compare.harness.environment import environment_record, nvidia_gpus
@@ -360,6 +361,11 @@ def precision(args: argparse.Namespace) -> str:
     return "tf32" if args.tf32 == "on" else "fp32"
 
 
+def run_settings(args: argparse.Namespace, resolved: dict) -> RunSettings:
+    """Each setting from its flag of the same name, or as `resolved` has it."""
+    return RunSettings(**{f.name: resolved.get(f.name, getattr(args, f.name)) for f in dataclasses.fields(RunSettings)})
+
+
 def make_plan(args: argparse.Namespace):
     from compare.harness.orchestrator import Plan
 
@@ -398,6 +404,7 @@ def make_plan(args: argparse.Namespace):
     dp_devices = resolve_dp_devices(args.dp_devices, device)
     if any(FRAMEWORKS[f].data_parallel for f in frameworks):
         check_divisible_batches(budgets, models, dp_devices)
+    resolved = {"device": device, "precision": precision(args), "dp_devices": dp_devices}
     return Plan(
         preset=preset,
         budgets=budgets,
@@ -406,19 +413,12 @@ def make_plan(args: argparse.Namespace):
         frameworks_chosen=args.frameworks is not None,
         data=data,
         targets=targets,
-        device=device,
-        jit_compile=args.jit_compile,
-        precision=precision(args),
-        compile_mode=args.compile_mode,
-        until_target=args.until_target,
-        seed=args.seed,
+        settings=run_settings(args, resolved),
         repeats=args.repeats,
         timeout_s=args.timeout or preset.timeout_s,
         out=args.out or Path("results") / stamp,
-        deterministic=args.deterministic,
         checks=not args.skip_checks,
         variants=variants(args, preset, models),
-        dp_devices=dp_devices,
     )
 
 
@@ -478,7 +478,7 @@ def run_comparison(plan, resume: bool) -> int:
             f"  {model}: {b.epochs} epoch(s), batch {b.batch_size}, lr {b.learning_rate}, "
             f"train samples {b.train_samples or 'all'}, test samples {b.test_samples or 'all'}"
         )
-    print(f"Device: {plan.device} | frameworks: {', '.join(plan.frameworks)} | results: {plan.out}")
+    print(f"Device: {plan.settings.device} | frameworks: {', '.join(plan.frameworks)} | results: {plan.out}")
 
     signal.signal(signal.SIGTERM, raise_keyboard_interrupt)  # SIGTERM ends like Ctrl-C: results kept
     try:
@@ -568,10 +568,7 @@ def run_check(out: Path, backends: list[str]) -> int:
         frameworks_chosen=False,
         data=load_sample(),
         targets={},
-        device="cpu",
-        jit_compile="auto",
-        precision="fp32",
-        seed=0,
+        settings=RunSettings(device="cpu", jit_compile="auto", precision="fp32"),
         timeout_s=orchestrator.CHECKS_TIMEOUT_S,
         out=out,
     )

@@ -19,14 +19,14 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
 
 from compare.catalog.frameworks import FRAMEWORKS
 from compare.catalog.registry import ADAM_EPSILON, VALIDATION_FRACTION, Budget, Preset, Regularization
-from compare.contract.job import JobSpec
+from compare.contract.job import JobSpec, RunSettings
 from compare.contract.progress import PROGRESS_FD, EventHandler
 from compare.contract.results import FINISHED, SCHEMA_VERSION, RunStatus, write_json_atomic
 from compare.data.datasets import Dataset
@@ -56,19 +56,12 @@ class Plan:
     frameworks_chosen: bool  # named by the user: a missing one is then a failure
     data: Dataset
     targets: dict[str, float]  # {model: test accuracy every framework must reach}; {} when none applies
-    device: str  # "cpu" or "gpu"
-    jit_compile: str  # "auto", "on", "off"
-    precision: str  # one of compare.catalog.frameworks.PRECISIONS
-    seed: int
+    settings: RunSettings  # what every run shares and its results depend on
     timeout_s: int
     out: Path
-    deterministic: bool = False
     checks: bool = True  # run the parity and difference checks on one backend first
     variants: tuple[Regularization, ...] = field(default=(Regularization(),))
-    dp_devices: int = 2  # devices the data-parallel frameworks spread over
-    compile_mode: str = "default"  # torch.compile's mode for torch-compile
-    until_target: bool = False  # stop each run after the first epoch that reaches its target
-    repeats: int = 1  # repeat i trains every framework from seed `seed + i`
+    repeats: int = 1  # repeat i trains every framework from seed `settings.seed + i`
 
     @property
     def validation_fraction(self) -> float:
@@ -79,21 +72,14 @@ def settings_record(plan: Plan) -> dict:
     return {
         "preset": plan.preset.name,
         "preset_description": plan.preset.description,
-        "device": plan.device,
-        "jit_compile": plan.jit_compile,
-        "precision": plan.precision,
-        "compile_mode": plan.compile_mode,
-        "until_target": plan.until_target,
-        "seed": plan.seed,
+        **asdict(plan.settings),
         "repeats": plan.repeats,
-        "deterministic": plan.deterministic,
         "adam_epsilon": ADAM_EPSILON,
         "warmup_steps": WARMUP_STEPS,
         "latency_repeats": LATENCY_REPEATS,
         "timeout_s": plan.timeout_s,
         "validation_fraction": plan.validation_fraction,
         "variants": [asdict(variant) for variant in plan.variants],
-        "dp_devices": plan.dp_devices,
         "data": {
             "dataset": plan.data.name,
             "kind": "sample" if plan.data.is_sample else "full",
@@ -133,25 +119,25 @@ def plan_jobs(plan: Plan) -> list[Job]:
         for model in plan.models:
             for variant in plan.variants:
                 jobs += [
-                    Job(model, variant, framework, repeat, plan.seed + repeat, position)
+                    Job(model, variant, framework, repeat, plan.settings.seed + repeat, position)
                     for position, framework in enumerate(turn)
                 ]
     return jobs
 
 
 def devices_for(plan: Plan, framework: str) -> int:
-    return plan.dp_devices if FRAMEWORKS[framework].data_parallel else 1
+    return plan.settings.dp_devices if FRAMEWORKS[framework].data_parallel else 1
 
 
 def job_spec(plan: Plan, job: Job) -> JobSpec:
-    model, framework, variant = job.model, job.framework, job.variant
-    budget = plan.budgets[model]
+    budget = plan.budgets[job.model]
     return JobSpec(
-        model=model,
-        framework=framework,
-        devices=devices_for(plan, framework),
-        variant=variant.name,
-        regularization=variant,
+        **asdict(replace(plan.settings, seed=job.seed)),
+        model=job.model,
+        framework=job.framework,
+        devices=devices_for(plan, job.framework),
+        variant=job.variant.name,
+        regularization=job.variant,
         validation_fraction=plan.validation_fraction,
         dataset=plan.data.name,
         # The arrays this process verified (checksums, shapes), saved once: no worker reads IDX files.
@@ -162,19 +148,12 @@ def job_spec(plan: Plan, job: Job) -> JobSpec:
         schedule=budget.schedule,
         train_samples=budget.train_samples,
         test_samples=budget.test_samples,
-        seed=job.seed,
-        device=plan.device,
-        jit_compile=plan.jit_compile,
-        precision=plan.precision,
-        compile_mode=plan.compile_mode,
-        target_accuracy=plan.targets.get(model),
-        until_target=plan.until_target,
-        deterministic=plan.deterministic,
+        target_accuracy=plan.targets.get(job.model),
         adam_epsilon=ADAM_EPSILON,
         warmup_steps=WARMUP_STEPS,
         latency_repeats=LATENCY_REPEATS,
         eval_batch_size=EVAL_BATCH_SIZE,
-        inference_batch_size=INFERENCE_BATCH_SIZE[plan.device],
+        inference_batch_size=INFERENCE_BATCH_SIZE[plan.settings.device],
     )
 
 
@@ -386,7 +365,7 @@ def spawn_and_wait(
     """Start the framework's worker with a progress pipe, relay its events until it
     exits or the timeout stops it; return the process and whether it finished."""
     devices = devices_for(plan, framework)
-    env = child_environment(framework, plan.device, plan.deterministic, devices)
+    env = child_environment(framework, plan.settings.device, plan.settings.deterministic, devices)
     progress_read, progress_write = os.pipe()
     env[PROGRESS_FD] = str(progress_write)
     try:
@@ -512,20 +491,11 @@ def new_document(plan: Plan) -> dict:
 
 
 def resumable(plan: Plan, previous: dict) -> dict:
-    """The earlier document, if it was made with the same settings; else an error."""
-    same = (
-        "preset",
-        "device",
-        "jit_compile",
-        "precision",
-        "compile_mode",
-        "until_target",
-        "seed",
-        "deterministic",
-        "variants",
-        "dp_devices",
-    )
-    changed = [key for key in same if previous["settings"].get(key) != settings_record(plan)[key]]
+    """The earlier document, if it was made with the same settings; else an error. The
+    number of repeats may differ: --resume --repeats N adds repeats to a comparison."""
+    same = ["preset", *(setting.name for setting in fields(RunSettings)), "variants"]
+    now = settings_record(plan)
+    changed = [key for key in same if previous["settings"].get(key) != now[key]]
     if previous["settings"]["data"]["source"] != plan.data.describe():
         changed.append("data")
     if changed:
@@ -546,7 +516,7 @@ class SharedWeights:
     def files(self, repeat: int) -> dict[str, Path]:
         if repeat not in self.made:
             folder = self.workdir / ("initial_weights" + (f"-repeat-{repeat}" if repeat else ""))
-            self.made[repeat] = make_initial_weights(self.plan, folder, self.plan.seed + repeat)
+            self.made[repeat] = make_initial_weights(self.plan, folder, self.plan.settings.seed + repeat)
         return self.made[repeat][0]
 
     def note(self) -> str:
