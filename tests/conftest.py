@@ -16,27 +16,6 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 import numpy as np  # noqa: E402  (after the thread count: OpenBLAS reads it at import)
 import pytest  # noqa: E402
 
-# The items that take a minute or more on a 2-core CPU, longest first (pytest --durations).
-# Handing them out first lets the two xdist workers finish together,
-# instead of one waiting while the other runs a long item that happened to be collected last.
-LONGEST_FIRST = (
-    "test_keras_suite[jax]",
-    "notebooks/07_regularization",
-    "test_repeated_real_runs",
-    "test_every_file_loads_under_every_backend",
-    "test_keras_suite[tensorflow]",
-    "test_smoke_run_covers_every_framework",
-    "test_compiled_runs_record",
-    "notebooks/05_switching_backends",
-)
-
-
-def pytest_collection_modifyitems(config, items):
-    def rank(item) -> int:
-        return next((i for i, name in enumerate(LONGEST_FIRST) if name in item.nodeid), len(LONGEST_FIRST))
-
-    items.sort(key=rank)  # stable: everything else keeps its order
-
 
 def pytest_ignore_collect(collection_path: Path, config):
     if collection_path.name == "keras_backend" and not os.environ.get("KERAS_BACKEND"):
