@@ -30,3 +30,17 @@ EARLY_STOPPING_CASES = [
     ([2.0, 1.9], 1, None, 2),
     ([2.0, 2.1, 1.0], 1, 2, 1),
 ]
+
+
+def torch_bf16_lstm_error() -> str | None:
+    """The reproduction, written apart from the code under test: the first line of the error
+    torch's LSTM raises under bf16 autocast on this CPU, or None where oneDNN has the kernel
+    (AVX-512). The CPU-dependent tests expect `unsupported` with this message, or the numbers."""
+    import torch
+
+    try:
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            torch.nn.LSTM(28, 128, batch_first=True).eval()(torch.randn(8, 28, 28))
+    except RuntimeError as error:
+        return str(error).splitlines()[0]
+    return None

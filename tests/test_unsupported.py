@@ -2,11 +2,11 @@
 never a traceback: torch's LSTM has no bfloat16 kernel on a CPU without AVX-512."""
 
 import pytest
-import torch
 
 from compare.contract.results import load_results
 from compare.harness import cli
 from compare.run.runner_contract import Unsupported, unless_unsupported
+from tests.cases import torch_bf16_lstm_error
 from tests.command import smoke_cli
 
 
@@ -28,16 +28,6 @@ def test_a_failure_in_float32_too_is_raised_as_it_is():
     with pytest.raises(RuntimeError, match="broken model"):  # at fp32 there is nothing to fall back to
         unless_unsupported(fails("broken model"), "fp32", lambda: None)
     assert unless_unsupported(lambda: 7, "bf16", fails("never called")) == 7
-
-
-def torch_bf16_lstm_error() -> str | None:
-    """The reproduction, apart from the code under test: torch's error, or None where the kernel exists."""
-    try:
-        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-            torch.nn.LSTM(28, 128, batch_first=True).eval()(torch.randn(8, 28, 28))
-    except RuntimeError as error:
-        return str(error).splitlines()[0]
-    return None
 
 
 def test_bf16_trains_in_every_family_and_is_unsupported_only_where_the_kernel_is_missing(tmp_path):

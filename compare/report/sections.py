@@ -157,7 +157,8 @@ def repeats_section(document: dict) -> Section | None:
     if statistics.repeats_in(document) <= 1:
         return None
     rows = []
-    for cell in statistics.aggregates(document):
+    # The aggregates the comparison stored; computed here for a folder interrupted before its end.
+    for cell in document.get("aggregates") or statistics.aggregates(document):
         step, target, accuracy = cell["step_time_ms"], cell["time_to_target_s"], cell["final_test_accuracy"]
         vs = cell.get("vs_" + BASELINE) or {}
         rows.append(

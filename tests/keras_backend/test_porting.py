@@ -13,6 +13,7 @@ from compare.porting import port_keras
 from compare.porting.port_keras import keras_to_state, state_to_keras
 from compare.porting.port_torch import state_to_torch, torch_to_state
 from compare.porting.weights import PortingError, max_abs_diff
+from tests.cases import torch_bf16_lstm_error
 
 
 def tensorflow_sees_a_gpu() -> bool:
@@ -244,17 +245,6 @@ def test_scheduler_stepped_per_epoch():
     assert m["max_abs_rate_diff_keras_vs_torch_per_epoch"] > 0.5 * differences.SCHEDULE_PEAK_RATE
     # A third of the budget lost: measured 85.2% against 92.5% on a 2-core CPU.
     assert m["torch_test_accuracy_stepped_per_epoch"] < m["torch_test_accuracy_stepped_per_step"] - 0.02
-
-
-def torch_bf16_lstm_error() -> str | None:
-    """The reproduction, written here apart from the code under test: the error torch's LSTM
-    raises under bf16 autocast on this CPU, or None where oneDNN has the kernel (AVX-512)."""
-    try:
-        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-            torch.nn.LSTM(28, 128, batch_first=True).eval()(torch.randn(8, 28, 28))
-    except RuntimeError as error:
-        return str(error).splitlines()[0]
-    return None
 
 
 def test_bf16_compute(digits):
