@@ -26,10 +26,11 @@ class Family:
     # device (Keras' DataParallel distribution); with a process per device, each
     # BatchNorm normalizes by its device's share of the batch.
     process_per_device: bool
+    channels_last: bool  # images as (B, H, W, C), Keras' default; torch's are (B, C, H, W)
 
 
-KERAS = Family("keras", "keras_models", "compare.run.keras_runner", ("keras",), True, process_per_device=False)
-TORCH = Family("torch", "torch_models", "compare.run.torch_runner", (), False, process_per_device=True)
+KERAS = Family("keras", "keras_models", "compare.run.keras_runner", ("keras",), True, False, channels_last=True)
+TORCH = Family("torch", "torch_models", "compare.run.torch_runner", (), False, True, channels_last=False)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ without fixing a Keras backend; `twin(family)` imports a twin on demand.
 from __future__ import annotations
 
 import importlib
+import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -69,7 +70,7 @@ class ModelSpec:
     # Parameter counts of the default configuration per family, as (trainable, non-trainable):
     # Keras counts BatchNorm moving statistics as non-trainable weights, torch keeps them as
     # buffers (counted here, without `num_batches_tracked`).
-    params: dict[str, tuple[int, int]]
+    params: dict[str, tuple[int, int]] | None  # None: a user's twins, counted but not held to a number
     has_dropout: bool  # takes a `dropout_rate` argument (what --dropout sets)
     has_batch_norm: bool  # its statistics depend on how a batch is split over devices
     # Adam steps (lr 1e-3) on one fixed batch after which the loss on it must have halved:
@@ -82,11 +83,37 @@ class ModelSpec:
     targets: dict[str, dict[str, float]] = field(default_factory=dict)
     why_counts_differ: str = ""
     packages: dict[str, str] = field(default_factory=dict)  # per family, where its twins live if not in the family's
+    inputs: str = "image"  # how MNIST reaches the model, one of INPUT_KINDS
+    args: dict[str, object] = field(default_factory=dict)  # constructor arguments given to both twins
+    source: str | None = None  # a user's twins: the `path/to/file.py:name` that declares them
+    declared: object = None  # or the Twins declaration itself, in the process that made it
 
     def twin(self, family: Family) -> type:
         """The model's class in `family`, imported on demand."""
+        if self.declared is not None:
+            return getattr(self.declared, family.name)
+        if self.source:
+            from compare.catalog.twins import load_twins  # imports the user's file, and its frameworks
+
+            return getattr(load_twins(self.source), family.name)
         package = self.packages.get(family.name, family.models)
         return getattr(importlib.import_module(f"{package}.{self.module}"), self.class_name)
+
+    def make(self, family: Family, **arguments) -> object:
+        """A new twin in `family`, built with the declared arguments and then `arguments`."""
+        return self.twin(family)(**{**self.args, **arguments})
+
+    def input_shape(self, family: Family) -> tuple[int | None, ...]:
+        """The batch shape the twin in `family` takes, batch size None."""
+        if self.inputs == "rows":
+            return (None, 28, 28)
+        return (None, 28, 28, 1) if family.channels_last else (None, 1, 28, 28)
+
+    def model_inputs(self, images, family: Family):
+        """(B, 28, 28) images, NumPy or torch, as the twin in `family` takes them."""
+        if self.inputs == "rows":
+            return images  # 28 rows of 28 pixels: a sequence in both families
+        return images[..., None] if family.channels_last else images[:, None]
 
     def keras_class(self) -> type:
         return self.twin(KERAS)
@@ -174,6 +201,19 @@ MODELS: dict[str, ModelSpec] = {
             "only ever summed; Keras keeps one: 4 × 128 = 512 more parameters in torch.",
         ),
     )
+}
+
+
+# How MNIST reaches a model: "image" as (B, 28, 28, 1) in Keras and (B, 1, 28, 28) in torch,
+# "rows" as (B, 28, 28) in both, a sequence of 28 rows of 28 pixels.
+INPUT_KINDS = ("image", "rows")
+
+# A user's twins train as the MLP does in the presets below; --epochs and the other
+# budget flags change them. The smoke preset's rule covers every model already.
+TWINS_BUDGETS = {
+    "default": Budget(3, 64, 2e-3, None, None),
+    "full": Budget(15, 128, 1e-3, None, None),  # the keras-io MNIST convnet's 15 epochs of 128
+    "gpu": Budget(10, 256, 3e-3, None, None),
 }
 
 
@@ -325,3 +365,37 @@ for extra in filter(None, (name.strip() for name in os.environ.get(EXTRA_MODELS,
             f"{EXTRA_MODELS} names {extra!r}, which cannot be imported from {Path.cwd()} ({error}); "
             f"name a module on the Python path, or unset {EXTRA_MODELS}"
         ) from error
+
+
+# A user's twins (compare.catalog.twins), as `python -m compare --twins` described them in a
+# child: a JSON list of `twins_spec` arguments. The parent sets it, so its children find them.
+TWINS_ENV = "KERAS_TORCH_COMPARE_TWINS"
+
+
+def twins_spec(source: str, name: str, inputs: str, args: dict, has_dropout: bool, has_batch_norm: bool) -> ModelSpec:
+    """The catalog entry of a user's twins, declared in `source` (path/to/file.py:name)."""
+    return ModelSpec(
+        name,
+        module="",
+        class_name="",
+        params=None,
+        has_dropout=has_dropout,
+        has_batch_norm=has_batch_norm,
+        fit_steps=30,
+        budgets=TWINS_BUDGETS,
+        inputs=inputs,
+        args=args,
+        source=source,
+    )
+
+
+def add_twins(descriptions: list[dict]) -> list[str]:
+    """Register described twins here and in every child this process starts; their names."""
+    for description in descriptions:
+        register(twins_spec(**description))
+    os.environ[TWINS_ENV] = json.dumps([*json.loads(os.environ.get(TWINS_ENV, "[]")), *descriptions])
+    return [description["name"] for description in descriptions]
+
+
+for described in json.loads(os.environ.get(TWINS_ENV, "[]")):
+    register(twins_spec(**described))

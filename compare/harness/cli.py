@@ -5,6 +5,7 @@
     python -m compare check [--out DIR] parity and framework-difference checks on every
                                         installed Keras backend, without training
     python -m compare env               print the environment record and usable frameworks
+    python -m compare check-twins REF   check a user's own twins (path/to/file.py[:name]) without training
 
 Exit status: 0 when every run finished; 1 when any run failed, timed out or
 diverged (or a framework named with --frameworks is not installed); 2 for bad
@@ -24,7 +25,7 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 
 from compare.catalog.frameworks import COMPILE_MODES, FRAMEWORKS, PRECISIONS, default_frameworks, keras_backends
-from compare.catalog.registry import MODELS, PRESETS, SCHEDULES, VALIDATION_FRACTION, Budget, Regularization
+from compare.catalog.registry import MODELS, PRESETS, SCHEDULES, VALIDATION_FRACTION, Budget, Regularization, add_twins
 from compare.contract.job import RunSettings
 from compare.contract.results import ResultsError, load_results
 from compare.data.datasets import SOURCES, DataError, load_dataset
@@ -79,7 +80,8 @@ def run_parser() -> argparse.ArgumentParser:
         prog="python -m compare",
         description="Train and time the same four MNIST models on Keras 3 (TensorFlow, JAX, "
         "PyTorch backends) and plain PyTorch, each framework in its own process, and write a report.",
-        epilog="Other commands: `python -m compare report DIR`, `python -m compare env`.",
+        epilog="Other commands: `python -m compare report DIR`, `python -m compare check`, "
+        "`python -m compare check-twins FILE.py[:NAME]`, `python -m compare env`.",
     )
     add_selection_arguments(parser)
     add_training_arguments(parser)
@@ -92,6 +94,15 @@ def run_parser() -> argparse.ArgumentParser:
 
 def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
     """Which models and frameworks, and under which preset."""
+    parser.add_argument(
+        "--twins",
+        action="append",
+        default=[],
+        metavar="FILE.py[:NAME]",
+        help="add a user's own twins, declared in FILE.py as `Twins(name=..., keras=..., torch=...)` "
+        "(from compare import Twins), or by an installed package's entry point; repeatable. They train "
+        "beside the built-in models; `--models NAME` trains them alone",
+    )
     parser.add_argument(
         "--models",
         type=names(MODELS, "model"),
@@ -442,7 +453,34 @@ def claim_folder(path: Path) -> FolderLock:
     return lock
 
 
+def add_twins_from(argv: list[str]) -> None:
+    """Read the twins that --twins names (in a child) and add them to the catalog, before
+    the parser lists the models --models accepts. Nothing is written on a bad reference."""
+    import tempfile
+
+    from compare.harness.orchestrator import describe_twins
+
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--twins", action="append", default=[])
+    references = pre.parse_known_args(argv)[0].twins
+    if not references:
+        return
+    print(f"Reading the twins in {', '.join(references)} ...", file=sys.stderr)
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            descriptions = describe_twins(references, Path(folder))
+        except ValueError as error:
+            raise UsageError(f"--twins: {error}") from None
+    taken = [d["name"] for d in descriptions if d["name"] in MODELS]
+    if taken:
+        raise UsageError(
+            f"--twins: {', '.join(taken)} is the name of a model in the catalog already; rename the twins."
+        )
+    add_twins(descriptions)
+
+
 def command_run(argv: list[str]) -> int:
+    add_twins_from(argv)
     args = run_parser().parse_args(argv)
     if args.resume and args.out is None:
         raise UsageError("--resume needs --out DIR, the folder of the comparison to continue.")
@@ -597,6 +635,67 @@ def run_check(out: Path, backends: list[str]) -> int:
     return EXIT_OK
 
 
+def command_check_twins(argv: list[str]) -> int:
+    import tempfile
+
+    from compare import report
+    from compare.harness import orchestrator
+
+    parser = argparse.ArgumentParser(
+        prog="python -m compare check-twins",
+        description="Check a user's own twins without training, on each Keras backend (in parallel "
+        "processes): the constructors' signatures, the output shapes, the parameter counts, porting the "
+        "weights, and parity of the logits at step 0 and after one SGD step. Exit 0 when every check "
+        "passes, 1 when one fails, 2 when the twins cannot be read, built or ported. Writes nothing.",
+    )
+    parser.add_argument(
+        "reference", metavar="FILE.py[:NAME]", help="the file declaring `Twins(...)`, or an entry point"
+    )
+    parser.add_argument(
+        "--backends",
+        type=names(keras_backends(), "backend"),
+        default=keras_backends(),
+        help="comma-separated Keras backends (default: every installed one)",
+    )
+    args = parser.parse_args(argv)
+    backends = orchestrator.checkable_backends([f"keras-{b}" for b in args.backends])
+    if not backends:
+        raise UsageError(
+            "check-twins needs torch and a Keras backend; install them with `pip install -r requirements-cpu.txt`."
+        )
+    print(f"Checking {args.reference} on the Keras backends {', '.join(backends)}, each in its own process ...")
+    with tempfile.TemporaryDirectory() as folder:
+        results = orchestrator.run_lesson(
+            orchestrator.TWINS_CHECK, ["check", args.reference], backends, Path(folder), orchestrator.CHECKS_TIMEOUT_S
+        )
+    refusal = next((r["refused"] for r in results.values() if "refused" in r), None)
+    if refusal:
+        raise UsageError(refusal)
+    crashed = {b: r for b, r in results.items() if "checks" not in r}
+    for backend, result in crashed.items():
+        print(
+            f"\n{backend}: {result['error']}\n{result.get('traceback') or result.get('stderr_tail', '')}",
+            file=sys.stderr,
+        )
+    checked = {b: r["checks"] for b, r in results.items() if "checks" in r}
+    if checked:
+        print("\n" + report.markdown_table(*twins_check_table(checked)))
+    failed = bool(crashed) or not all(c["passed"] for checks in checked.values() for c in checks)
+    print("\nA check FAILED." if failed else "\nEvery check passes.")
+    return EXIT_RUN_FAILED if failed else EXIT_OK
+
+
+def twins_check_table(checked: dict[str, list[dict]]) -> tuple[list[str], list[list[str]]]:
+    """One row per check, a pass/FAIL column per backend, and the detail (a failing backend's first)."""
+    backends = list(checked)
+    rows = []
+    for i, check in enumerate(checked[backends[0]]):
+        own = [checked[b][i] for b in backends]
+        shown = next((c for c in own if not c["passed"]), own[0])
+        rows.append([check["name"], *("pass" if c["passed"] else "**FAIL**" for c in own), shown["detail"]])
+    return ["check", *backends, "detail"], rows
+
+
 def command_env(argv: list[str]) -> int:
     argparse.ArgumentParser(
         prog="python -m compare env", description="Print the environment record and which frameworks run here."
@@ -611,7 +710,13 @@ def command_env(argv: list[str]) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": command_run, "report": command_report, "check": command_check, "env": command_env}
+COMMANDS = {
+    "run": command_run,
+    "report": command_report,
+    "check": command_check,
+    "check-twins": command_check_twins,
+    "env": command_env,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from compare.catalog.frameworks import FRAMEWORKS
+from compare.catalog.frameworks import FRAMEWORKS, keras_backends
 from compare.catalog.registry import ADAM_EPSILON, VALIDATION_FRACTION, Budget, Preset, Regularization
 from compare.contract.job import JobSpec, RunSettings
 from compare.contract.progress import PROGRESS_FD, EventHandler
@@ -425,29 +425,63 @@ def make_initial_weights(plan: Plan, folder: Path, seed: int) -> tuple[dict[str,
     return files, f"shared: made once by the torch twins from seed {seed}, ported into every framework"
 
 
-def run_checks(backends: list[str], folder: Path, timeout_s: float) -> dict:
-    """Parity and framework-difference checks, one child per Keras backend, in parallel."""
+def run_lesson(module: str, arguments: list[str], backends: list[str], folder: Path, timeout_s: float) -> dict:
+    """`python -m MODULE RESULT.json ARGUMENTS...`, one child per Keras backend, in parallel:
+    {backend: the child's JSON result, or why there is none}."""
     folder.mkdir(parents=True, exist_ok=True)
+    stem = module.rsplit(".", 1)[-1]
     children = {}
     for backend in backends:
         env = child_environment(f"keras-{backend}", "cpu")
-        result, log = folder / f"checks-{backend}.json", folder / f"checks-{backend}.log"
+        result, log = folder / f"{stem}-{backend}.json", folder / f"{stem}-{backend}.log"
         result.unlink(missing_ok=True)
-        children[backend] = (
-            start_child(python_module("compare.lessons.worker"), [str(result)], env, log),
-            result,
-            log,
-        )
+        children[backend] = (start_child(python_module(module), [str(result), *arguments], env, log), result, log)
     deadline = time.monotonic() + timeout_s
-    checks = {}
+    results = {}
     for backend, (process, result, log) in children.items():
         finished = wait_child(process, deadline - time.monotonic())
         if finished and result.is_file():
-            checks[backend] = json.loads(result.read_text())
+            results[backend] = json.loads(result.read_text())
         else:
             reason = "timed out" if not finished else exit_reason(process.returncode)
-            checks[backend] = {"backend": backend, "error": reason, "stderr_tail": tail(log)}
-    return checks
+            results[backend] = {"backend": backend, "error": reason, "stderr_tail": tail(log)}
+    return results
+
+
+def run_checks(backends: list[str], folder: Path, timeout_s: float) -> dict:
+    """Parity and framework-difference checks, one child per Keras backend, in parallel."""
+    return run_lesson("compare.lessons.worker", [], backends, folder, timeout_s)
+
+
+TWINS_CHECK = "compare.lessons.twins_check"
+# The Keras backend a user's twins file is first read under: the one KERAS_BACKEND names, or
+# torch's, which the file imports anyway.
+PROBE_BACKENDS = ("torch", "jax", "tensorflow")
+
+
+def probe_backend() -> str | None:
+    installed = checkable_backends([f"keras-{b}" for b in keras_backends()])
+    preferred = [os.environ.get("KERAS_BACKEND"), *PROBE_BACKENDS]
+    return next((b for b in preferred if b in installed), None)
+
+
+def describe_twins(references: list[str], folder: Path) -> list[dict]:
+    """What the catalog needs of each reference (compare.catalog.registry.twins_spec), read in
+    a child, which also builds the twins and ports their weights. Raises ValueError with the
+    child's words when a reference cannot be used."""
+    backend = probe_backend()
+    if backend is None:
+        raise ValueError(
+            "--twins needs torch and a Keras backend; install them with `pip install -r requirements-cpu.txt`."
+        )
+    result = run_lesson(TWINS_CHECK, ["describe", *references], [backend], folder, CHECKS_TIMEOUT_S)[backend]
+    if "twins" not in result:
+        raise ValueError(
+            result.get("refused")
+            or f"reading {', '.join(references)} failed: {result.get('error')}\n"
+            f"{result.get('traceback') or result.get('stderr_tail', '')}"
+        )
+    return result["twins"]
 
 
 def checkable_backends(frameworks: list[str]) -> list[str]:

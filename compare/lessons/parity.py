@@ -27,10 +27,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from compare.catalog.registry import ADAM_EPSILON, MODELS
-from compare.porting.port_keras import keras_to_state, state_to_keras
+from compare.catalog.frameworks import KERAS, TORCH
+from compare.catalog.registry import ADAM_EPSILON, MODELS, ModelSpec
+from compare.porting.port_keras import build_model, keras_to_state, state_to_keras
 from compare.porting.port_torch import torch_to_state
-from compare.porting.weights import max_abs_diff
+from compare.porting.weights import LAYOUT, max_abs_diff
 
 LOGIT_TOLERANCE = 1e-4
 UPDATE_TOLERANCE = 1e-2  # of the largest single-weight update
@@ -38,46 +39,60 @@ LEARNING_RATE = 1e-3
 SGD_LEARNING_RATE = 0.1
 
 
-def without_dropout(name: str) -> dict:
-    """Constructor arguments that turn dropout off: each framework draws its masks its own way."""
-    return {"dropout_rate": 0.0} if MODELS[name].has_dropout else {}
-
-
-def to_numpy(x) -> np.ndarray:
-    return keras.ops.convert_to_numpy(x)
-
-
-def twins(name: str, seed: int, **kwargs) -> tuple[keras.Model, torch.nn.Module]:
-    """The torch twin, initialized from `seed`, and a Keras twin holding the same weights."""
-    torch.manual_seed(seed)
-    torch_model = MODELS[name].torch_class()(**kwargs)
-    keras_model = MODELS[name].keras_class()(**kwargs)
-    keras_model.build((None, 28, 28, 1))
-    state_to_keras(torch_to_state(torch_model), keras_model)
-    return keras_model, torch_model
+def spec_for(model: ModelSpec | str) -> ModelSpec:
+    """A catalog entry, given itself or its name."""
+    return MODELS[model] if isinstance(model, str) else model
 
 
 def nchw(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(images)[:, None]  # (B, 28, 28) → (B, 1, 28, 28)
 
 
-def inference_parity(name: str, images: np.ndarray, seed: int = 0) -> dict:
-    keras_model, torch_model = twins(name, seed)
+def without_dropout(spec: ModelSpec) -> dict:
+    """Constructor arguments that turn dropout off: each framework draws its masks its own way."""
+    return {"dropout_rate": 0.0} if spec.has_dropout else {}
+
+
+def to_numpy(x) -> np.ndarray:
+    return keras.ops.convert_to_numpy(x)
+
+
+def twins(model: ModelSpec | str, seed: int, **kwargs) -> tuple[keras.Model, torch.nn.Module]:
+    """The torch twin, initialized from `seed`, and a Keras twin holding the same weights."""
+    spec = spec_for(model)
+    torch.manual_seed(seed)
+    torch_model = spec.make(TORCH, **kwargs)
+    keras_model = spec.make(KERAS, **kwargs)
+    build_model(keras_model, spec.input_shape(KERAS))
+    state_to_keras(torch_to_state(torch_model, example(spec)), keras_model)
+    return keras_model, torch_model
+
+
+def example(spec: ModelSpec) -> torch.Tensor:
+    """Two blank images as the torch twin takes them: enough to trace where a Flatten feeds a Linear."""
+    return spec.model_inputs(torch.zeros(2, 28, 28), TORCH)
+
+
+def inference_parity(model: ModelSpec | str, images: np.ndarray, seed: int = 0) -> dict:
+    spec = spec_for(model)
+    keras_model, torch_model = twins(spec, seed)
     with torch.no_grad():
-        expected = torch_model.eval()(nchw(images)).numpy()
-    received = to_numpy(keras_model.predict_on_batch(images[..., None]))  # compiled: quicker here than eager
+        expected = torch_model.eval()(spec.model_inputs(torch.from_numpy(images), TORCH)).numpy()
+    # predict_on_batch compiles the forward pass: quicker here than eager.
+    received = to_numpy(keras_model.predict_on_batch(spec.model_inputs(images, KERAS)))
     diff = max_abs_diff(expected, received)
     return {"max_abs_logit_diff": diff, "tolerance": LOGIT_TOLERANCE, "passed": diff <= LOGIT_TOLERANCE}
 
 
-def one_step(name: str, images: np.ndarray, labels: np.ndarray, seed: int, optimizer: str) -> tuple:
+def one_step(model: ModelSpec | str, images: np.ndarray, labels: np.ndarray, seed: int, optimizer: str) -> tuple:
     """One training step of both twins from the same weights on the same batch.
 
     Returns (Keras loss, torch loss, Keras weights after, torch weights after,
     torch weights before), weights as state dicts in torch layout.
     """
-    keras_model, torch_model = twins(name, seed, **without_dropout(name))
-    before = torch_to_state(torch_model)
+    spec = spec_for(model)
+    keras_model, torch_model = twins(spec, seed, **without_dropout(spec))
+    before = torch_to_state(torch_model, example(spec))
     keras_optimizer, torch_optimizer = {
         "sgd": (
             keras.optimizers.SGD(SGD_LEARNING_RATE),
@@ -91,30 +106,40 @@ def one_step(name: str, images: np.ndarray, labels: np.ndarray, seed: int, optim
     keras_model.compile(
         optimizer=keras_optimizer, jit_compile="auto", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     )
-    keras_loss = float(keras_model.train_on_batch(images[..., None], labels))  # loss before the update
+    keras_loss = float(keras_model.train_on_batch(spec.model_inputs(images, KERAS), labels))  # loss before the update
 
     torch_model.train()
-    loss = F.cross_entropy(torch_model(nchw(images)), torch.from_numpy(labels))
+    loss = F.cross_entropy(torch_model(spec.model_inputs(torch.from_numpy(images), TORCH)), torch.from_numpy(labels))
     loss.backward()
     torch_optimizer.step()
-    return keras_loss, loss.item(), keras_to_state(keras_model), torch_to_state(torch_model), before
+    return keras_loss, loss.item(), keras_to_state(keras_model, like=before), torch_to_state(torch_model), before
+
+
+def lstm_modules(state: dict) -> list[str]:
+    """The torch LSTMs' path prefixes: their weight_hh is (4·units, units), a GRU's (3·units, units)."""
+    recurrent = [k[: -len("weight_hh_l0")] for k in state if k.endswith("weight_hh_l0")]
+    return [m for m in recurrent if state[m + "weight_hh_l0"].shape[0] == 4 * state[m + "weight_hh_l0"].shape[1]]
+
+
+def summed_bias(state: dict, lstm: str) -> np.ndarray:
+    return state[lstm + "bias_ih_l0"] + state[lstm + "bias_hh_l0"]
 
 
 def summed_bias_step(after: dict, before: dict) -> np.ndarray:
-    """How far the LSTM's effective bias (bias_ih + bias_hh) moved in one step."""
-    keys = ("lstm.bias_ih_l0", "lstm.bias_hh_l0")
-    return sum(after[k] for k in keys) - sum(before[k] for k in keys)
+    """How far each LSTM's effective bias (bias_ih + bias_hh) moved in one step, concatenated."""
+    return np.concatenate([summed_bias(after, m) - summed_bias(before, m) for m in lstm_modules(before)])
 
 
-def training_parity(name: str, images: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict:
+def training_parity(model: ModelSpec | str, images: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict:
     """One SGD step in training mode (BatchNorm on batch statistics, dropout off):
     same loss, same updated weights, same BatchNorm running statistics. Then one
     Adam step, whose two implementations place epsilon differently."""
-    keras_loss, torch_loss, after_keras, after_torch, before = one_step(name, images, labels, seed, "sgd")
+    spec = spec_for(model)
+    keras_loss, torch_loss, after_keras, after_torch, before = one_step(spec, images, labels, seed, "sgd")
     stats = [k for k in after_torch if k.endswith(("running_mean", "running_var"))]
     # torch's two LSTM biases are compared through their sum (the only thing that acts).
-    biases = [k for k in after_torch if k.startswith("lstm.bias_")]
-    weights = [k for k in after_torch if k not in stats and k not in biases]
+    biases = [m + b for m in lstm_modules(before) for b in ("bias_ih_l0", "bias_hh_l0")]
+    weights = [k for k in after_torch if k not in stats and k not in biases and not k.startswith(LAYOUT)]
     weight_diff = max(max_abs_diff(after_keras[k], after_torch[k]) for k in weights)
     largest_update = max(max_abs_diff(after_torch[k], before[k]) for k in weights)
     loss_diff = abs(keras_loss - torch_loss)
@@ -142,6 +167,6 @@ def training_parity(name: str, images: np.ndarray, labels: np.ndarray, seed: int
         result["bn_running_var_max_rel_diff"] = max(
             float(np.max(np.abs(after_keras[k] / after_torch[k] - 1))) for k in variances
         )
-    _, _, adam_keras, adam_torch, _ = one_step(name, images, labels, seed, "adam")
+    _, _, adam_keras, adam_torch, _ = one_step(spec, images, labels, seed, "adam")
     result["adam_max_abs_weight_diff"] = max(max_abs_diff(adam_keras[k], adam_torch[k]) for k in weights)
     return result

@@ -42,10 +42,10 @@ def main(argv: list[str]) -> int:
         "backend": keras.backend.backend(),
         "parity": {
             name: {
-                "inference": attempt(parity.inference_parity, name, images),
-                "training": attempt(parity.training_parity, name, images, labels),
+                "inference": attempt(parity.inference_parity, spec, images),
+                "training": attempt(parity.training_parity, spec, images, labels),
             }
-            for name in MODELS
+            for name, spec in MODELS.items()
         },
         "differences": {
             entry.key: attempt(entry, images=images, labels=labels)

@@ -14,6 +14,7 @@ from compare.porting.weights import PortingError, StateDict, load_weights, max_a
 CONVERTERS = {
     "state_to_keras": "compare.porting.port_keras",
     "keras_to_state": "compare.porting.port_keras",
+    "register_port": "compare.porting.port_keras",
     "state_to_torch": "compare.porting.port_torch",
     "torch_to_state": "compare.porting.port_torch",
 }
@@ -32,6 +33,7 @@ __all__ = [
     "keras_to_state",
     "load_weights",
     "max_abs_diff",
+    "register_port",
     "save_weights",
     "state_to_keras",
     "state_to_torch",

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from compare.catalog.frameworks import TORCH
 from compare.catalog.registry import MODELS
 from compare.data.datasets import load_sample, unit_interval
 from compare.porting.weights import REFERENCE_IMAGES, REFERENCE_LOGITS, save_weights
@@ -44,10 +45,12 @@ def main(argv: list[str]) -> int:
     images = reference_images()
     for name in models:
         torch.manual_seed(seed)
-        model = MODELS[name].torch_class()().eval()
+        model = MODELS[name].make(TORCH).eval()
+        inputs = MODELS[name].model_inputs(torch.from_numpy(images), TORCH)
         with torch.no_grad():
-            logits = model(torch.from_numpy(images)[:, None]).numpy()
-        save_weights(out / f"{name}.npz", torch_to_state(model), {REFERENCE_IMAGES: images, REFERENCE_LOGITS: logits})
+            logits = model(inputs).numpy()
+        state = torch_to_state(model, inputs)  # with where a Flatten feeds a Linear
+        save_weights(out / f"{name}.npz", state, {REFERENCE_IMAGES: images, REFERENCE_LOGITS: logits})
     return 0
 
 

@@ -3,7 +3,9 @@ keyed by the torch twin's `state_dict()` names (`blocks.0.conv_1.weight`).
 
 Because the twins share their attribute names, the same keys also name the
 Keras layers (`model.blocks[0].conv_1`); `compare.porting.port_keras` converts each
-layer's layout. Files are `.npz`, read with `allow_pickle=False`: weights are
+layer's layout. One fact the weights cannot tell is kept beside them: for a Linear fed by a
+flattened feature map, `layout/<its path>` holds that map's (C, H, W), because Keras
+flattens it as (H, W, C). Files are `.npz`, read with `allow_pickle=False`: weights are
 data, never code.
 """
 
@@ -19,6 +21,7 @@ StateDict = dict[str, np.ndarray]
 # Extra arrays stored beside the weights, under names no state_dict uses.
 REFERENCE_IMAGES = "reference/images"  # (N, 28, 28) float32 test images
 REFERENCE_LOGITS = "reference/logits"  # the torch twin's eval-mode logits on them
+LAYOUT = "layout/"  # `layout/<Linear path>`: (C, H, W) of the feature map flattened into it
 
 
 class PortingError(ValueError):
@@ -47,6 +50,15 @@ def load_weights(path: Path) -> tuple[StateDict, dict[str, np.ndarray]]:
     state = {k: v for k, v in arrays.items() if not k.startswith("reference/")}
     extras = {k: v for k, v in arrays.items() if k.startswith("reference/")}
     return state, extras
+
+
+def layouts(state: StateDict) -> dict[str, np.ndarray]:
+    """{torch path of a Linear: (C, H, W) of the feature map flattened into it}."""
+    return {key[len(LAYOUT) :]: array for key, array in state.items() if key.startswith(LAYOUT)}
+
+
+def weights_only(state: StateDict) -> StateDict:
+    return {key: array for key, array in state.items() if not key.startswith(LAYOUT)}
 
 
 def max_abs_diff(a, b) -> float:

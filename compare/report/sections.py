@@ -28,6 +28,13 @@ class Section:
     level: int = 2
 
 
+def params_verdict(counts: list[int], reference: list[int] | None) -> str:
+    """Whether a run's (trainable, non-trainable) counts are the catalog's."""
+    if reference is None:
+        return "not declared (a user's twins)"
+    return "yes" if counts == reference else f"NO: expected {reference[0]:,} / {reference[1]:,}"
+
+
 def fmt(value, spec: str = ".1f", unit: str = "") -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
@@ -269,7 +276,6 @@ def parameters_section(document: dict) -> Section:
     for run in finished_runs(document):
         info = run["model_info"]
         counts = [info["trainable_params"], info["non_trainable_params"]]
-        matches = counts == info["reference_params"]
         rows.append(
             [
                 model_label(run),
@@ -277,7 +283,7 @@ def parameters_section(document: dict) -> Section:
                 f"{counts[0]:,}",
                 f"{counts[1]:,}",
                 str(tuple(info["output_shape"])),
-                "yes" if matches else f"NO: expected {info['reference_params'][0]:,} / {info['reference_params'][1]:,}",
+                params_verdict(counts, info["reference_params"]),
                 fmt(run.get("step0_max_abs_logit_diff"), ".1e")
                 if run.get("initial_weights") == "shared"
                 else "own init",

@@ -25,12 +25,12 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from compare.catalog.frameworks import Framework
+from compare.catalog.frameworks import KERAS, Framework
 from compare.catalog.registry import AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT, ModelSpec
 from compare.contract.job import JobSpec
 from compare.contract.progress import Reporter
 from compare.porting.params import keras_param_counts
-from compare.porting.port_keras import keras_to_state, state_to_keras
+from compare.porting.port_keras import build_model, keras_to_state, state_to_keras
 from compare.porting.weights import REFERENCE_IMAGES, REFERENCE_LOGITS, load_weights, max_abs_diff
 from compare.run.engines import TORCH, Engine, engine
 from compare.run.keras_recipes import add_l2, learning_rate
@@ -95,7 +95,7 @@ FEEDS = {"PyDataset": EpochBatches, "tf.data": tf_data_batches}  # each engine n
 
 def training_batches(adapter: Engine, data: Prepared, batch_size: int):
     """Every training batch of the run in the shared orders, in the engine's feed (DATA_PATHS)."""
-    return FEEDS[adapter.keras_feed](data.x_train[..., None], data.y_train, data.epoch_orders, batch_size)
+    return FEEDS[adapter.keras_feed](data.x_train, data.y_train, data.epoch_orders, batch_size)
 
 
 class EpochLog(keras.callbacks.Callback):
@@ -148,30 +148,33 @@ def configure(spec: JobSpec, framework: Framework, adapter: Engine) -> tuple[Cal
     return keras.distribution.DataParallel(devices=devices).scope, len(devices), setting
 
 
-def build(spec: JobSpec, model_spec: ModelSpec, distributed: Callable) -> tuple[keras.Model, float | None]:
-    """The Keras twin with the shared initial weights (and its L2 regularizers, if any);
-    and how far its step-0 logits lie from the reference logits that came with those weights."""
+def build(spec: JobSpec, model_spec: ModelSpec, distributed: Callable) -> tuple[keras.Model, float | None, dict | None]:
+    """The Keras twin with the shared initial weights (and its L2 regularizers, if any); how
+    far its step-0 logits lie from the reference logits that came with those weights; and
+    those weights, whose torch names the final weights are saved under."""
     with distributed():
-        model = model_spec.keras_class()(**model_arguments(spec))
-        model.build((None, 28, 28, 1))
-    step0 = None
+        model = model_spec.make(KERAS, **model_arguments(spec))
+        build_model(model, model_spec.input_shape(KERAS))
+    step0, state = None, None
     if spec.initial_weights:
         state, reference = load_weights(Path(spec.initial_weights))
         state_to_keras(state, model)  # torch layout → Keras layout, see compare.porting.port_keras
         # predict_on_batch compiles the whole forward pass once; an eager call on JAX would
         # compile each operation apart, several times slower.
-        logits = np.asarray(model.predict_on_batch(reference[REFERENCE_IMAGES][..., None]), dtype=np.float32)
+        images = model_spec.model_inputs(reference[REFERENCE_IMAGES], KERAS)
+        logits = np.asarray(model.predict_on_batch(images), dtype=np.float32)
         step0 = max_abs_diff(logits, reference[REFERENCE_LOGITS])
     if spec.regularization.l2:
         add_l2(model, spec.regularization.l2)
-    return model, step0
+    return model, step0, state
 
 
 def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framework, phases: Phases) -> Outcome:
     adapter = engine(framework.engine)  # the catalog's engine, which KERAS_BACKEND named before import
+    data = data.shaped(lambda images: model_spec.model_inputs(images, KERAS))  # (B, 28, 28, 1) for an image model
     distributed, device_count, precision_setting = configure(spec, framework, adapter)
     with phases.phase("build_and_weights"):
-        model, step0 = build(spec, model_spec, distributed)
+        model, step0, initial_state = build(spec, model_spec, distributed)
     fit_started = time.perf_counter()
     jit_compile = True if framework.keras_jit_compile else JIT_COMPILE[spec.jit_compile]
     # Keras on torch with jit_compile hands its steps to torch.compile: note its disk cache first.
@@ -180,24 +183,23 @@ def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framewo
         trained, log, stopper = unless_unsupported(
             lambda: fit(spec, data, model, jit_compile, adapter),
             spec.precision,
-            lambda: smallest_step_fp32(model_spec, spec, data.x_train[:2, ..., None], data.y_train[:2]),
+            lambda: smallest_step_fp32(model_spec, spec, data.x_train[:2], data.y_train[:2]),
         )
     log.add_phases(phases, fit_started)
     final_test, early_stopping = finish(log, stopper, trained, data, spec, phases)
 
-    x_test = data.x_test[..., None]
     return Outcome(
         engine=adapter.name,
         params=keras_param_counts(model),
-        reference_params=model_spec.params[framework.family.name],
+        reference_params=model_spec.params[framework.family.name] if model_spec.params else None,
         history=log.history,
         clock=log.clock,
         diverged_at_step=log.diverged_at_step,
         step0_max_abs_logit_diff=step0,
         # Outside the distribution: any batch size. Logits in float32 under bf16 too.
-        predict=lambda n: np.asarray(trained.predict_on_batch(x_test[:n]), dtype=np.float32),
+        predict=lambda n: np.asarray(trained.predict_on_batch(data.x_test[:n]), dtype=np.float32),
         final_test=final_test,
-        final_state=lambda: keras_to_state(model),
+        final_state=lambda: keras_to_state(model, like=initial_state),
         early_stopping=early_stopping,
         jit_compile=trained.jit_compile,
         compilation=(
@@ -223,7 +225,7 @@ def smallest_step_fp32(model_spec: ModelSpec, spec: JobSpec, images: np.ndarray,
     policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy("float32")
     try:
-        model = model_spec.keras_class()(**model_arguments(spec))
+        model = model_spec.make(KERAS, **model_arguments(spec))
     finally:
         keras.config.set_dtype_policy(policy)
     model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), run_eagerly=True)
@@ -253,9 +255,7 @@ def finish(
 
 
 def evaluate(model: keras.Model, data: Prepared, spec: JobSpec) -> dict:
-    return model.evaluate(
-        data.x_test[..., None], data.y_test, batch_size=spec.eval_batch_size, verbose=0, return_dict=True
-    )
+    return model.evaluate(data.x_test, data.y_test, batch_size=spec.eval_batch_size, verbose=0, return_dict=True)
 
 
 def steps_without_waiting(trained: keras.Model, batches, steps: int) -> float:
@@ -296,7 +296,7 @@ def fit(
     )
     callbacks, validation, stopper = [EpochLog(log)], None, None
     if regularization.early_stopping_patience:
-        validation = (data.x_val[..., None], data.y_val)
+        validation = (data.x_val, data.y_val)
         stopper = keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=regularization.early_stopping_patience, restore_best_weights=True
         )

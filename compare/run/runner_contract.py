@@ -5,10 +5,10 @@ so a runner never imports its caller. NumPy only: no framework.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
@@ -43,7 +43,7 @@ def unless_unsupported(work: Callable[[], T], precision: str, smallest_case_fp32
         raise Unsupported(f"{precision} is not supported here ({type(error).__name__}: {reason})") from error
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Prepared:
     """Data every framework receives identically: images scaled to [0, 1] as
     float32 (B, 28, 28), int64 labels, and one shared shuffling order per epoch.
@@ -58,14 +58,19 @@ class Prepared:
     y_test: np.ndarray
     epoch_orders: list[np.ndarray]
 
+    def shaped(self, as_model_takes: Callable[[np.ndarray], np.ndarray]) -> Prepared:
+        """The same data with every image split reshaped (a view, no copy) as a twin takes it."""
+        images = {name: as_model_takes(getattr(self, name)) for name in ("x_train", "x_val", "x_test")}
+        return dataclasses.replace(self, **images)
 
-@dataclass
+
+@dataclasses.dataclass
 class Outcome:
     """What a runner hands back; `record()` turns it into the result's JSON."""
 
     engine: str  # "tensorflow", "jax" or "torch": what computed
     params: tuple[int, int]  # (trainable, non-trainable), see compare.porting.params
-    reference_params: tuple[int, int]
+    reference_params: tuple[int, int] | None  # None: a user's twins declare no counts
     history: list[dict]  # one entry per epoch
     clock: StepClock
     diverged_at_step: int | None

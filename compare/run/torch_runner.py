@@ -31,6 +31,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
+from compare.catalog.frameworks import TORCH as TORCH_FAMILY
 from compare.catalog.frameworks import Framework
 from compare.catalog.registry import AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT, ModelSpec, learning_rate_factor
 from compare.contract.job import JobSpec
@@ -131,13 +132,14 @@ def configure(spec: JobSpec, framework: Framework) -> tuple[Placement, str]:
 def build(spec: JobSpec, model_spec: ModelSpec, place: Placement) -> tuple[torch.nn.Module, float | None]:
     """The torch twin with the shared initial weights, on the device; and how far its
     step-0 logits lie from the reference logits that came with those weights."""
-    model = model_spec.torch_class()(**model_arguments(spec))
+    model = model_spec.make(TORCH_FAMILY, **model_arguments(spec))
     step0 = None
     if spec.initial_weights:
         state, reference = load_weights(Path(spec.initial_weights))
         state_to_torch(state, model)
         with torch.no_grad():
-            logits = model.eval()(torch.from_numpy(reference[REFERENCE_IMAGES])[:, None]).numpy()
+            images = model_spec.model_inputs(torch.from_numpy(reference[REFERENCE_IMAGES]), TORCH_FAMILY)
+            logits = model.eval()(images).numpy()
         step0 = max_abs_diff(logits, reference[REFERENCE_LOGITS])
     return model.to(place.device), step0
 
@@ -157,7 +159,8 @@ def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framewo
         model, step0 = build(spec, model_spec, place)
         step_model = step_module(model, spec, framework, place)
     with phases.phase("data"):  # to the device once: the steps index it there
-        images = {split: images_nchw(getattr(data, f"x_{split}")).to(place.device) for split in SPLITS}
+        shaped = data.shaped(lambda x: model_spec.model_inputs(x, TORCH_FAMILY))  # (N, 1, 28, 28) for an image model
+        images = {split: torch.from_numpy(getattr(shaped, f"x_{split}")).to(place.device) for split in SPLITS}
         labels = {split: torch.from_numpy(getattr(data, f"y_{split}")).to(place.device) for split in SPLITS}
     fit_started = time.perf_counter()
     compiles = CompileWatch(TORCH.dynamo_frames if framework.torch_compile else None)
@@ -177,14 +180,14 @@ def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framewo
     return Outcome(
         engine="torch",
         params=torch_param_counts(model),
-        reference_params=model_spec.params[framework.family.name],
+        reference_params=model_spec.params[framework.family.name] if model_spec.params else None,
         history=log.history,
         clock=log.clock,
         diverged_at_step=log.diverged_at_step,
         step0_max_abs_logit_diff=step0,
         predict=predict,
         final_test=final_test,
-        final_state=lambda: torch_to_state(model),
+        final_state=lambda: torch_to_state(model, images["test"][:2]),  # with its Flatten layouts
         early_stopping=early_stopping,
         jit_compile=framework.torch_compile,
         compilation=(
@@ -243,11 +246,6 @@ def leave_together() -> None:
     could leave the other waiting forever (seen as a rare hang on a loaded CPU)."""
     if dist.is_initialized():
         dist.barrier()
-
-
-def images_nchw(images: np.ndarray) -> torch.Tensor:
-    """(N, 28, 28) float32 → (N, 1, 28, 28), sharing the array's memory (no copy)."""
-    return torch.from_numpy(images).unsqueeze(1)
 
 
 def evaluate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, spec: JobSpec) -> dict:

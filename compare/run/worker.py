@@ -90,7 +90,7 @@ def record(outcome: Outcome, spec: JobSpec, prepared: Prepared, phases: Phases) 
             "output_shape": output_shape,
             "trainable_params": outcome.params[0],
             "non_trainable_params": outcome.params[1],
-            "reference_params": list(outcome.reference_params),
+            "reference_params": list(outcome.reference_params) if outcome.reference_params else None,
         },
         "history": outcome.history,
         "final_test_loss": outcome.final_test["loss"],

@@ -90,14 +90,12 @@ def test_one_training_step_matches(name, digits):
 
 
 def test_a_forgotten_dense_transpose_is_caught_by_shape(monkeypatch):
+    def untransposed(layer, w, where):
+        port_keras.assign(layer.kernel, w["weight"], "weight", where)
+
+    dense = port_keras.PORTS[keras.layers.Dense]
     monkeypatch.setitem(
-        port_keras.CONVERTERS,
-        keras.layers.Dense,
-        (
-            ("weight", "bias"),
-            port_keras.dense_out,
-            lambda layer, w, path: port_keras.assign(layer.kernel, w["weight"], f"{path}.weight", path),
-        ),
+        port_keras.PORTS, keras.layers.Dense, port_keras.Port(dense.names, dense.to_torch, untransposed)
     )
     model = MODELS["mlp"].keras_class()()
     model.build((None, 28, 28, 1))
@@ -108,13 +106,14 @@ def test_a_forgotten_dense_transpose_is_caught_by_shape(monkeypatch):
 def test_a_forgotten_square_transpose_is_caught_by_parity(monkeypatch, digits):
     # The attention output projection is 64×64: a missing transpose fits, so
     # only the parity check can catch it.
-    def out_proj_untransposed(layer, w, path):
-        port_keras.attention_in(layer, {**w, "out_proj.weight": w["out_proj.weight"].T}, path)
+    def out_proj_untransposed(layer, w, where):
+        port_keras.attention_from_torch(layer, {**w, "out_proj.weight": w["out_proj.weight"].T}, where)
 
+    attention = port_keras.PORTS[keras.layers.MultiHeadAttention]
     monkeypatch.setitem(
-        port_keras.CONVERTERS,
+        port_keras.PORTS,
         keras.layers.MultiHeadAttention,
-        (port_keras.CONVERTERS[keras.layers.MultiHeadAttention][0], port_keras.attention_out, out_proj_untransposed),
+        port_keras.Port(attention.names, attention.to_torch, out_proj_untransposed),
     )
     result = parity.inference_parity("transformer", digits[0])
     assert not result["passed"] and result["max_abs_logit_diff"] > 100 * parity.LOGIT_TOLERANCE
