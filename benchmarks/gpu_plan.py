@@ -13,6 +13,8 @@ Before it starts it prints how long it is expected to take: the sum of the wall 
 its runs took in the last committed GPU comparison (docs/results/...), times the repeats.
 --repeats N runs the plan N times, repeat i from seed i (see `python -m compare --help`);
 by default as many repeats as that estimate fits into --budget-s (at least one).
+--gpus 0,1,2,3 runs up to one run per GPU at once (`python -m compare --gpus`), and
+--executor slurm submits the runs as a Slurm job array; the estimate divides by the GPUs.
 """
 
 from __future__ import annotations
@@ -80,7 +82,14 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_BUDGET_S,
         help=f"seconds of runs the default number of repeats may take (default {DEFAULT_BUDGET_S})",
     )
-    args = parser.parse_args(argv)
+    parser.add_argument("--gpus", help="up to one run per listed GPU at once, e.g. 0,1,2,3 (default: one GPU)")
+    parser.add_argument(
+        "--executor",
+        choices=["local", "slurm"],
+        default="local",
+        help="slurm: a job array (see python -m compare --help)",
+    )
+    args, executor_flags = parser.parse_known_args(argv)  # --slurm-* options go on to the comparison
     if args.repeats is not None and args.repeats < 1:
         parser.error(f"--repeats must be a positive whole number; received {args.repeats}")
 
@@ -89,10 +98,12 @@ def main(argv: list[str] | None = None) -> int:
     preset = PRESETS[base[base.index("--preset") + 1]]
     models = base[base.index("--models") + 1].split(",") if "--models" in base else list(preset.budgets)
     stages = [frameworks] + ([frameworks + ["keras-torch-jit"]] if args.with_keras_torch_jit else [])
+    gpus = len(args.gpus.split(",")) if args.gpus else 1
     seconds, unmeasured = estimate_s(models, stages[-1]) if REFERENCE.is_file() else (0.0, 0)
+    seconds /= gpus  # runs side by side: an estimate, as if they divided evenly over the GPUs
     # The estimate is a GPU's: the CPU's tiny plan repeats only when asked.
     repeats = args.repeats or (1 if args.tiny else repeats_within(args.budget_s, seconds))
-    plan = f"GPU plan: {len(models)} models x {len(stages[-1])} frameworks x {repeats} repeat(s)"
+    plan = f"GPU plan: {len(models)} models x {len(stages[-1])} frameworks x {repeats} repeat(s) on {gpus} GPU(s)"
     if REFERENCE.is_file():
         counted = f" ({unmeasured} not run there: counted as its average run)" if unmeasured else ""
         plan += f"; expected about {seconds * repeats / 60:.1f} min of runs, as long as each took in "
@@ -100,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         plan += f"; no estimate: {REFERENCE.relative_to(ROOT)}, the last GPU run, is not here."
     print(plan, flush=True)
-    base += ["--repeats", str(repeats)]
+    base += ["--repeats", str(repeats), "--executor", args.executor, *executor_flags]
+    base += ["--gpus", args.gpus] if args.gpus else []
     code = 0
     for stage in stages:
         resume = ["--resume"] if (args.out / "results.json").exists() else []

@@ -7,6 +7,10 @@ the out-of-memory killer does) or exit (dies without writing a result).
 FAKE_RESULTS (environment, JSON): {"model--framework": [[step ms, time to target s
 or null, test accuracy], ...]}, one entry per seed from 0: that job trains nothing
 and writes a complete result with these numbers. Every other job runs the real worker.
+FAKE_PIDS (environment): a folder where each worker leaves a file named by its process id.
+FAKE_SECONDS (environment): such a made-up job first sleeps this long, and records what it
+saw (`observed`: CUDA_VISIBLE_DEVICES, its CPU cores, its start and end), for the
+executors' tests.
 """
 
 import json
@@ -91,9 +95,20 @@ def made_up_result(spec: dict, step_ms: float, time_to_target_s: float | None, a
 
 def main(argv: list[str]) -> int:
     spec = json.loads(Path(argv[0]).read_text())
+    if os.environ.get("FAKE_PIDS"):  # a folder: each worker leaves its process id there
+        (Path(os.environ["FAKE_PIDS"]) / str(os.getpid())).touch()
     made_up = json.loads(os.environ.get("FAKE_RESULTS", "{}")).get(f"{spec['model']}--{spec['framework']}")
     if made_up is not None:
-        Path(argv[1]).write_text(json.dumps(made_up_result(spec, *made_up[spec["seed"]])))
+        started = time.time()
+        time.sleep(float(os.environ.get("FAKE_SECONDS", "0")))
+        result = made_up_result(spec, *made_up[spec["seed"]])
+        result["observed"] = {
+            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+            "cpus": sorted(os.sched_getaffinity(0)),
+            "started_at": started,
+            "ended_at": time.time(),
+        }
+        Path(argv[1]).write_text(json.dumps(result))
         return 0
     faults = dict(item.split("=") for item in os.environ.get("FAULTS", "").split(",") if item)
     fault = faults.get(f"{spec['model']}--{spec['framework']}")

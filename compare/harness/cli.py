@@ -17,8 +17,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import importlib.util
 import json
 import os
+import shutil
 import signal
 import sys
 from collections.abc import Callable, Collection
@@ -89,7 +91,87 @@ def run_parser() -> argparse.ArgumentParser:
     add_compute_arguments(parser)
     add_output_arguments(parser)
     add_regularization_arguments(parser)
+    add_executor_arguments(parser)
     return parser
+
+
+def gpu_ids(text: str) -> list[str]:
+    ids = [part.strip() for part in text.split(",") if part.strip()]
+    if not ids or not all(part.isdigit() for part in ids) or len(set(ids)) != len(ids):
+        raise argparse.ArgumentTypeError(f"expected distinct GPU indices such as 0,1,2,3. Received: {text!r}")
+    return ids
+
+
+def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the runs execute: here (one at a time, or one per GPU at once), or on Slurm."""
+    group = parser.add_argument_group(
+        "executor", "where the runs execute (results.json, --resume and the lock are the same)"
+    )
+    group.add_argument(
+        "--executor",
+        choices=["local", "slurm"],
+        default="local",
+        help="local: here (default); slurm: a Slurm job array through submitit",
+    )
+    group.add_argument(
+        "--gpus",
+        type=gpu_ids,
+        help="local: up to one run per listed GPU at once (e.g. 0,1,2,3), each pinned to its GPU "
+        "(CUDA_VISIBLE_DEVICES) and to an equal share of the CPU cores",
+    )
+    group.add_argument(
+        "--share-cpu",
+        action="store_true",
+        help="with --device cpu, accept --gpus N ids as N runs at once sharing the cores; the timings "
+        "then measure the sharing too, and the report says so",
+    )
+    group.add_argument("--slurm-partition", help="slurm: the partition (default: the cluster's default)")
+    group.add_argument(
+        "--slurm-time", type=positive_int, default=60, metavar="MINUTES", help="slurm: time limit per run"
+    )
+    group.add_argument(
+        "--slurm-gpus-per-run",
+        type=int,
+        choices=[0, 1],
+        default=None,
+        help="slurm: 1 on GPU nodes (default with --device gpu)",
+    )
+    group.add_argument("--slurm-cpus-per-run", type=positive_int, default=1, help="slurm: CPU cores per run")
+    group.add_argument("--slurm-folder", type=Path, help="slurm: submitit's logs and files (default: OUT/runs/slurm)")
+
+
+def make_executor(args: argparse.Namespace, device: str, out: Path):
+    """The executor the flags ask for; several runs at once on a CPU only with --share-cpu."""
+    from compare.harness.executors import LocalExecutor, SlurmExecutor, SlurmOptions, local_slots
+
+    if args.executor == "slurm":
+        if importlib.util.find_spec("submitit") is None:
+            raise UsageError("--executor slurm needs submitit: pip install submitit")
+        if shutil.which("sbatch") is None:
+            raise UsageError("--executor slurm needs Slurm's sbatch on the PATH: run this on a Slurm login node.")
+        gpus = args.slurm_gpus_per_run if args.slurm_gpus_per_run is not None else int(device == "gpu")
+        folder = str(args.slurm_folder) if args.slurm_folder else None
+        options = SlurmOptions(args.slurm_partition, args.slurm_time, gpus, args.slurm_cpus_per_run, folder=folder)
+        return SlurmExecutor(options, str(out))
+    if not args.gpus:
+        return LocalExecutor(local_slots(None))
+    if device == "cpu":
+        if len(args.gpus) > 1 and not args.share_cpu:
+            raise UsageError(
+                f"--gpus {','.join(args.gpus)} with --device cpu would run {len(args.gpus)} runs at once on the "
+                "same cores, so each timing would measure the others too. Leave out --gpus, or add --share-cpu "
+                "to accept it (the report then marks the timings)."
+            )
+        return LocalExecutor(
+            [dataclasses.replace(s, gpu=None) for s in local_slots(args.gpus)], shared_cpu=len(args.gpus) > 1
+        )
+    visible = len(nvidia_gpus())
+    unknown = [gpu for gpu in args.gpus if int(gpu) >= visible]
+    if unknown:
+        raise UsageError(
+            f"--gpus {','.join(args.gpus)}: nvidia-smi lists {visible} GPU(s), so {','.join(unknown)} does not exist."
+        )
+    return LocalExecutor(local_slots(args.gpus))
 
 
 def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
@@ -485,14 +567,15 @@ def command_run(argv: list[str]) -> int:
     if args.resume and args.out is None:
         raise UsageError("--resume needs --out DIR, the folder of the comparison to continue.")
     plan = make_plan(args)
+    executor = make_executor(args, plan.settings.device, plan.out)
     lock = claim_folder(plan.out)
     try:
-        return run_comparison(plan, args.resume)
+        return run_comparison(plan, args.resume, executor)
     finally:
         lock.release()
 
 
-def run_comparison(plan, resume: bool) -> int:
+def run_comparison(plan, resume: bool, executor=None) -> int:
     """The comparison in `plan`, in a folder this process holds."""
     from compare import report
     from compare.harness import orchestrator
@@ -520,7 +603,7 @@ def run_comparison(plan, resume: bool) -> int:
 
     signal.signal(signal.SIGTERM, raise_keyboard_interrupt)  # SIGTERM ends like Ctrl-C: results kept
     try:
-        document = orchestrator.run_all(plan, previous=previous)
+        document = orchestrator.run_all(plan, previous=previous, executor=executor)
     except KeyboardInterrupt:
         print("\nInterrupted: the finished runs are kept.", file=sys.stderr)
         document = load_results(plan.out)

@@ -6,10 +6,11 @@ events that arrive through the pipe (compare.contract.progress). Pure Python and
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from typing import TextIO
 
-from compare.contract.progress import EventKind
+from compare.contract.progress import EventHandler, EventKind
 
 
 def format_duration(seconds: float | None) -> str:
@@ -94,10 +95,14 @@ class PlainDisplay:
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
 
-    def run_started(self, number: int, label: str) -> None:
+    def run_started(self, number: int, label: str, where: str = "") -> None:
         self.estimate.start()
         self.run = RunProgress()
         self.say(f"[{number:>{len(str(self.total))}}/{self.total}] {label} ...")
+
+    def event_at(self, where: str) -> EventHandler:
+        """The handler for the events of the run at `where` (one run at a time: the current one)."""
+        return self.event
 
     def event(self, event: dict) -> None:
         self.run.update(event)
@@ -110,7 +115,7 @@ class PlainDisplay:
     def comparison_left_s(self) -> float | None:
         return self.estimate.left_s((self.run.left_s() or 0.0) if self.run else 0.0)
 
-    def run_finished(self, model: str, wall_s: float, summary: str, measured: bool = True) -> None:
+    def run_finished(self, model: str, wall_s: float, summary: str, measured: bool = True, where: str = "") -> None:
         self.done += 1
         if measured:
             self.estimate.finished(model, wall_s)
@@ -148,7 +153,7 @@ class TerminalDisplay(PlainDisplay):
     def say(self, text: str) -> None:
         self.tqdm.write(text, file=self.out)
 
-    def run_started(self, number: int, label: str) -> None:
+    def run_started(self, number: int, label: str, where: str = "") -> None:
         super().run_started(number, label)
         self.steps_bar = self.tqdm(
             desc=label,
@@ -167,7 +172,7 @@ class TerminalDisplay(PlainDisplay):
         self.steps_bar.set_postfix_str(f"{self.run.describe()}, {format_duration(self.run.left_s())} left")
         self.runs_bar.set_postfix_str(f"about {format_duration(self.comparison_left_s())} left")
 
-    def run_finished(self, model: str, wall_s: float, summary: str, measured: bool = True) -> None:
+    def run_finished(self, model: str, wall_s: float, summary: str, measured: bool = True, where: str = "") -> None:
         if self.steps_bar is not None:
             self.steps_bar.close()
             self.steps_bar = None
@@ -182,7 +187,41 @@ class TerminalDisplay(PlainDisplay):
         self.runs_bar.close()
 
 
-def display_for(total_runs: int, models: list[str], out: TextIO = sys.stdout) -> PlainDisplay:
-    """Bars in a terminal, plain lines everywhere else."""
+class ConcurrentDisplay(PlainDisplay):
+    """One line per run and per epoch, each marked with where its run is (`[gpu 1]`): several
+    runs at once, each GPU's current run named on its lines."""
+
+    def __init__(self, total_runs: int, models: list[str], out: TextIO = sys.stdout):
+        super().__init__(total_runs, models, out)
+        self.runs: dict[str, RunProgress] = {}
+        self.lock = threading.Lock()
+
+    def run_started(self, number: int, label: str, where: str = "") -> None:
+        with self.lock:
+            self.runs[where] = RunProgress()
+            self.say(f"[{number:>{len(str(self.total))}}/{self.total}] [{where}] {label} ...")
+
+    def event_at(self, where: str) -> EventHandler:
+        def on_event(event: dict) -> None:
+            with self.lock:
+                run = self.runs.setdefault(where, RunProgress())
+                run.update(event)
+                if event["kind"] == EventKind.EPOCH:
+                    self.say(f"{self.indent}[{where}] {run.describe()} | run: {format_duration(run.left_s())} left")
+
+        return on_event
+
+    def run_finished(self, model: str, wall_s: float, summary: str, measured: bool = True, where: str = "") -> None:
+        with self.lock:
+            self.done += 1
+            self.runs.pop(where, None)
+            self.say(f"{self.indent}[{where}] {summary} | {self.done}/{self.total} done")
+
+
+def display_for(total_runs: int, models: list[str], out: TextIO = sys.stdout, concurrent: bool = False) -> PlainDisplay:
+    """Bars in a terminal, plain lines everywhere else, and marked lines when runs overlap."""
+    if concurrent:
+        return ConcurrentDisplay(total_runs, models, out)
+
     kind = TerminalDisplay if out.isatty() else PlainDisplay
     return kind(total_runs, models, out)

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -32,6 +33,7 @@ from compare.contract.results import FINISHED, SCHEMA_VERSION, RunStatus, write_
 from compare.data.datasets import Dataset
 from compare.harness.display import PlainDisplay, display_for
 from compare.harness.environment import environment_record
+from compare.harness.executors import LocalExecutor, Placement, Slot, held_slots, local_slots, overlaps
 from compare.lessons import data_parallel
 from compare.report.statistics import aggregates
 
@@ -231,11 +233,20 @@ def exit_reason(returncode: int) -> str:
     return f"the worker exited with status {returncode} without writing a result"
 
 
+LIVE_CHILDREN: set[subprocess.Popen] = set()  # every worker running now, to stop them all on Ctrl-C
+LIVE_LOCK = threading.Lock()
+
+
 def start_child(
-    module: list[str], args: list[str], env: dict[str, str], log_path: Path, pass_fds: tuple[int, ...] = ()
+    module: list[str],
+    args: list[str],
+    env: dict[str, str],
+    log_path: Path,
+    pass_fds: tuple[int, ...] = (),
+    cpus: tuple[int, ...] | None = None,
 ) -> subprocess.Popen:
     with open(log_path, "w") as log:
-        return subprocess.Popen(
+        process = subprocess.Popen(
             [*module, *args],
             env=env,
             stdout=log,
@@ -244,6 +255,20 @@ def start_child(
             start_new_session=True,  # its own process group, so a timeout kills all of it
             pass_fds=pass_fds,
         )
+    if cpus is not None:
+        # Set at once, while the new interpreter has one thread: every thread and process it starts inherits it.
+        os.sched_setaffinity(process.pid, cpus)
+    with LIVE_LOCK:
+        LIVE_CHILDREN.add(process)
+    return process
+
+
+def stop_live_children() -> None:
+    """Stop every worker still running (Ctrl-C, SIGTERM): each one's whole process group."""
+    with LIVE_LOCK:
+        children = list(LIVE_CHILDREN)
+    for process in children:
+        stop_process_group(process)
 
 
 class EventReader:
@@ -291,6 +316,8 @@ def wait_child(process: subprocess.Popen, timeout_s: float, events: EventReader 
         raise
     finally:
         timer.cancel()
+        with LIVE_LOCK:
+            LIVE_CHILDREN.discard(process)
     if events is not None:
         events.thread.join(timeout=5)  # the last events, up to the pipe's end
     return not timed_out.is_set()
@@ -327,79 +354,120 @@ def run_job(
     workdir: Path,
     initial_weights: Path | None,
     on_event: EventHandler = lambda event: None,
+    slots: list[Slot] | None = None,
 ) -> dict:
-    """Run one job in a child process and return its result entry."""
-    model, framework, variant = job.model, job.framework, job.variant
-    stem = file_stem(model, framework, variant, job.repeat)
+    """Run one job in a child process, in `slots` (default: every core, no GPU pinned), and
+    return its result entry, with where and when it ran."""
+    base, paths = prepare_job(plan, job, workdir, initial_weights)
+    missing = FRAMEWORKS[job.framework].missing_modules()
+    if missing:
+        reason = f"not installed here: no module {', '.join(missing)} ({FRAMEWORKS[job.framework].install_hint})"
+        return {**base, "status": RunStatus.NOT_INSTALLED, "error": {"reason": reason}, "wall_time_s": 0.0}
+    devices = devices_for(plan, job.framework)
+    outcome = execute(plan.settings, job.framework, devices, plan.timeout_s, paths, slots, on_event)
+    return collect(base, outcome, plan.timeout_s, paths)
+
+
+@dataclass(frozen=True)
+class JobPaths:
+    spec: Path
+    result: Path
+    log: Path
+
+
+@dataclass(frozen=True)
+class Execution:
+    """How a worker ended, and where and when it ran: what `collect` needs of it."""
+
+    returncode: int | None
+    finished: bool  # False: stopped at the timeout
+    wall_time_s: float
+    started_at: float  # seconds since the epoch, comparable across hosts
+    ended_at: float
+    placement: dict
+
+
+def prepare_job(plan: Plan, job: Job, workdir: Path, initial_weights: Path | None) -> tuple[dict, JobPaths]:
+    """The run's record so far, and its spec written where the worker will read it."""
+    stem = file_stem(job.model, job.framework, job.variant, job.repeat)
     spec = replace(
         job_spec(plan, job),
         initial_weights=str(initial_weights) if initial_weights else None,
         final_weights=str(workdir / f"{stem}.weights.npz"),
     )
     base = {
-        "model": model,
-        "framework": framework,
-        "variant": variant.name,
-        "regularization": asdict(variant),
-        "budget": asdict(plan.budgets[model]),
+        "model": job.model,
+        "framework": job.framework,
+        "variant": job.variant.name,
+        "regularization": asdict(job.variant),
+        "budget": asdict(plan.budgets[job.model]),
         "repeat": job.repeat,
         "seed": job.seed,
         "position": job.position,
     }
-    missing = FRAMEWORKS[framework].missing_modules()
-    if missing:
-        reason = f"not installed here: no module {', '.join(missing)} ({FRAMEWORKS[framework].install_hint})"
-        return {**base, "status": RunStatus.NOT_INSTALLED, "error": {"reason": reason}, "wall_time_s": 0.0}
-
-    spec_path, result_path, log_path = (workdir / f"{stem}{ext}" for ext in (".spec.json", ".result.json", ".log"))
-    spec.write(spec_path)
-    result_path.unlink(missing_ok=True)
-    started = time.perf_counter()
-    process, finished = spawn_and_wait(plan, framework, [str(spec_path), str(result_path)], log_path, on_event)
-    return collect(base, process, finished, time.perf_counter() - started, plan.timeout_s, result_path, log_path)
+    paths = JobPaths(*(workdir / f"{stem}{ext}" for ext in (".spec.json", ".result.json", ".log")))
+    spec.write(paths.spec)
+    paths.result.unlink(missing_ok=True)
+    return base, paths
 
 
-def spawn_and_wait(
-    plan: Plan, framework: str, arguments: list[str], log_path: Path, on_event: EventHandler
-) -> tuple[subprocess.Popen, bool]:
-    """Start the framework's worker with a progress pipe, relay its events until it
-    exits or the timeout stops it; return the process and whether it finished."""
-    devices = devices_for(plan, framework)
-    env = child_environment(framework, plan.settings.device, plan.settings.deterministic, devices)
+def execute(
+    settings: RunSettings,
+    framework: str,
+    devices: int,
+    timeout_s: float,
+    paths: JobPaths,
+    slots: list[Slot] | None = None,
+    on_event: EventHandler = lambda event: None,
+    executor: str = "local",
+) -> Execution:
+    """Start the framework's worker in `slots` with a progress pipe and relay its events until
+    it exits or the timeout stops it. Runs where the job runs: here, or on a Slurm node."""
+    slots = slots or local_slots(None)
+    env = child_environment(framework, settings.device, settings.deterministic, devices)
+    gpus = [slot.gpu for slot in slots if slot.gpu is not None]
+    if gpus and settings.device == "gpu":
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)  # the GPUs this run holds, and no other
+    cpus = tuple(sorted(c for slot in slots for c in slot.cpus))
+    if len(cpus) < len(os.sched_getaffinity(0)):
+        env["OMP_NUM_THREADS"] = str(max(1, len(cpus) // max(devices, 1)))  # the share of cores it holds
     progress_read, progress_write = os.pipe()
     env[PROGRESS_FD] = str(progress_write)
+    started, started_at = time.perf_counter(), time.time()
+    command = worker_command(framework, devices)
     try:
-        process = start_child(worker_command(framework, devices), arguments, env, log_path, pass_fds=(progress_write,))
+        process = start_child(command, [str(paths.spec), str(paths.result)], env, paths.log, (progress_write,), cpus)
     finally:
         os.close(progress_write)  # the child holds its own copy
     try:
-        return process, wait_child(process, plan.timeout_s, EventReader(progress_read, on_event))
+        finished = wait_child(process, timeout_s, EventReader(progress_read, on_event))
     finally:
         os.close(progress_read)
+    placement = Placement(executor, socket.gethostname(), gpus, list(cpus), os.environ.get("SLURM_JOB_ID"))
+    wall_time_s = time.perf_counter() - started
+    return Execution(process.returncode, finished, wall_time_s, started_at, time.time(), placement.record())
 
 
-def collect(
-    base: dict,
-    process: subprocess.Popen,
-    finished: bool,
-    wall_time_s: float,
-    timeout_s: int,
-    result_path: Path,
-    log_path: Path,
-) -> dict:
+def collect(base: dict, outcome: Execution, timeout_s: float, paths: JobPaths) -> dict:
     """The result entry: the child's record on top of `base`, or why there is none."""
-    if not finished:
+    base = {
+        **base,
+        "placement": outcome.placement,
+        "started_at": outcome.started_at,
+        "ended_at": outcome.ended_at,
+        "wall_time_s": outcome.wall_time_s,
+    }
+    if not outcome.finished:
         reason = f"still running after the {timeout_s} s timeout; stopped (raise it with --timeout)"
-        error = {"reason": reason, "stderr_tail": tail(log_path)}
-        return {**base, "status": RunStatus.TIMEOUT, "wall_time_s": wall_time_s, "error": error}
-    if not result_path.is_file():
-        error = {"reason": exit_reason(process.returncode), "stderr_tail": tail(log_path)}
-        return {**base, "status": RunStatus.FAILED, "wall_time_s": wall_time_s, "error": error}
-    result = {**base, **json.loads(result_path.read_text()), "wall_time_s": wall_time_s}
+        return {**base, "status": RunStatus.TIMEOUT, "error": {"reason": reason, "stderr_tail": tail(paths.log)}}
+    if not paths.result.is_file():
+        error = {"reason": exit_reason(outcome.returncode), "stderr_tail": tail(paths.log)}
+        return {**base, "status": RunStatus.FAILED, "error": error}
+    result = {**json.loads(paths.result.read_text()), **base}
     if "phases_s" in result:  # the rest of the wall time: interpreter start, writing, exit
-        result["phases_s"]["process_start_and_end"] = wall_time_s - sum(result["phases_s"].values())
+        result["phases_s"]["process_start_and_end"] = outcome.wall_time_s - sum(result["phases_s"].values())
     if result["status"] != RunStatus.OK and "error" in result:
-        result["error"]["stderr_tail"] = tail(log_path)
+        result["error"]["stderr_tail"] = tail(paths.log)
     return result
 
 
@@ -566,39 +634,47 @@ def run_key(run: dict) -> tuple[str, str, str, int]:
     return (run["model"], run["framework"], run["variant"], run.get("repeat", 0))
 
 
-def run_all(plan: Plan, display: PlainDisplay | None = None, previous: dict | None = None) -> dict:
-    """Run every job in order, saving results.json after each; return the document.
+def run_all(plan: Plan, display: PlainDisplay | None = None, previous: dict | None = None, executor=None) -> dict:
+    """Run every job, saving results.json as each finishes; return the document.
 
-    With `previous` (an earlier, interrupted document of the same settings),
-    runs that finished there are kept and not run again. `display` shows the
-    progress (default: bars in a terminal, plain lines otherwise).
+    `executor` runs the jobs (compare.harness.executors; default: one at a time, here). With
+    `previous` (an earlier, interrupted document of the same settings), runs that finished
+    there are kept and not run again. `display` shows the progress (default: bars in a
+    terminal, plain lines otherwise; plain lines, each marked with its GPU, when runs overlap).
     """
+    executor = executor or LocalExecutor(local_slots(None))
     workdir = plan.out / "runs"
     workdir.mkdir(parents=True, exist_ok=True)
     document = new_document(plan)
+    document["settings"]["executor"] = executor.describe()
     # --resume keeps the runs that trained to their end, repeat by repeat; everything else runs again.
     kept = {run_key(run): run for run in (previous or {}).get("runs", []) if run["status"] in FINISHED}
     results_path = plan.out / "results.json"
     write_json_atomic(results_path, document)
     write_data_arrays(plan)
     jobs = plan_jobs(plan)
-    display = display or display_for(len(jobs), [job.model for job in jobs])
+    numbers = {job.key: number for number, job in enumerate(jobs, start=1)}
+    display = display or display_for(len(jobs), [job.model for job in jobs], concurrent=executor.concurrent)
     weights = SharedWeights(plan, workdir)
+
+    runner = JobRunner(plan, workdir, weights, display, executor, numbers)
+
     try:
         document["settings"]["initial_weights"] = weights.note()
         display.say(f"Initial weights: {document['settings']['initial_weights']}")
         run_checks_first(plan, document, workdir, display)
-        for number, job in enumerate(jobs, start=1):
-            display.run_started(number, job_label(plan, job))
-            if job.key in kept:
-                document["runs"].append(kept[job.key])
-                write_json_atomic(results_path, document)
-                display.run_finished(job.model, 0.0, "kept from the earlier run (--resume)", measured=False)
-                continue
-            run = run_job(plan, job, workdir, weights.files(job.repeat).get(job.model), display.event)
-            document["runs"].append(run)
+        for job in [job for job in jobs if job.key in kept]:
+            display.run_started(numbers[job.key], job_label(plan, job))
+            document["runs"].append(kept[job.key])
             write_json_atomic(results_path, document)
-            display.run_finished(job.model, run["wall_time_s"], describe_run(run), measured=run["status"] in FINISHED)
+            display.run_finished(job.model, 0.0, "kept from the earlier run (--resume)", measured=False)
+        pending = [job for job in jobs if job.key not in kept]
+        for run in executor.run(pending, runner):
+            document["runs"].append(run)
+            overlaps(document["runs"])
+            write_json_atomic(results_path, document)
+            where = executor.where(run.get("placement"))
+            display.run_finished(run["model"], run["wall_time_s"], describe_run(run), run["status"] in FINISHED, where)
     finally:
         display.close()
         data_arrays_path(plan).unlink(missing_ok=True)  # a copy of the dataset: not worth keeping
@@ -607,6 +683,52 @@ def run_all(plan: Plan, display: PlainDisplay | None = None, previous: dict | No
     document["finished"] = True
     write_json_atomic(results_path, document)
     return document
+
+
+@dataclass
+class JobRunner:
+    """What every executor asks of the comparison (the shared skeleton): how many slots a job
+    holds, how to run one here, how to prepare one to run elsewhere and collect it after,
+    and how to stop every worker of this process."""
+
+    plan: Plan
+    workdir: Path
+    weights: SharedWeights
+    display: PlainDisplay
+    executor: object
+    numbers: dict
+    task = staticmethod(execute)  # what a job runs where it runs (a Slurm node): `execute(**prepare(job)[2])`
+
+    def needs(self, job: Job) -> int:
+        """Slots (GPUs) a job holds: a data-parallel run on GPUs holds one per device."""
+        return devices_for(self.plan, job.framework) if self.plan.settings.device == "gpu" else 1
+
+    def started(self, job: Job, where: str = "") -> None:
+        self.display.run_started(self.numbers[job.key], job_label(self.plan, job), where)
+
+    def run_here(self, job: Job, slots: list[Slot]) -> dict:
+        where = self.executor.where(held_slots(slots).record())
+        self.started(job, where)
+        initial = self.weights.files(job.repeat).get(job.model)
+        return run_job(self.plan, job, self.workdir, initial, self.display.event_at(where), slots)
+
+    def prepare(self, job: Job) -> tuple[dict, JobPaths, dict]:
+        """The run's record so far, its files, and `execute`'s arguments, to run it elsewhere."""
+        base, paths = prepare_job(self.plan, job, self.workdir, self.weights.files(job.repeat).get(job.model))
+        arguments = {
+            "settings": self.plan.settings,
+            "framework": job.framework,
+            "devices": devices_for(self.plan, job.framework),
+            "timeout_s": self.plan.timeout_s,
+            "paths": paths,
+        }
+        return base, paths, arguments
+
+    def collect(self, base: dict, outcome: Execution, paths: JobPaths) -> dict:
+        return collect(base, outcome, self.plan.timeout_s, paths)
+
+    def stop(self) -> None:
+        stop_live_children()
 
 
 def job_label(plan: Plan, job: Job) -> str:

@@ -18,6 +18,7 @@ from compare.catalog.registry import ADAM_EPSILON, MODELS, learning_rate_factor
 from compare.data.datasets import load_sample, unit_interval
 from compare.lessons.difference import Difference, difference
 from compare.lessons.parity import nchw, to_numpy, twins
+from compare.porting.port_keras import public_attributes
 from compare.porting.weights import max_abs_diff
 from compare.run.engines import engine
 from compare.run.keras_recipes import learning_rate
@@ -489,34 +490,21 @@ def torch_output_dtypes(model: torch.nn.Module, images: torch.Tensor) -> list[tu
     return seen
 
 
-def keras_output_dtypes(model: keras.Model, images: np.ndarray) -> list[tuple[str, str]]:
-    """(kind of layer, dtype it returned) for each leaf layer, in one forward pass."""
-    seen: list[tuple[str, str]] = []
-    leaves = [
-        layer
-        for layer in model._flatten_layers(include_self=False)
-        if not list(layer._flatten_layers(include_self=False))
-    ]
+def keras_leaf_layers(layer: keras.Layer) -> list[keras.Layer]:
+    """Every layer without sublayers, found through the public attributes the twins share."""
+    found = []
+    for name in public_attributes(layer):
+        item = getattr(layer, name)
+        for sub in item if isinstance(item, (list, tuple)) else [item]:
+            if isinstance(sub, keras.Layer):
+                found += keras_leaf_layers(sub) or [sub]
+    return found
 
-    def traced(layer: keras.Layer):
-        call, kind = layer.call, type(layer).__name__
 
-        def call_and_note(*args, **kwargs):
-            output = call(*args, **kwargs)
-            first = output[0] if isinstance(output, tuple) else output
-            seen.append((kind, keras.backend.standardize_dtype(first.dtype)))
-            return output
-
-        return call_and_note
-
-    for layer in leaves:
-        object.__setattr__(layer, "call", traced(layer))  # an instance attribute, past Keras' tracking
-    try:
-        model(images, training=False)
-    finally:
-        for layer in leaves:
-            object.__delattr__(layer, "call")
-    return seen
+def keras_output_dtypes(model: keras.Model) -> list[tuple[str, str]]:
+    """(kind of layer, dtype it computes and returns in) for each leaf layer: its dtype policy's
+    compute dtype, which Keras casts each layer's inputs to."""
+    return [(type(layer).__name__, layer.compute_dtype) for layer in keras_leaf_layers(model)]
 
 
 def kinds_returning(dtype: str, seen: list[tuple[str, str]]) -> list[str]:
@@ -615,8 +603,7 @@ def bf16_twins(name: str, images: np.ndarray) -> dict:
 
 def keras_bf16(model: keras.Model, images: np.ndarray) -> tuple[list[tuple[str, str]], np.ndarray]:
     """(kind, dtype) per leaf layer, and the float32 logits, of a model built under mixed_bfloat16."""
-    seen = keras_output_dtypes(model, images[..., None])
-    return seen, to_numpy(model(images[..., None], training=False)).astype(np.float32)
+    return keras_output_dtypes(model), to_numpy(model(images[..., None], training=False)).astype(np.float32)
 
 
 def keras_float32_twin(name: str, images: np.ndarray) -> None:

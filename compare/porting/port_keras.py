@@ -268,13 +268,18 @@ def held_weights(item) -> list:
     return []
 
 
-def sublayer_names(layer) -> list[str]:
-    """The public attributes holding weights, in the order Keras tracked them (the order of
-    `layer.weights`), which is the order they were assigned, as in the torch twin."""
+def public_attributes(layer) -> list[str]:
+    """A layer's attribute names that do not start with "_"."""
     # On the torch backend a Keras layer is also an nn.Module, which keeps its
     # sublayers as named children rather than in the instance dict.
     children = [name for name, _ in layer.named_children()] if hasattr(layer, "named_children") else []
-    names = [name for name in dict.fromkeys([*vars(layer), *children]) if not name.startswith("_")]
+    return [name for name in dict.fromkeys([*vars(layer), *children]) if not name.startswith("_")]
+
+
+def sublayer_names(layer) -> list[str]:
+    """The public attributes holding weights, in the order Keras tracked them (the order of
+    `layer.weights`), which is the order they were assigned, as in the torch twin."""
+    names = public_attributes(layer)
     position = {id(variable): i for i, variable in enumerate(layer.weights)}
     held = {name: [position[id(w)] for w in held_weights(getattr(layer, name)) if id(w) in position] for name in names}
     return sorted((name for name in names if held[name]), key=lambda name: min(held[name]))

@@ -547,6 +547,41 @@ def disk_cache_text(cache: dict | None) -> str:
     return f"{cache['state']}: {cache['files']:,} files, {cache['files_written']:,} written"
 
 
+def placement_section(document: dict) -> Section | None:
+    """Where each run ran and which runs overlapped it, when runs ran at the same time."""
+    executor = document["settings"].get("executor") or {}
+    runs = [run for run in document["runs"] if run.get("placement")]
+    if not executor.get("concurrent") and not any(run.get("overlapped_with") for run in runs):
+        return None
+    paragraphs = [
+        f"Runs executed with the `{executor.get('name', '?')}` executor, several at once: each on its own "
+        "GPU(s) and share of the CPU cores, as recorded below, with the runs that overlapped it in time."
+    ]
+    if executor.get("shared_cpu"):
+        paragraphs.append(
+            "**These runs shared one CPU** (`--share-cpu`): each timing includes the others' load on the "
+            "memory and caches, so compare them with care; one run at a time measures each alone."
+        )
+    hosts = {run["placement"]["host"] for run in runs}
+    if len(runs) > 1 and len(hosts) == 1:
+        paragraphs.append(f"Every run ran on one node, `{hosts.pop()}`.")
+    rows = [
+        [
+            model_label(run),
+            run["framework"],
+            str(run.get("repeat", 0)),
+            run["placement"]["host"],
+            ",".join(run["placement"]["gpus"]) or "none",
+            f"{len(run['placement']['cpus'])} cores",
+            run["placement"].get("slurm_job_id") or "",
+            str(len(run.get("overlapped_with", []))),
+        ]
+        for run in runs
+    ]
+    headers = ["model", "framework", "repeat", "host", "GPUs", "CPU", "Slurm job", "overlapping runs"]
+    return Section("Where the runs ran", paragraphs, headers, rows)
+
+
 def data_path_section(document: dict) -> Section:
     seen: dict[str, str] = {}
     for run in finished_runs(document):
@@ -913,7 +948,7 @@ def sections(document: dict) -> list[Section]:
         history_section(document),
         timing_section(document),
         phases_section(document),
-        *filter(None, [compilation_section(document)]),
+        *filter(None, [compilation_section(document), placement_section(document)]),
         data_path_section(document),
         problems_section(document),
         parity_section(document),

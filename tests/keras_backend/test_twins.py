@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from compare import Twins
-from compare.lessons.twins_check import check_twins
+from compare.lessons import check_twins
 from compare.porting.port_keras import UnportableLayer
 
 ROOT = Path(__file__).parents[2]

@@ -1,0 +1,41 @@
+"""The Slurm executor against a real single-node Slurm (tests/slurm_cluster.py), not a mock:
+a smoke comparison submitted as a job array, collected into results.json. Where Slurm cannot
+be started here, the test fails and says why."""
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from compare.contract.results import load_results
+from tests.slurm_cluster import SlurmCluster
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    cluster = SlurmCluster(tmp_path_factory.mktemp("slurm")).start()  # SlurmUnavailable: the test fails with why
+    yield cluster
+    cluster.stop()
+
+
+def test_a_smoke_comparison_runs_as_a_slurm_job_array_and_is_collected(slurm, tmp_path):
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "compare", "--preset", "smoke", "--models", "mlp", "--frameworks", "torch"]
+    command += ["--repeats", "2", "--device", "cpu", "--skip-checks", "--out", str(out)]
+    command += ["--executor", "slurm", "--slurm-partition", "debug", "--slurm-time", "10"]
+    result = subprocess.run(command, env=slurm.env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    document = load_results(out)
+    assert document["settings"]["executor"]["name"] == "slurm"
+    runs = document["runs"]
+    assert sorted(run["repeat"] for run in runs) == [0, 1]
+    array_ids = set()
+    for run in runs:
+        assert run["status"] == "ok", run.get("error")
+        assert run["placement"]["executor"] == "slurm"
+        job_id = run["placement"]["slurm_job_id"]
+        assert re.fullmatch(r"\d+", job_id), job_id  # the array's job id, as Slurm set SLURM_JOB_ID on the node
+        array_ids.add(job_id)
+    assert len(array_ids) == 2  # two tasks, each its own job id
+    assert "Where the runs ran" in (out / "report.md").read_text()
