@@ -350,9 +350,10 @@ def where(path: str, prefix: str, state: StateDict) -> Where:
 
 
 def build_model(model, input_shape: tuple[int | None, ...]) -> None:
-    """Create a model's weights: its `build`, then, for a subclassed model whose `build` does not
-    build its layers (Keras' default does not), one call on a batch of zeros."""
-    model.build(input_shape)
+    """Create a model's weights: its own `build` if it has one, else (Keras' default `build` does
+    not build the layers of a subclassed model) one call on a batch of zeros."""
+    if any("build" in vars(cls) for cls in type(model).__mro__ if cls.__module__.split(".")[0] != "keras"):
+        model.build(input_shape)
     if not model.weights:
         model(keras.ops.zeros((1, *input_shape[1:])), training=False)
 
