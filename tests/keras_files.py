@@ -2,12 +2,14 @@
 
     KERAS_BACKEND=jax python -m tests.keras_files save DIR   # DIR/<model>.<backend>.keras + predictions
     KERAS_BACKEND=torch python -m tests.keras_files load DIR  # load every file, write the differences
+    KERAS_BACKEND=torch python -m tests.keras_files both DIR  # save, wait for every backend's files, load
 
 Predictions are on the same 16 sample digits everywhere, in inference mode.
 """
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import keras
@@ -44,5 +46,20 @@ def load(folder: Path) -> None:
     (folder / f"loaded-under-{backend}.json").write_text(json.dumps(differences, indent=2))
 
 
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def both(folder: Path, timeout_s: float = 600) -> None:
+    """Save, then load once every backend has saved: one process per backend instead of two."""
+    save(folder)
+    (folder / f"{keras.backend.backend()}.saved").touch()
+    deadline = time.monotonic() + timeout_s
+    while not all((folder / f"{b}.saved").exists() for b in BACKENDS):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the other backends did not save within {timeout_s} s")
+        time.sleep(0.2)
+    load(folder)
+
+
 if __name__ == "__main__":
-    {"save": save, "load": load}[sys.argv[1]](Path(sys.argv[2]))
+    {"save": save, "load": load, "both": both}[sys.argv[1]](Path(sys.argv[2]))

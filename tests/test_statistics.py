@@ -142,10 +142,10 @@ def loss_curves(document: dict, repeat: int) -> dict[str, list[float]]:
 def test_repeated_real_runs_end_to_end_and_the_same_seed_gives_the_same_curve(tmp_path):
     out = tmp_path / "out"
     args = ("--seed", "3", "--skip-checks")
-    result = smoke_cli("mlp,lstm", "torch,keras-jax", "--repeats", "3", *args, "--out", str(out))
+    result = smoke_cli("mlp", "torch,keras-jax", "--repeats", "3", *args, "--out", str(out))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     document = load_results(out)
-    assert len(document["runs"]) == 12 and all(run["status"] == "ok" for run in document["runs"])
+    assert len(document["runs"]) == 6 and all(run["status"] == "ok" for run in document["runs"])
     assert sorted({run["seed"] for run in document["runs"]}) == [3, 4, 5]
     # Each repeat starts from its own seed's weights.
     weights = sorted(path.name for path in (out / "runs").glob("initial_weights*"))

@@ -164,11 +164,12 @@ SLURM_POLL_S = 2.0
 
 def slurm_state(job_id: str) -> tuple[str, str]:
     """(JobState, Reason) of a job by `scontrol show job`, which needs no accounting database
-    (sacct does); ("UNKNOWN", why) when Slurm no longer knows the job."""
+    (sacct does). A job Slurm no longer knows (a pending array task cancelled, or a record
+    purged after MinJobAge) is ("GONE", what scontrol said): over, with no result to wait for."""
     done = subprocess.run(["scontrol", "show", "job", job_id], capture_output=True, text=True)
     fields = dict(item.split("=", 1) for item in done.stdout.split() if "=" in item)
     if "JobState" not in fields:
-        return "UNKNOWN", (done.stderr or done.stdout).strip()
+        return "GONE", (done.stderr or done.stdout).strip() or "no record"
     return fields["JobState"], fields.get("Reason", "None")
 
 

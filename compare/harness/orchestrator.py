@@ -668,13 +668,17 @@ def run_all(plan: Plan, display: PlainDisplay | None = None, previous: dict | No
             document["runs"].append(kept[job.key])
             write_json_atomic(results_path, document)
             display.run_finished(job.model, 0.0, "kept from the earlier run (--resume)", measured=False)
-        pending = [job for job in jobs if job.key not in kept]
-        for run in executor.run(pending, runner):
-            document["runs"].append(run)
-            overlaps(document["runs"])
-            write_json_atomic(results_path, document)
-            where = executor.where(run.get("placement"))
-            display.run_finished(run["model"], run["wall_time_s"], describe_run(run), run["status"] in FINISHED, where)
+        runs = executor.run([job for job in jobs if job.key not in kept], runner)
+        try:
+            for run in runs:
+                document["runs"].append(run)
+                overlaps(document["runs"])
+                write_json_atomic(results_path, document)
+                where = executor.where(run.get("placement"))
+                finished = run["status"] in FINISHED
+                display.run_finished(run["model"], run["wall_time_s"], describe_run(run), finished, where)
+        finally:
+            runs.close()  # Ctrl-C here rather than inside the executor: it still stops every worker
     finally:
         display.close()
         data_arrays_path(plan).unlink(missing_ok=True)  # a copy of the dataset: not worth keeping

@@ -17,12 +17,13 @@ EPOCHS = 3
 
 
 def shared_data() -> Prepared:
-    """12 images whose pixels all equal their row number, so a batch names its rows."""
+    """12 images whose pixels all equal their row number, so a batch names its rows; shaped
+    (N, 28, 28, 1), as the Keras runner hands an image model its data."""
     images = np.repeat(np.arange(12, dtype=np.float32), 28 * 28).reshape(12, 28, 28)
     labels = np.arange(12) % 10
     orders = [np.random.default_rng([0, epoch]).permutation(12) for epoch in range(EPOCHS)]
     empty = np.zeros((0, 28, 28), np.float32)
-    return Prepared(images, labels, empty, labels[:0], images, labels, orders)
+    return Prepared(images, labels, empty, labels[:0], images, labels, orders).shaped(lambda x: x[..., None])
 
 
 def expected_rows(data: Prepared) -> list[np.ndarray]:
