@@ -235,6 +235,7 @@ def exit_reason(returncode: int) -> str:
 
 LIVE_CHILDREN: set[subprocess.Popen] = set()  # every worker running now, to stop them all on Ctrl-C
 LIVE_LOCK = threading.Lock()
+STOPPING = threading.Event()  # set by stop_live_children: a worker that starts after it is stopped at once
 
 
 def start_child(
@@ -260,12 +261,16 @@ def start_child(
         os.sched_setaffinity(process.pid, cpus)
     with LIVE_LOCK:
         LIVE_CHILDREN.add(process)
+        stopping = STOPPING.is_set()
+    if stopping:  # it started in a thread while Ctrl-C was stopping the others
+        stop_process_group(process)
     return process
 
 
 def stop_live_children() -> None:
     """Stop every worker still running (Ctrl-C, SIGTERM): each one's whole process group."""
     with LIVE_LOCK:
+        STOPPING.set()
         children = list(LIVE_CHILDREN)
     for process in children:
         stop_process_group(process)
@@ -643,6 +648,7 @@ def run_all(plan: Plan, display: PlainDisplay | None = None, previous: dict | No
     terminal, plain lines otherwise; plain lines, each marked with its GPU, when runs overlap).
     """
     executor = executor or LocalExecutor(local_slots(None))
+    STOPPING.clear()
     workdir = plan.out / "runs"
     workdir.mkdir(parents=True, exist_ok=True)
     document = new_document(plan)
