@@ -134,6 +134,8 @@ def test_interruption_ends_every_child_keeps_the_finished_runs_and_resume_finish
         text=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        # As from a terminal: pytest-xdist's workers ignore SIGINT, and a child would inherit that.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # until two runs are in and the hanging ones hold both slots
