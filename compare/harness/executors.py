@@ -9,6 +9,7 @@ here imports a framework.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import subprocess
@@ -26,9 +27,6 @@ class Slot:
     gpu: str | None
     cpus: tuple[int, ...]
 
-    def environment(self) -> dict[str, str]:
-        return {} if self.gpu is None else {"CUDA_VISIBLE_DEVICES": self.gpu}
-
 
 @dataclass(frozen=True)
 class Placement:
@@ -41,13 +39,7 @@ class Placement:
     slurm_job_id: str | None = None
 
     def record(self) -> dict:
-        return {
-            "executor": self.executor,
-            "host": self.host,
-            "gpus": self.gpus,
-            "cpus": self.cpus,
-            "slurm_job_id": self.slurm_job_id,
-        }
+        return dataclasses.asdict(self)
 
 
 def held_slots(slots: list[Slot]) -> Placement:
