@@ -1,8 +1,8 @@
 """Save and load `.keras` files across backends (driven by tests/test_save_load_matrix.py).
 
-    KERAS_BACKEND=jax python -m tests.keras_files save DIR   # DIR/<model>.<backend>.keras + predictions
-    KERAS_BACKEND=torch python -m tests.keras_files load DIR  # load every file, write the differences
-    KERAS_BACKEND=torch python -m tests.keras_files both DIR  # save, wait for every backend's files, load
+    KERAS_BACKEND=jax python -m tests.keras_files save DIR MODEL...   # DIR/<model>.<backend>.keras + predictions
+    KERAS_BACKEND=torch python -m tests.keras_files load DIR          # load every file, write the differences
+    KERAS_BACKEND=torch python -m tests.keras_files both DIR MODEL... # save, wait for every backend's files, load
 
 Predictions are on the same 16 sample digits everywhere, in inference mode.
 """
@@ -24,11 +24,11 @@ def digits() -> np.ndarray:
     return (load_sample().x_test[:16].astype(np.float32) / 255.0)[..., None]
 
 
-def save(folder: Path) -> None:
+def save(folder: Path, models: list[str]) -> None:
     backend = keras.backend.backend()
     keras.utils.set_random_seed(0)
-    for name, spec in MODELS.items():
-        model = spec.keras_class()()
+    for name in models:
+        model = MODELS[name].keras_class()()
         model.build((None, 28, 28, 1))
         model.save(folder / f"{name}.{backend}.keras")
         np.save(folder / f"{name}.{backend}.npy", keras.ops.convert_to_numpy(model.predict_on_batch(digits())))
@@ -49,9 +49,9 @@ def load(folder: Path) -> None:
 BACKENDS = ("tensorflow", "jax", "torch")
 
 
-def both(folder: Path, timeout_s: float = 600) -> None:
+def both(folder: Path, models: list[str], timeout_s: float = 600) -> None:
     """Save, then load once every backend has saved: one process per backend instead of two."""
-    save(folder)
+    save(folder, models)
     (folder / f"{keras.backend.backend()}.saved").touch()
     deadline = time.monotonic() + timeout_s
     while not all((folder / f"{b}.saved").exists() for b in BACKENDS):
@@ -62,4 +62,8 @@ def both(folder: Path, timeout_s: float = 600) -> None:
 
 
 if __name__ == "__main__":
-    {"save": save, "load": load, "both": both}[sys.argv[1]](Path(sys.argv[2]))
+    command, folder, models = sys.argv[1], Path(sys.argv[2]), sys.argv[3:]
+    if command == "load":
+        load(folder)
+    else:
+        {"save": save, "both": both}[command](folder, models)

@@ -171,9 +171,10 @@ def test_each_package_hands_on_its_public_names(package):
         assert getattr(module, name) is not None, (package, name)
 
 
-def test_notebooks_and_the_readme_import_only_public_names():
+def test_notebooks_and_the_docs_import_only_public_names():
     """`from compare.<package> import name`, never a module path below a package: the
     packages' modules may move, their public names stay."""
-    texts = [path.read_text() for path in (ROOT / "notebooks").glob("*.ipynb")] + [(ROOT / "README.md").read_text()]
+    documents = [*(ROOT / "notebooks").glob("*.ipynb"), ROOT / "README.md", *(ROOT / "docs").glob("*.md")]
+    texts = [path.read_text() for path in documents]
     deep = [m for text in texts for m in re.findall(r"from (compare\.\w+\.\w+) import", text)]
     assert deep == []

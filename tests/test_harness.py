@@ -68,6 +68,7 @@ def test_smoke_run_covers_every_framework(smoke_folder):
     assert jit["keras-jax"] is True and jit["keras-torch"] is False and jit["torch-compile"] is True
     # The run's checks ran on one backend (torch, the quickest to start) and all passed.
     assert list(document["checks"]) == ["torch"]
+    assert list(document["checks"]["torch"]["parity"]) == ["mlp"]  # the models it trains; `check` does all
     assert all(
         p["inference"]["passed"] and p["training"]["passed"] for p in document["checks"]["torch"]["parity"].values()
     )

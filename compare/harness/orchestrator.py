@@ -503,9 +503,12 @@ def run_lesson(module: str, arguments: list[str], backends: list[str], folder: P
     {backend: the child's JSON result, or why there is none}."""
     folder.mkdir(parents=True, exist_ok=True)
     stem = module.rsplit(".", 1)[-1]
+    # Each child its share of the cores: torch's waiting threads spin on cores the others need
+    # (`check`, three children on 2 cores: 129 s with torch's default threads, 109 s with one each).
+    threads = str(max(1, (os.cpu_count() or 1) // len(backends)))
     children = {}
     for backend in backends:
-        env = child_environment(f"keras-{backend}", "cpu")
+        env = {**child_environment(f"keras-{backend}", "cpu"), "OMP_NUM_THREADS": threads}
         result, log = folder / f"{stem}-{backend}.json", folder / f"{stem}-{backend}.log"
         result.unlink(missing_ok=True)
         children[backend] = (start_child(python_module(module), [str(result), *arguments], env, log), result, log)
@@ -521,9 +524,10 @@ def run_lesson(module: str, arguments: list[str], backends: list[str], folder: P
     return results
 
 
-def run_checks(backends: list[str], folder: Path, timeout_s: float) -> dict:
-    """Parity and framework-difference checks, one child per Keras backend, in parallel."""
-    return run_lesson("compare.lessons.worker", [], backends, folder, timeout_s)
+def run_checks(backends: list[str], folder: Path, timeout_s: float, models: list[str] | None = None) -> dict:
+    """Parity (of `models`, or of every model in the catalog) and framework-difference checks,
+    one child per Keras backend, in parallel."""
+    return run_lesson("compare.lessons.worker", models or [], backends, folder, timeout_s)
 
 
 TWINS_CHECK = "compare.lessons.twins_check"
@@ -748,12 +752,13 @@ def job_label(plan: Plan, job: Job) -> str:
 
 
 def run_checks_first(plan: Plan, document: dict, workdir: Path, display: PlainDisplay) -> None:
-    """The checks on one backend (the torch backend: the quickest to start), before any run;
-    `python -m compare check` runs them on every backend."""
+    """The checks on one backend (the torch backend: the quickest to start), before any run, with
+    the parity of the models the plan trains; `python -m compare check` runs them on every backend
+    and every model."""
     backends = sorted(checkable_backends(plan.frameworks), key=lambda b: b != "torch")[:1] if plan.checks else []
     if backends:
         display.say(f"Parity and framework-difference checks on the Keras {backends[0]} backend ...")
-        document["checks"] = run_checks(backends, workdir, CHECKS_TIMEOUT_S)
+        document["checks"] = run_checks(backends, workdir, CHECKS_TIMEOUT_S, plan.models)
         write_json_atomic(plan.out / "results.json", document)
 
 

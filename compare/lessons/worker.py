@@ -1,8 +1,9 @@
 """Parity and framework-difference checks on one Keras backend, in a process of its own.
 
-    KERAS_BACKEND=jax python -m compare.lessons.worker RESULT.json
+    KERAS_BACKEND=jax python -m compare.lessons.worker RESULT.json [MODEL ...]
 
-Writes RESULT.json always; a check that fails records its error and the
+Checks the parity of the models named (every model of the catalog when none is) and
+every framework difference. Writes RESULT.json always; a check that fails records its error and the
 others still run.
 """
 
@@ -33,7 +34,7 @@ def main(argv: list[str]) -> int:
 
     from compare.lessons import differences, parity, regularization
 
-    result_path = Path(argv[0])
+    result_path, models = Path(argv[0]), argv[1:] or list(MODELS)
     data = load_sample()
     images = unit_interval(data.x_test[:BATCH])
     labels = data.y_test[:BATCH].astype(np.int64)
@@ -45,7 +46,7 @@ def main(argv: list[str]) -> int:
                 "inference": attempt(parity.inference_parity, spec, images),
                 "training": attempt(parity.training_parity, spec, images, labels),
             }
-            for name, spec in MODELS.items()
+            for name, spec in ((name, MODELS[name]) for name in models)
         },
         "differences": {
             entry.key: attempt(entry, images=images, labels=labels)

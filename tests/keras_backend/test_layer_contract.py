@@ -36,6 +36,12 @@ CASES = {
 }
 
 
+def test_every_exported_keras_class_has_a_contract_case():
+    """A new model or block exported from keras_models is checked only once it has a case here."""
+    missing = sorted(set(keras_models.__all__) - set(CASES))
+    assert not missing, f"add a case to CASES in {__file__} for: {', '.join(missing)}"
+
+
 @pytest.mark.parametrize("name", CASES)
 def test_keras_layer_contract(name):
     layer_class, kwargs, input_shape, output_shape, trainable, seed_generators = CASES[name]
