@@ -178,3 +178,24 @@ def test_notebooks_and_the_docs_import_only_public_names():
     texts = [path.read_text() for path in documents]
     deep = [m for text in texts for m in re.findall(r"from (compare\.\w+\.\w+) import", text)]
     assert deep == []
+
+
+def test_framework_names_are_spelled_only_in_the_catalog_and_the_engine_adapters():
+    """A framework is a catalog entry: the harness, lessons and report ask the catalog
+    (FRAMEWORKS, keras_framework, REFERENCE) rather than spell "keras-torch" or f"keras-{backend}"."""
+    from compare.catalog.frameworks import FRAMEWORKS, KERAS, TORCH
+
+    names = set(FRAMEWORKS) - {KERAS.name, TORCH.name}  # "torch" also names the family: the lessons' label
+    allowed = {ROOT / "compare" / "run" / "engines.py", *(ROOT / "compare" / "catalog").glob("*.py")}
+    spelled = []
+    for path in sorted((ROOT / "compare").rglob("*.py")):
+        if path in allowed:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            literal = isinstance(node, ast.Constant) and node.value in names
+            built = isinstance(node, ast.JoinedStr) and any(
+                isinstance(part, ast.Constant) and str(part.value).endswith("keras-") for part in node.values[:1]
+            )
+            if literal or built:
+                spelled.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert spelled == []

@@ -44,6 +44,7 @@ def smoke_folder(tmp_path_factory, worker_id) -> Path:
 def test_smoke_run_covers_every_framework(smoke_folder):
     document = load_results(smoke_folder)  # validates against the JSON schema
     assert document["finished"] is True
+    assert (smoke_folder / "runs.csv").is_file() and (smoke_folder / "aggregates.csv").is_file()  # tidy tables
     assert [run["framework"] for run in document["runs"]] == ALL_FRAMEWORKS
     for run in document["runs"]:
         assert run["status"] == "ok", run.get("error")

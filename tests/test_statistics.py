@@ -4,7 +4,10 @@ tests/fake_worker.py (FAKE_RESULTS), so nothing trains; one test trains for real
 
 import json
 import math
+import os
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -165,3 +168,68 @@ def test_repeated_real_runs_end_to_end_and_the_same_seed_gives_the_same_curve(tm
     for framework in again:
         assert again[framework] == pytest.approx(first[framework], rel=1e-6), framework
         assert again[framework] != pytest.approx(second[framework], rel=1e-6), framework  # the seed matters
+
+
+ROOT = Path(__file__).resolve().parents[1]
+WITH_FAKE_WORKER = (
+    "import sys; from compare.harness import cli, orchestrator; "
+    "orchestrator.WORKER_COMMAND = [sys.executable, '-m', 'tests.fake_worker']; "
+    "orchestrator.make_initial_weights = lambda *_: ({}, 'made up'); "
+    "sys.exit(cli.main(sys.argv[1:]))"
+)
+
+
+def test_without_scipy_the_comparison_finishes_and_report_dir_adds_the_intervals(tmp_path, five_repeats):
+    """As on a GPU machine without SciPy: the runs and their medians are stored, the intervals
+    said to be missing; `report DIR` where SciPy is computes and stores the same statistics as a
+    comparison that had it (five_repeats: the same made-up runs)."""
+    hidden = tmp_path / "hidden" / "scipy"
+    hidden.mkdir(parents=True)
+    (hidden / "__init__.py").write_text('raise ImportError("SciPy hidden by the test")\n')
+    env = {**os.environ, "PYTHONPATH": f"{hidden.parent}{os.pathsep}{ROOT}", "FAKE_RESULTS": json.dumps(MADE_UP)}
+    out = tmp_path / "out"
+    arguments = ["--models", "mlp", "--frameworks", ",".join(FRAMEWORKS), "--device", "cpu", "--skip-checks"]
+    done = subprocess.run(
+        [sys.executable, "-c", WITH_FAKE_WORKER, *arguments, "--repeats", "5", "--out", str(out)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == cli.EXIT_OK, done.stdout[-3000:] + done.stderr[-3000:]
+    without = load_results(out)
+    assert without["intervals"]["computed"] is False and "SciPy hidden by the test" in without["intervals"]["why_not"]
+    assert [cell["step_time_ms"]["median"] for cell in without["aggregates"]] == [
+        cell["step_time_ms"]["median"] for cell in five_repeats["aggregates"]
+    ]
+    assert all(cell["step_time_ms"]["interval_95"] is None for cell in without["aggregates"])
+    assert "Intervals and ties are not computed yet" in (out / "report.md").read_text()
+
+    assert cli.main(["report", str(out)]) == cli.EXIT_OK
+    filled = load_results(out)
+    assert filled["intervals"]["computed"] is True
+    assert filled["aggregates"] == five_repeats["aggregates"] and filled["rankings"] == five_repeats["rankings"]
+    assert "Intervals and ties are not computed yet" not in (out / "report.md").read_text()
+
+
+def test_the_tidy_tables_read_back_in_pandas_with_units_in_their_names(five_folder, five_repeats):
+    import pandas
+
+    runs = pandas.read_csv(five_folder / "runs.csv")
+    assert len(runs) == 15 and set(runs["framework"]) == set(FRAMEWORKS)
+    torch_runs = runs[runs["framework"] == "torch"].sort_values("repeat")
+    assert list(torch_runs["step_time_ms_median"]) == [step for step, _, _ in TORCH]  # as made up
+    assert list(torch_runs["final_test_accuracy_pct"]) == pytest.approx([100 * acc for _, _, acc in TORCH])
+    tensorflow = runs[runs["framework"] == "keras-tensorflow"]
+    assert list(tensorflow["step_time_vs_torch"]) == pytest.approx([2.0] * 5)  # twice torch's, repeat by repeat
+    aggregates = pandas.read_csv(five_folder / "aggregates.csv").set_index("framework")
+    stored = {cell["framework"]: cell for cell in five_repeats["aggregates"]}
+    for framework, cell in stored.items():
+        assert aggregates.loc[framework, "step_time_ms_median"] == pytest.approx(cell["step_time_ms"]["median"])
+        assert aggregates.loc[framework, "runs"] == 5
+    assert aggregates.loc["keras-tensorflow", "step_time_vs_torch"] == pytest.approx(2.0)
+    assert not aggregates.loc["keras-tensorflow", "step_time_vs_torch_tied"]
+    assert bool(aggregates.loc["keras-jax", "step_time_vs_torch_tied"])  # the same distribution: a tie
+    units = {"step_time_ms_median", "time_to_first_step_s", "final_test_accuracy_pct", "peak_rss_mb", "samples_per_s"}
+    assert units <= set(runs.columns)  # units as name suffixes, as results.json names them

@@ -34,6 +34,27 @@ TORCH = Family("torch", "torch_models", "compare.run.torch_runner", (), False, T
 
 
 @dataclass(frozen=True)
+class EngineFacts:
+    """What an engine is, with no framework imported: the distributions whose versions every
+    results record holds. Its adapter (compare.run.engines) holds what needs the engine itself."""
+
+    name: str  # a key of compare.run.engines.ENGINES, and what KERAS_BACKEND names for a Keras framework
+    distributions: tuple[str, ...]
+
+
+# In the order a Keras backend is picked when one will do (a comparison's checks, reading a user's
+# twins): torch's starts quickest, and the checks need torch anyway.
+ENGINES: dict[str, EngineFacts] = {
+    facts.name: facts
+    for facts in (
+        EngineFacts("torch", ("torch",)),
+        EngineFacts("jax", ("jax", "jaxlib")),
+        EngineFacts("tensorflow", ("tensorflow", "tensorflow-cpu")),  # one or the other is installed
+    )
+}
+
+
+@dataclass(frozen=True)
 class Framework:
     name: str
     family: Family  # which twins, and which runner trains them
@@ -48,6 +69,9 @@ class Framework:
     # In the default comparison; keras-torch-jit is named to run: its compilation takes
     # longer than the rest of a default run on a CPU (see the README).
     by_default: bool = True
+
+    # Trains in a comparison; an inference-only engine (Keras' numpy or openvino backend) does not.
+    trains: bool = True
 
     @property
     def keras_backend(self) -> str | None:
@@ -105,22 +129,44 @@ FRAMEWORKS: dict[str, Framework] = {
 }
 
 
+# Plain PyTorch: it makes the shared initial weights, its twins are the checks' reference, and every
+# ratio in a report is to it.
+REFERENCE = "torch"
+
+
+def keras_framework(backend: str) -> str:
+    """The framework that trains Keras on `backend` on one device, without jit_compile forced."""
+    return next(
+        name
+        for name, fw in FRAMEWORKS.items()
+        if fw.keras_backend == backend and not fw.keras_jit_compile and not fw.data_parallel
+    )
+
+
 def keras_backends() -> list[str]:
-    """Every engine a Keras framework of the catalog runs on, in catalog order."""
-    return list(dict.fromkeys(fw.keras_backend for fw in FRAMEWORKS.values() if fw.keras_backend))
+    """Every engine a Keras framework of the catalog trains on, in catalog order (what `check` and the
+    Keras suite run on: the one-step parity needs training)."""
+    return list(dict.fromkeys(fw.keras_backend for fw in FRAMEWORKS.values() if fw.keras_backend and fw.trains))
 
 
 def default_frameworks(gpu_count: int) -> list[str]:
     """Every framework that runs by default, leaving out the data-parallel ones unless
     there are GPUs for them to spread over (on a CPU they are a correctness check: name them)."""
-    return [name for name, fw in FRAMEWORKS.items() if fw.by_default and (not fw.data_parallel or gpu_count > 1)]
+    return [
+        name
+        for name, fw in FRAMEWORKS.items()
+        if fw.by_default and fw.trains and (not fw.data_parallel or gpu_count > 1)
+    ]
 
 
-# How float32 models compute, set the same way in every framework (compare.run.engines):
-# fp32 in full precision; tf32 lets matmuls and convolutions round their inputs to
-# TF32 on Ampere+ GPUs; bf16 is mixed precision, float32 variables and bfloat16 compute
-# (Keras' "mixed_bfloat16" policy, torch.autocast(dtype=torch.bfloat16)).
-PRECISIONS = ("fp32", "tf32", "bf16")
+# How float32 models compute, set the same way in every framework (compare.run.engines), and the
+# words the command line and the report use for each: tf32 lets matmuls and convolutions round their
+# inputs to TF32 on Ampere+ GPUs.
+PRECISIONS = {
+    "fp32": "float32 in full precision everywhere (TF32 off)",
+    "tf32": "float32 variables, TF32 matmuls and convolutions on Ampere+ GPUs",
+    "bf16": "mixed precision: float32 variables, bfloat16 compute (Keras' mixed_bfloat16 policy, torch.autocast)",
+}
 # torch.compile's modes for torch-compile: reduce-overhead replays CUDA graphs (on a GPU),
 # max-autotune-no-cudagraphs benchmarks kernel choices at compile time.
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune-no-cudagraphs")

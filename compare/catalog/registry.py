@@ -83,7 +83,7 @@ class ModelSpec:
     targets: dict[str, dict[str, float]] = field(default_factory=dict)
     why_counts_differ: str = ""
     packages: dict[str, str] = field(default_factory=dict)  # per family, where its twins live if not in the family's
-    inputs: str = "image"  # how MNIST reaches the model, one of INPUT_KINDS
+    inputs: str = "image"  # how MNIST reaches the model, one of compare.catalog.twins.INPUT_KINDS
     args: dict[str, object] = field(default_factory=dict)  # constructor arguments given to both twins
     source: str | None = None  # a user's twins: the `path/to/file.py:name` that declares them
     declared: object = None  # or the Twins declaration itself, in the process that made it
@@ -203,10 +203,6 @@ MODELS: dict[str, ModelSpec] = {
     )
 }
 
-
-# How MNIST reaches a model: "image" as (B, 28, 28, 1) in Keras and (B, 1, 28, 28) in torch,
-# "rows" as (B, 28, 28) in both, a sequence of 28 rows of 28 pixels.
-INPUT_KINDS = ("image", "rows")
 
 # A user's twins train as the MLP does in the presets below; --epochs and the other
 # budget flags change them. The smoke preset's rule covers every model already.

@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ENTRY_POINTS = "keras_torch_compare.twins"  # [project.entry-points."keras_torch_compare.twins"]
-INPUT_KINDS = ("image", "rows")  # see compare.catalog.registry.ModelSpec.model_inputs
+# How MNIST reaches a model: "image" as (B, 28, 28, 1) in Keras and (B, 1, 28, 28) in torch,
+# "rows" as (B, 28, 28) in both, a sequence of 28 rows of 28 pixels (ModelSpec.model_inputs).
+INPUT_KINDS = ("image", "rows")
 NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 

@@ -15,10 +15,10 @@ import os
 import tempfile
 from pathlib import Path
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # 5 added: the CPU's instruction-set level, the "unsupported" status, torch.compile's disk cache,
 # repeated runs (each run's repeat, seed and turn) and their aggregates.
-READABLE_VERSIONS = (4, 5)
+READABLE_VERSIONS = (4, 5, 6)
 SCHEMA_PATH = Path(__file__).parent / "results.schema.json"
 
 

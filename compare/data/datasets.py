@@ -66,9 +66,6 @@ class Source:
     mirrors: tuple[str, ...]
     gz_md5: dict[str, str]  # the MD5 the mirrors publish for each .gz file
 
-    def gz_names(self) -> list[str]:
-        return [f"{name}.gz" for name in IDX_NAMES.values()]
-
 
 SOURCES: dict[str, Source] = {
     source.name: source
@@ -392,20 +389,6 @@ def balanced_sample(data: Dataset) -> Dataset:
         is_sample=True,
         source=f"a class-balanced 5,000/1,000 sample of {data.source} (accuracy on it is not {title} accuracy)",
     )
-
-
-def write_sample(data: Dataset, path: Path) -> str:
-    """Save the sample of the full MNIST (how the shipped one was made); return its SHA-256."""
-    train_index, test_index = sample_indices(data)
-    arrays = {
-        "x_train": data.x_train[train_index],
-        "y_train": data.y_train[train_index],
-        "x_test": data.x_test[test_index],
-        "y_test": data.y_test[test_index],
-    }
-    # The indices into the official files travel with the sample, as provenance.
-    np.savez_compressed(path, **arrays, train_index=train_index, test_index=test_index)
-    return sample_sha256(arrays)
 
 
 def download_dataset(source: Source, cache: Path) -> Path:

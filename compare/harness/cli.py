@@ -26,10 +26,17 @@ import sys
 from collections.abc import Callable, Collection
 from pathlib import Path
 
-from compare.catalog.frameworks import COMPILE_MODES, FRAMEWORKS, PRECISIONS, default_frameworks, keras_backends
+from compare.catalog.frameworks import (
+    COMPILE_MODES,
+    FRAMEWORKS,
+    PRECISIONS,
+    default_frameworks,
+    keras_backends,
+    keras_framework,
+)
 from compare.catalog.registry import MODELS, PRESETS, SCHEDULES, VALIDATION_FRACTION, Budget, Regularization, add_twins
 from compare.contract.job import RunSettings
-from compare.contract.results import ResultsError, load_results
+from compare.contract.results import ResultsError, load_results, write_json_atomic
 from compare.data.datasets import SOURCES, DataError, load_dataset
 from compare.harness.environment import environment_record, nvidia_gpus
 from compare.harness.folder_lock import FolderBusy, FolderLock
@@ -260,11 +267,10 @@ def add_compute_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--precision",
-        choices=PRECISIONS,
+        choices=list(PRECISIONS),
         default="fp32",
-        help="fp32: float32 in full precision; tf32: TF32 matmuls and convolutions on Ampere+ "
-        "GPUs; bf16: mixed precision, float32 variables and bfloat16 compute (Keras' "
-        "mixed_bfloat16 policy, torch.autocast); set the same in every framework (default fp32)",
+        help="; ".join(f"{name}: {words}" for name, words in PRECISIONS.items())
+        + "; set the same in every framework (default fp32)",
     )
     parser.add_argument("--tf32", choices=["on", "off"], help="the same as --precision tf32 (on) or fp32 (off)")
     parser.add_argument(
@@ -579,6 +585,7 @@ def run_comparison(plan, resume: bool, executor=None) -> int:
     """The comparison in `plan`, in a folder this process holds."""
     from compare import report
     from compare.harness import orchestrator
+    from compare.report import statistics
 
     previous = None
     if (plan.out / "results.json").exists():
@@ -607,6 +614,8 @@ def run_comparison(plan, resume: bool, executor=None) -> int:
     except KeyboardInterrupt:
         print("\nInterrupted: the finished runs are kept.", file=sys.stderr)
         document = load_results(plan.out)
+        if statistics.complete(document):  # this process holds the folder
+            write_json_atomic(plan.out / "results.json", document)
         report.write_report(document, plan.out)
         print(f"Partial report: {plan.out / 'report.md'}", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -637,10 +646,31 @@ def command_report(argv: list[str]) -> int:
         document = load_results(args.folder)
     except ResultsError as error:
         raise UsageError(str(error)) from None
-    folder = args.folder if args.folder.is_dir() else args.folder.parent
-    for path in report.write_report(document, writable_folder(folder)):
+    folder = writable_folder(args.folder if args.folder.is_dir() else args.folder.parent)
+    if store_statistics(document, folder):
+        print(folder / "results.json")
+    for path in report.write_report(document, folder):
         print(path)
     return EXIT_OK
+
+
+def store_statistics(document: dict, folder: Path) -> bool:
+    """Compute the statistics over repeats that `document` lacks (a folder interrupted, or written
+    without SciPy) and store them in its results.json, unless a comparison is writing that folder
+    now: then they are only drawn in the report. True when results.json was rewritten."""
+    from compare.report import statistics
+
+    if not statistics.complete(document):
+        return False
+    try:
+        lock = FolderLock(folder).acquire()
+    except FolderBusy:
+        return False
+    try:
+        write_json_atomic(folder / "results.json", document)
+    finally:
+        lock.release()
+    return True
 
 
 def command_check(argv: list[str]) -> int:
@@ -660,7 +690,7 @@ def command_check(argv: list[str]) -> int:
     )
     parser.add_argument("--out", type=Path, help="results folder (default: results/check-<timestamp>)")
     args = parser.parse_args(argv)
-    backends = orchestrator.checkable_backends([f"keras-{b}" for b in args.backends])
+    backends = orchestrator.checkable_backends([keras_framework(b) for b in args.backends])
     if not backends:
         raise UsageError(
             f"the checks need torch and at least one Keras backend ({', '.join(keras_backends())}); "
@@ -685,7 +715,7 @@ def run_check(out: Path, backends: list[str]) -> int:
         preset=PRESETS["smoke"],
         budgets={},
         models=list(MODELS),
-        frameworks=[f"keras-{b}" for b in backends],
+        frameworks=[keras_framework(b) for b in backends],
         frameworks_chosen=False,
         data=load_sample(),
         targets={},
@@ -741,7 +771,7 @@ def command_check_twins(argv: list[str]) -> int:
         help="comma-separated Keras backends (default: every installed one)",
     )
     args = parser.parse_args(argv)
-    backends = orchestrator.checkable_backends([f"keras-{b}" for b in args.backends])
+    backends = orchestrator.checkable_backends([keras_framework(b) for b in args.backends])
     if not backends:
         raise UsageError(
             "check-twins needs torch and a Keras backend; install them with `pip install -r requirements-cpu.txt`."

@@ -11,10 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from compare.catalog.frameworks import ENGINES
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-# Distribution names whose versions go into every record (TensorFlow ships as
-# either tensorflow or tensorflow-cpu).
-DISTRIBUTIONS = ("keras", "torch", "jax", "jaxlib", "tensorflow", "tensorflow-cpu", "numpy")
+# Distribution names whose versions go into every record: Keras, each engine's, NumPy.
+DISTRIBUTIONS = ("keras", *(name for engine in ENGINES.values() for name in engine.distributions), "numpy")
 
 
 def package_versions() -> dict[str, str | None]:

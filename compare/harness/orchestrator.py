@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from compare.catalog.frameworks import FRAMEWORKS, keras_backends
+from compare.catalog.frameworks import ENGINES, FRAMEWORKS, REFERENCE, keras_backends, keras_framework
 from compare.catalog.registry import ADAM_EPSILON, VALIDATION_FRACTION, Budget, Preset, Regularization
 from compare.contract.job import JobSpec, RunSettings
 from compare.contract.progress import PROGRESS_FD, EventHandler
@@ -35,7 +35,7 @@ from compare.harness.display import PlainDisplay, display_for
 from compare.harness.environment import environment_record
 from compare.harness.executors import LocalExecutor, Placement, Slot, held_slots, local_slots, overlaps
 from compare.lessons import data_parallel
-from compare.report.statistics import aggregates
+from compare.report import statistics
 
 WARMUP_STEPS = 3  # steps after the first (compiling) one left out of the steady state
 LATENCY_REPEATS = 20
@@ -482,14 +482,14 @@ def make_initial_weights(plan: Plan, folder: Path, seed: int) -> tuple[dict[str,
     Returns ({model: file}, a sentence for the report). Without torch, or if the
     child fails, every run starts from its own framework's initializer instead.
     """
-    if FRAMEWORKS["torch"].missing_modules():
-        return {}, "each framework's own initializer (torch, which makes the shared weights, is not installed)"
+    if FRAMEWORKS[REFERENCE].missing_modules():
+        return {}, f"each framework's own initializer ({REFERENCE}, which makes the shared weights, is not installed)"
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / "initial_weights.log"
     process = start_child(
         python_module("compare.porting.initial_weights"),
         [str(folder), str(seed), *plan.models],
-        child_environment("torch", "cpu"),
+        child_environment(REFERENCE, "cpu"),
         log,
     )
     if not wait_child(process, plan.timeout_s) or process.returncode != 0:
@@ -503,12 +503,14 @@ def run_lesson(module: str, arguments: list[str], backends: list[str], folder: P
     {backend: the child's JSON result, or why there is none}."""
     folder.mkdir(parents=True, exist_ok=True)
     stem = module.rsplit(".", 1)[-1]
-    # Each child its share of the cores: torch's waiting threads spin on cores the others need
-    # (`check`, three children on 2 cores: 129 s with torch's default threads, 109 s with one each).
-    threads = str(max(1, (os.cpu_count() or 1) // len(backends)))
+    # Each child its share of the threads this process may use (OMP_NUM_THREADS, else every core):
+    # torch's waiting threads spin on cores the others need (`check`, three children on 2 cores:
+    # 129 s with torch's default threads, 109 s with one each).
+    allowed = int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
+    threads = str(max(1, allowed // len(backends)))
     children = {}
     for backend in backends:
-        env = {**child_environment(f"keras-{backend}", "cpu"), "OMP_NUM_THREADS": threads}
+        env = {**child_environment(keras_framework(backend), "cpu"), "OMP_NUM_THREADS": threads}
         result, log = folder / f"{stem}-{backend}.json", folder / f"{stem}-{backend}.log"
         result.unlink(missing_ok=True)
         children[backend] = (start_child(python_module(module), [str(result), *arguments], env, log), result, log)
@@ -531,14 +533,13 @@ def run_checks(backends: list[str], folder: Path, timeout_s: float, models: list
 
 
 TWINS_CHECK = "compare.lessons.twins_check"
-# The Keras backend a user's twins file is first read under: the one KERAS_BACKEND names, or
-# torch's, which the file imports anyway.
-PROBE_BACKENDS = ("torch", "jax", "tensorflow")
 
 
 def probe_backend() -> str | None:
-    installed = checkable_backends([f"keras-{b}" for b in keras_backends()])
-    preferred = [os.environ.get("KERAS_BACKEND"), *PROBE_BACKENDS]
+    """The Keras backend a user's twins file is first read under: the one KERAS_BACKEND names, or
+    the first installed in the catalog's order (torch's, which the file imports anyway)."""
+    installed = checkable_backends([keras_framework(b) for b in keras_backends()])
+    preferred = [os.environ.get("KERAS_BACKEND"), *ENGINES]
     return next((b for b in preferred if b in installed), None)
 
 
@@ -563,7 +564,7 @@ def describe_twins(references: list[str], folder: Path) -> list[dict]:
 
 def checkable_backends(frameworks: list[str]) -> list[str]:
     """Keras backends among `frameworks` that are installed; the checks also need torch."""
-    if FRAMEWORKS["torch"].missing_modules():
+    if FRAMEWORKS[REFERENCE].missing_modules():
         return []
     return [
         FRAMEWORKS[f].keras_backend
@@ -693,7 +694,7 @@ def run_all(plan: Plan, display: PlainDisplay | None = None, previous: dict | No
         display.close()
         data_arrays_path(plan).unlink(missing_ok=True)  # a copy of the dataset: not worth keeping
     document["data_parallel"] = data_parallel_parity(plan, document, workdir, weights)
-    document["aggregates"] = aggregates(document)
+    statistics.complete(document)  # aggregates, rankings and their intervals (without SciPy: said, for later)
     document["finished"] = True
     write_json_atomic(results_path, document)
     return document
@@ -755,7 +756,7 @@ def run_checks_first(plan: Plan, document: dict, workdir: Path, display: PlainDi
     """The checks on one backend (the torch backend: the quickest to start), before any run, with
     the parity of the models the plan trains; `python -m compare check` runs them on every backend
     and every model."""
-    backends = sorted(checkable_backends(plan.frameworks), key=lambda b: b != "torch")[:1] if plan.checks else []
+    backends = sorted(checkable_backends(plan.frameworks), key=list(ENGINES).index)[:1] if plan.checks else []
     if backends:
         display.say(f"Parity and framework-difference checks on the Keras {backends[0]} backend ...")
         document["checks"] = run_checks(backends, workdir, CHECKS_TIMEOUT_S, plan.models)

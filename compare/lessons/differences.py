@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from compare.catalog.frameworks import KERAS, TORCH
 from compare.catalog.registry import ADAM_EPSILON, MODELS, learning_rate_factor
 from compare.data.datasets import load_sample, unit_interval
 from compare.lessons.difference import Difference, difference
@@ -567,6 +568,9 @@ def bf16_twins(name: str, images: np.ndarray) -> dict:
     """One model's bf16 forward pass in both frameworks from the same weights, each tried as
     a run is (compare.run.runner_contract.unless_unsupported): the float32 pass decides
     whether a failure is the machine's."""
+    spec = MODELS[name]
+    keras_inputs = spec.model_inputs(images, KERAS)  # as the model's entry says MNIST reaches it
+    torch_inputs = spec.model_inputs(torch.from_numpy(images), TORCH)
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy("mixed_bfloat16")
     try:
@@ -575,8 +579,8 @@ def bf16_twins(name: str, images: np.ndarray) -> dict:
         keras.config.set_dtype_policy(previous)
     torch_model.eval()
     attempts = {
-        "keras": (lambda: keras_bf16(keras_model, images), lambda: keras_float32_twin(name, images)),
-        "torch": (lambda: torch_bf16(torch_model, images), lambda: torch_model(nchw(images))),
+        "keras": (lambda: keras_bf16(keras_model, keras_inputs), lambda: keras_float32_twin(name, keras_inputs)),
+        "torch": (lambda: torch_bf16(torch_model, torch_inputs), lambda: torch_model(torch_inputs)),
     }
     outcomes, unsupported = {}, {}
     for framework, (bf16, float32) in attempts.items():
@@ -601,19 +605,19 @@ def bf16_twins(name: str, images: np.ndarray) -> dict:
     }
 
 
-def keras_bf16(model: keras.Model, images: np.ndarray) -> tuple[list[tuple[str, str]], np.ndarray]:
+def keras_bf16(model: keras.Model, inputs: np.ndarray) -> tuple[list[tuple[str, str]], np.ndarray]:
     """(kind, dtype) per leaf layer, and the float32 logits, of a model built under mixed_bfloat16."""
-    return keras_output_dtypes(model), to_numpy(model(images[..., None], training=False)).astype(np.float32)
+    return keras_output_dtypes(model), to_numpy(model(inputs, training=False)).astype(np.float32)
 
 
-def keras_float32_twin(name: str, images: np.ndarray) -> None:
+def keras_float32_twin(name: str, inputs: np.ndarray) -> None:
     """The same Keras twin built in float32, one forward pass (the policy left as it was)."""
     model, _ = twins(name, seed=0)
-    model(images[..., None], training=False)
+    model(inputs, training=False)
 
 
-def torch_bf16(model: torch.nn.Module, images: np.ndarray) -> tuple[list[tuple[str, str]], np.ndarray]:
+def torch_bf16(model: torch.nn.Module, inputs: torch.Tensor) -> tuple[list[tuple[str, str]], np.ndarray]:
     """(kind, dtype) per leaf module, and the float32 logits, under torch.autocast."""
-    seen = torch_output_dtypes(model, nchw(images))
+    seen = torch_output_dtypes(model, inputs)
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-        return seen, model(nchw(images)).float().numpy()
+        return seen, model(inputs).float().numpy()

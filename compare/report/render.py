@@ -12,6 +12,7 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
+from compare.report.columns import write_tables
 from compare.report.plots import draw_plots
 from compare.report.sections import sections
 
@@ -68,7 +69,8 @@ def render_html(document: dict, plots: list[Path]) -> str:
 
 
 def write_report(document: dict, folder: Path) -> list[Path]:
-    """Write report.md, report.html and plots/*.png into `folder`; return their paths."""
+    """Write report.md, report.html, plots/*.png and the tidy tables runs.csv and aggregates.csv
+    into `folder`; return their paths."""
     plots = draw_plots(document, folder / "plots")
     written = []
     for name, text in (("report.md", render_markdown(document, plots)), ("report.html", render_html(document, plots))):
@@ -77,4 +79,4 @@ def write_report(document: dict, folder: Path) -> list[Path]:
         tmp.write_text(text)
         tmp.replace(path)
         written.append(path)
-    return written + plots
+    return written + plots + write_tables(document, folder)

@@ -7,16 +7,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from compare.catalog.frameworks import PRECISIONS
 from compare.catalog.registry import AS_BUILT, MODELS, Regularization
 from compare.contract.results import FINISHED, RunStatus
 from compare.report import statistics
-from compare.report.statistics import BASELINE, METRICS, model_label
-
-PRECISION_TEXT = {
-    "fp32": "fp32: float32 in full precision everywhere (TF32 off)",
-    "tf32": "tf32: float32 variables, TF32 matmuls and convolutions on Ampere+ GPUs",
-    "bf16": "bf16: float32 variables, bfloat16 compute (Keras mixed_bfloat16, torch.autocast)",
-}
+from compare.report.columns import RUN, Column, run_views, table
+from compare.report.statistics import BASELINE, model_label
 
 
 @dataclass
@@ -47,15 +43,6 @@ def percent(fraction: float | None) -> str:
 
 def finished_runs(document: dict) -> list[dict]:
     return [run for run in document["runs"] if run["status"] in FINISHED]
-
-
-def baseline_step_ms(document: dict, run: dict) -> float | None:
-    """Plain torch's step time for the same model, variant and repeat."""
-    for other in finished_runs(document):
-        same_cell = model_label(other) == model_label(run) and statistics.repeat_of(other) == statistics.repeat_of(run)
-        if same_cell and other["framework"] == BASELINE:
-            return other["timing"]["step_time_ms_median"]
-    return None
 
 
 def framework_label(document: dict, run: dict) -> str:
@@ -89,6 +76,14 @@ def fastest_text(ranked: list[tuple[str, float, bool | None]]) -> str:
     return leaders[0] if len(leaders) == 1 else f"{', '.join(leaders)} (cannot be told apart)"
 
 
+def intervals_missing(document: dict) -> list[str]:
+    """A sentence when the statistics over repeats were stored without their intervals, and why."""
+    intervals = document.get("intervals") or {}
+    if intervals.get("computed", True):
+        return []
+    return [f"**Intervals and ties are not computed yet**: {intervals['why_not']}. Rankings below are by value only."]
+
+
 def verdict_paragraphs(document: dict) -> list[str]:
     settings = document["settings"]
     repeats = statistics.repeats_in(document)
@@ -106,20 +101,21 @@ def verdict_paragraphs(document: dict) -> list[str]:
             f"differences hold, repeat the runs: `{command}`."
         ]
     return [
+        *intervals_missing(document),
         f"{repeats} runs per framework and model, repeat i from seed {settings['seed']} + i in every framework, "
         "so the runs of one repeat are paired. Per step: the median of the runs' median step times. To "
         "target: time to target as MLPerf counts it (with 5 runs or more the fastest and the slowest are "
         "dropped, then the mean). A framework marked tied cannot be told apart from the one ranked before "
         f"it at this number of runs: the {statistics.CONFIDENCE:.0%} paired bootstrap interval of their "
-        "ratio holds 1.0."
+        "ratio holds 1.0.",
     ]
 
 
 def verdict_section(document: dict) -> Section:
     """Per model: the fastest framework per step and to target, the rankings, and what did not run."""
     rows = []
-    for label in dict.fromkeys(model_label(run) for run in document["runs"]):
-        ranked = {metric.name: statistics.ranking(document, label, metric) for metric in METRICS}
+    for label, by_metric in document["rankings"].items():
+        ranked = {name: [(r["framework"], r["value"], r["tied"]) for r in found] for name, found in by_metric.items()}
         absent = sorted(
             {f"{run['framework']} ({run['status']})" for run in document["runs"] if model_label(run) == label}
             - {f"{run['framework']} ({run['status']})" for run in finished_runs(document)}
@@ -164,8 +160,7 @@ def repeats_section(document: dict) -> Section | None:
     if statistics.repeats_in(document) <= 1:
         return None
     rows = []
-    # The aggregates the comparison stored; computed here for a folder interrupted before its end.
-    for cell in document.get("aggregates") or statistics.aggregates(document):
+    for cell in document["aggregates"]:  # stored by the comparison, or by `report DIR` (statistics.complete)
         step, target, accuracy = cell["step_time_ms"], cell["time_to_target_s"], cell["final_test_accuracy"]
         vs = cell.get("vs_" + BASELINE) or {}
         rows.append(
@@ -224,29 +219,25 @@ def target_text(document: dict, run: dict) -> str:
     return f"{'met' if reached else 'MISSED'} (≥ {target:.1%})"
 
 
+SUMMARY_COLUMNS = [
+    Column("model", "model", lambda r: model_label(r.run)),
+    Column("framework", "framework", lambda r: framework_label(r.document, r.run)),
+    RUN["status"],
+    RUN["final_test_accuracy_pct"],
+    Column("target", "target", lambda r: target_text(r.document, r.run) if r.finished else None),
+    Column(
+        "step_time_ms",
+        "step ms (median ± IQR)",
+        lambda r: f"{fmt(r.step_ms, '.2f')} ± {fmt(r.timing('step_time_ms_iqr'), '.2f')}" if r.finished else None,
+    ),
+    RUN["step_time_vs_torch"],
+    RUN["samples_per_s"],
+    RUN["time_to_first_step_s"],
+]
+
+
 def summary_section(document: dict) -> Section:
-    rows = []
-    for run in document["runs"]:
-        if run["status"] not in FINISHED:
-            rows.append([model_label(run), framework_label(document, run), run["status"], *["—"] * 6])
-            continue
-        timing = run["timing"]
-        step = timing["step_time_ms_median"]
-        base = baseline_step_ms(document, run)
-        ratio = step / base if step and base else None
-        rows.append(
-            [
-                model_label(run),
-                framework_label(document, run),
-                run["status"],
-                percent(run["final_test_accuracy"]),
-                target_text(document, run),
-                f"{fmt(step, '.2f')} ± {fmt(timing['step_time_ms_iqr'], '.2f')}",
-                fmt(ratio, ".2f", "×"),
-                fmt(timing["samples_per_s"], ",.0f"),
-                fmt(timing["time_to_first_step_s"], ".2f"),
-            ]
-        )
+    headers, rows = table(SUMMARY_COLUMNS, run_views(document))
     return Section(
         "Summary",
         [
@@ -256,17 +247,7 @@ def summary_section(document: dict) -> Section:
             f"are left out and reported as time to first step. Ratio: step time over plain "
             f"`{BASELINE}`'s for the same model (lower is faster).",
         ],
-        [
-            "model",
-            "framework",
-            "status",
-            "test acc",
-            "target",
-            "step ms (median ± IQR)",
-            f"vs {BASELINE}",
-            "samples/s",
-            "first step s",
-        ],
+        headers,
         rows,
     )
 
@@ -636,7 +617,7 @@ def environment_section(document: dict) -> Section:
         ["CPU", cpu_text(env)],
         ["Python", f"{env['python']} on {env['platform']}"],
         ["packages", packages],
-        ["precision", PRECISION_TEXT[settings["precision"]]],
+        ["precision", f"{settings['precision']}: {PRECISIONS[settings['precision']]}"],
         ["Keras jit_compile", settings["jit_compile"]],
         ["torch.compile mode", settings["compile_mode"]],
         [
@@ -931,6 +912,9 @@ def data_parallel_section(document: dict) -> Section | None:
 
 
 def sections(document: dict) -> list[Section]:
+    """Every section of the report, in order. The statistics over repeats are read from `document`,
+    filled in first where it lacks them (statistics.complete: the one place they are computed)."""
+    statistics.complete(document)
     return [
         verdict_section(document),
         environment_section(document),

@@ -13,14 +13,28 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from compare.catalog.frameworks import REFERENCE
 from compare.catalog.registry import AS_BUILT
 from compare.contract.results import FINISHED
 
-BASELINE = "torch"  # ratios are given against plain PyTorch
+BASELINE = REFERENCE  # ratios are given against plain PyTorch
 CONFIDENCE = 0.95
 BOOTSTRAP_RESAMPLES = 9_999
 BOOTSTRAP_SEED = 0  # the same intervals every time a report is drawn from the same results
 MLPERF_TRIMMED_FROM = 5  # MLPerf Training: with 5 runs or more, drop the fastest and the slowest
+INTERVAL_METHOD = (
+    f"scipy.stats.bootstrap, percentile method, paired by repeat, {BOOTSTRAP_RESAMPLES:,} resamples, "
+    f"seed {BOOTSTRAP_SEED}"
+)
+
+
+def intervals_unavailable() -> str | None:
+    """Why no interval can be computed in this process, or None when it can."""
+    try:
+        import scipy.stats  # noqa: F401  (imported again where used; a second import costs nothing)
+    except ImportError as error:
+        return f"SciPy cannot be imported here ({error}); `python -m compare report DIR` where it can computes them"
+    return None
 
 
 def model_label(run: dict) -> str:
@@ -54,8 +68,9 @@ def coefficient_of_variation(values: Sequence[float]) -> float | None:
 
 def bootstrap_interval(statistic: Callable[..., np.ndarray], *samples: Sequence[float]) -> list[float] | None:
     """The 95% percentile-bootstrap interval of `statistic(*samples, axis=...)` over samples
-    paired by index (scipy.stats.bootstrap); None with fewer than two pairs, where no interval exists."""
-    if len(samples[0]) < 2:
+    paired by index (scipy.stats.bootstrap); None with fewer than two pairs, where no interval exists,
+    or without SciPy (`complete` records why)."""
+    if len(samples[0]) < 2 or intervals_unavailable():
         return None
     from scipy.stats import bootstrap  # imported here: only repeated runs need it
 
@@ -184,6 +199,38 @@ def ranking(document: dict, label: str, metric: Metric) -> list[tuple[str, float
         tied = paired_ratio(metric, grouped[framework], grouped[ordered[position - 1]])["tied"] if position else False
         ranked.append((framework, values[framework], tied))
     return ranked
+
+
+def rankings(document: dict) -> dict[str, dict[str, list[dict]]]:
+    """{model label: {metric: the frameworks fastest first, each with its value and whether it is
+    tied with the one before it}}."""
+    labels = dict.fromkeys(model_label(run) for run in document["runs"])
+    return {
+        label: {
+            metric.name: [
+                {"framework": framework, "value": value, "tied": tied}
+                for framework, value, tied in ranking(document, label, metric)
+            ]
+            for metric in METRICS
+        }
+        for label in labels
+    }
+
+
+def complete(document: dict) -> bool:
+    """Store the statistics over repeats in `document` (aggregates, rankings, how the intervals were
+    made) where they are missing, or where they lack intervals that this process can compute. The one
+    place they are computed: by the comparison at its end, and by `python -m compare report DIR` for a
+    folder written without them (interrupted, or on a machine without SciPy). True when it changed
+    the document."""
+    recorded = document.get("intervals") or {}
+    if "aggregates" in document and "rankings" in document and (recorded.get("computed") or intervals_unavailable()):
+        return False
+    why_not = intervals_unavailable()
+    document["aggregates"] = aggregates(document)
+    document["rankings"] = rankings(document)
+    document["intervals"] = {"method": INTERVAL_METHOD, "computed": why_not is None, "why_not": why_not}
+    return True
 
 
 def repeats_in(document: dict) -> int:

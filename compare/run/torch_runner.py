@@ -178,7 +178,7 @@ def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framewo
 
     model.eval()
     return Outcome(
-        engine="torch",
+        engine=framework.engine,
         params=torch_param_counts(model),
         reference_params=model_spec.params[framework.family.name] if model_spec.params else None,
         history=log.history,

@@ -134,3 +134,40 @@ def test_layers_with_other_names_are_matched_by_order(digits):
     assert report.passed, report
     port = next(c for c in report.checks if c.name == "weights port").detail
     assert "matched by order" in port and "fc: rows permuted, flattened from (C, H, W) = (4, 13, 13)" in port
+
+
+class KerasRowReader(keras.Model):
+    """Each row of 28 pixels through a Dense, then the 28 rows flattened: a model of "rows"."""
+
+    def __init__(self, num_classes: int = 10, **kwargs):
+        super().__init__(**kwargs)
+        self.row = keras.layers.Dense(8)
+        self.flatten = keras.layers.Flatten()
+        self.head = keras.layers.Dense(num_classes)
+
+    def call(self, rows, training=None):
+        return self.head(self.flatten(keras.ops.relu(self.row(rows))))  # (B, 28, 28) → (B, 28, 8) → (B, 10)
+
+
+class TorchRowReader(nn.Module):
+    def __init__(self, num_classes: int = 10):
+        super().__init__()
+        self.row = nn.Linear(28, 8)
+        self.flatten = nn.Flatten()
+        self.head = nn.Linear(28 * 8, num_classes)
+
+    def forward(self, rows: torch.Tensor) -> torch.Tensor:
+        return self.head(self.flatten(torch.relu(self.row(rows))))
+
+
+def test_the_bf16_check_feeds_a_rows_twin_as_its_entry_says(digits, monkeypatch):
+    """(B, 28, 28) rows for a "rows" twin in both frameworks, not the images' (B, 28, 28, 1), which
+    its Dense would take as 28 × 28 rows of one pixel."""
+    from compare.catalog.registry import MODELS, ModelSpec
+    from compare.lessons import differences
+
+    declared = Twins(name="row_reader", keras=KerasRowReader, torch=TorchRowReader, inputs="rows")
+    entry = ModelSpec("row_reader", "", "", None, False, False, fit_steps=30, inputs="rows", declared=declared)
+    monkeypatch.setitem(MODELS, "row_reader", entry)
+    outcome = differences.bf16_twins("row_reader", digits[0])
+    assert outcome["passed"], outcome  # bf16 logits within the check's relative tolerance of each other
