@@ -24,7 +24,7 @@ class Difference:
     explanation: str
     fix: str  # code that makes the two frameworks agree
     summary: str  # a str.format template over the measured numbers
-    check: Callable[..., dict]  # measures it; takes any of `images`, `labels` by name
+    check: Callable[..., dict]  # measures it; takes any of `images`, `labels`, `models` by name
 
     @property
     def key(self) -> str:

@@ -539,15 +539,15 @@ BF16_RELATIVE_TOLERANCE = 0.03
         "Not run on this machine: {not_run}"
     ),
 )
-def bf16_compute(images: np.ndarray) -> dict:
-    """For each model, from the same weights: which kinds of layer return bfloat16 and
-    which float32 under Keras' mixed_bfloat16 policy and under torch.autocast, and how
-    far the two frameworks' bf16 logits lie apart; or, where a framework cannot compute
-    the model in bfloat16 here, its reason."""
-    models = {name: bf16_twins(name, images) for name in MODELS}
-    compared = {name: m for name, m in models.items() if "unsupported" not in m}
+def bf16_compute(images: np.ndarray, models: list[str] | None = None) -> dict:
+    """For each of `models` (a comparison's; by default every model of the catalog), from the same
+    weights: which kinds of layer return bfloat16 and which float32 under Keras' mixed_bfloat16
+    policy and under torch.autocast, and how far the two frameworks' bf16 logits lie apart; or,
+    where a framework cannot compute the model in bfloat16 here, its reason."""
+    by_model = {name: bf16_twins(name, images) for name in models or MODELS}
+    compared = {name: m for name, m in by_model.items() if "unsupported" not in m}
     return {
-        "models": models,
+        "models": by_model,
         "compared": ", ".join(compared) or "no model",
         "torch_float32_kinds": ", ".join(sorted({k for m in compared.values() for k in m["torch_float32"]})) or "none",
         "keras_float32_kinds": ", ".join(sorted({k for m in compared.values() for k in m["keras_float32"]})) or "none",
@@ -557,7 +557,7 @@ def bf16_compute(images: np.ndarray) -> dict:
         "tolerance": BF16_RELATIVE_TOLERANCE,
         "not_run": "; ".join(
             f"{name} on {framework} ({reason})"
-            for name, m in models.items()
+            for name, m in by_model.items()
             for framework, reason in m.get("unsupported", {}).items()
         )
         or "none",

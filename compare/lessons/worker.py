@@ -2,9 +2,9 @@
 
     KERAS_BACKEND=jax python -m compare.lessons.worker RESULT.json [MODEL ...]
 
-Checks the parity of the models named (every model of the catalog when none is) and
-every framework difference. Writes RESULT.json always; a check that fails records its error and the
-others still run.
+Checks the parity of the models named (every model of the catalog when none is) and every
+framework difference, those measured per model on the same models. Writes RESULT.json always;
+a check that fails records its error and the others still run.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def main(argv: list[str]) -> int:
             for name, spec in ((name, MODELS[name]) for name in models)
         },
         "differences": {
-            entry.key: attempt(entry, images=images, labels=labels)
+            entry.key: attempt(entry, images=images, labels=labels, models=models)
             for entry in [*differences.DIFFERENCES, *regularization.DIFFERENCES]
         },
     }
