@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         "pytest",
         *(args.pytest_args or ["-n", "2"]),
         "--durations=0",
+        "--durations-min=0",  # every item, the quickest included
         "-p",
         "no:cacheprovider",
     ]

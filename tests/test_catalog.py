@@ -10,7 +10,8 @@ import pytest
 from compare.catalog.registry import EXTRA_MODELS, MODELS, ModelSpec, register
 from compare.contract.job import RunSettings
 from compare.contract.results import SCHEMA_PATH, load_results
-from compare.harness import cli, orchestrator
+from compare.harness import cli
+from compare.harness import plan as planning
 from compare.run.engines import engine
 from tests.command import smoke_cli
 
@@ -45,11 +46,11 @@ def test_every_run_setting_is_recorded_resumed_and_documented(tmp_path):
     schema follow it, so a new setting cannot be recorded without being documented."""
     schema = json.loads(SCHEMA_PATH.read_text())["properties"]["settings"]["properties"]
     plan = cli.make_plan(cli.run_parser().parse_args(["--out", str(tmp_path), "--seed", "5", "--deterministic"]))
-    record = orchestrator.settings_record(plan)
+    record = planning.settings_record(plan)
     for setting in fields(RunSettings):
         assert setting.name in schema, f"results.schema.json does not describe settings.{setting.name}"
         assert record[setting.name] == getattr(plan.settings, setting.name)
         changed = dataclasses.replace(plan, settings=dataclasses.replace(plan.settings, **{setting.name: None}))
         with pytest.raises(ValueError, match=f"different {setting.name}"):
-            orchestrator.resumable(changed, {"settings": record})
+            planning.resumable(changed, {"settings": record})
     assert plan.settings.seed == 5 and plan.settings.deterministic is True  # filled from the flags of those names

@@ -9,6 +9,7 @@ import torch
 from compare.catalog.frameworks import default_frameworks
 from compare.contract.results import load_results
 from compare.harness import cli, orchestrator
+from compare.harness.children import child_environment
 from compare.lessons.data_parallel import TOLERANCE, what_differs
 from compare.run.torch_runner import epoch_batches
 from tests.command import smoke_cli
@@ -58,12 +59,12 @@ def test_data_parallel_frameworks_run_by_default_only_with_several_gpus():
 
 
 def test_each_data_parallel_framework_is_started_its_own_way():
-    env = orchestrator.child_environment("keras-jax-dp", "cpu", devices=4)
+    env = child_environment("keras-jax-dp", "cpu", devices=4)
     assert "--xla_force_host_platform_device_count=4" in env["XLA_FLAGS"] and env["KERAS_BACKEND"] == "jax"
     command = orchestrator.worker_command("torch-ddp", 4)
     assert command[1:5] == ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node=4"]
     assert command[-2:] == ["-m", "compare.run.worker"]
-    assert orchestrator.child_environment("torch-ddp", "cpu", devices=2)["GLOO_SOCKET_IFNAME"] == "lo"
+    assert child_environment("torch-ddp", "cpu", devices=2)["GLOO_SOCKET_IFNAME"] == "lo"
     assert orchestrator.worker_command("torch", 1) == orchestrator.WORKER_COMMAND
 
 

@@ -12,7 +12,7 @@ from filelock import FileLock
 from compare.catalog.frameworks import FRAMEWORKS, KERAS, Framework, default_frameworks
 from compare.catalog.registry import MODELS
 from compare.contract.results import ResultsError, load_results
-from compare.harness import cli, orchestrator
+from compare.harness import checks, cli, orchestrator
 from tests.command import run_cli, smoke_cli
 
 ALL_FRAMEWORKS = default_frameworks(gpu_count=0)  # the five single-device ones
@@ -293,7 +293,7 @@ def test_check_command_prints_and_writes_the_parity_and_differences(smoke_folder
     # backend); here the command around them: backends, printing, files.
     measured = load_results(smoke_folder)["checks"]
     asked = []
-    monkeypatch.setattr(orchestrator, "run_checks", lambda backends, *_: asked.append(backends) or measured)
+    monkeypatch.setattr(checks, "run_checks", lambda backends, *_: asked.append(backends) or measured)
     assert cli.main(["check", "--backends", "torch", "--out", str(tmp_path)]) == cli.EXIT_OK
     assert asked == [["torch"]]
     printed = capsys.readouterr().out

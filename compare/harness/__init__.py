@@ -3,6 +3,6 @@ child per (framework, job) and collects their results, and the environment recor
 Imports no framework: a test plans a comparison and finds none loaded."""
 
 from compare.harness.cli import main
-from compare.harness.orchestrator import Plan
+from compare.harness.plan import Plan
 
 __all__ = ["Plan", "main"]

@@ -466,7 +466,7 @@ def run_settings(args: argparse.Namespace, resolved: dict) -> RunSettings:
 
 
 def make_plan(args: argparse.Namespace):
-    from compare.harness.orchestrator import Plan
+    from compare.harness.plan import Plan
 
     preset = PRESETS[args.preset]
     models = args.models or list(preset.budgets)
@@ -546,7 +546,7 @@ def add_twins_from(argv: list[str]) -> None:
     the parser lists the models --models accepts. Nothing is written on a bad reference."""
     import tempfile
 
-    from compare.harness.orchestrator import describe_twins
+    from compare.harness.checks import describe_twins
 
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--twins", action="append", default=[])
@@ -585,6 +585,7 @@ def run_comparison(plan, resume: bool, executor=None) -> int:
     """The comparison in `plan`, in a folder this process holds."""
     from compare import report
     from compare.harness import orchestrator
+    from compare.harness import plan as planning
     from compare.report import statistics
 
     previous = None
@@ -595,7 +596,7 @@ def run_comparison(plan, resume: bool, executor=None) -> int:
                 f"--resume, or choose another --out folder."
             )
         try:
-            previous = orchestrator.resumable(plan, load_results(plan.out))
+            previous = planning.resumable(plan, load_results(plan.out))
         except (ResultsError, ValueError) as error:
             raise UsageError(str(error)) from None
     print(f"Data: {plan.data.describe()}")
@@ -674,7 +675,7 @@ def store_statistics(document: dict, folder: Path) -> bool:
 
 
 def command_check(argv: list[str]) -> int:
-    from compare.harness import orchestrator
+    from compare.harness import checks
 
     parser = argparse.ArgumentParser(
         prog="python -m compare check",
@@ -690,7 +691,7 @@ def command_check(argv: list[str]) -> int:
     )
     parser.add_argument("--out", type=Path, help="results folder (default: results/check-<timestamp>)")
     args = parser.parse_args(argv)
-    backends = orchestrator.checkable_backends([keras_framework(b) for b in args.backends])
+    backends = checks.checkable_backends([keras_framework(b) for b in args.backends])
     if not backends:
         raise UsageError(
             f"the checks need torch and at least one Keras backend ({', '.join(keras_backends())}); "
@@ -708,10 +709,11 @@ def run_check(out: Path, backends: list[str]) -> int:
     """The checks on `backends`, written into `out`, a folder this process holds."""
     from compare import report
     from compare.data.datasets import load_sample
-    from compare.harness import orchestrator
+    from compare.harness import checks, orchestrator
+    from compare.harness import plan as planning
 
     print(f"Checks on the Keras backends {', '.join(backends)}, each in its own process ...")
-    plan = orchestrator.Plan(
+    plan = planning.Plan(
         preset=PRESETS["smoke"],
         budgets={},
         models=list(MODELS),
@@ -720,15 +722,15 @@ def run_check(out: Path, backends: list[str]) -> int:
         data=load_sample(),
         targets={},
         settings=RunSettings(device="cpu", jit_compile="auto", precision="fp32"),
-        timeout_s=orchestrator.CHECKS_TIMEOUT_S,
+        timeout_s=checks.CHECKS_TIMEOUT_S,
         out=out,
     )
     document = orchestrator.new_document(plan)
     document["settings"]["preset"] = "check"
     document["settings"]["preset_description"] = "parity and framework-difference checks only, no training"
-    document["checks"] = orchestrator.run_checks(backends, out / "runs", orchestrator.CHECKS_TIMEOUT_S)
+    document["checks"] = checks.run_checks(backends, out / "runs", checks.CHECKS_TIMEOUT_S)
     document["finished"] = True
-    orchestrator.write_json_atomic(out / "results.json", document)
+    write_json_atomic(out / "results.json", document)
     report.write_report(document, out)
     for section in [report.parity_section(document), *report.differences_sections(document)]:
         print(f"\n{'#' * section.level} {section.title}\n")
@@ -752,7 +754,7 @@ def command_check_twins(argv: list[str]) -> int:
     import tempfile
 
     from compare import report
-    from compare.harness import orchestrator
+    from compare.harness import checks
 
     parser = argparse.ArgumentParser(
         prog="python -m compare check-twins",
@@ -771,15 +773,15 @@ def command_check_twins(argv: list[str]) -> int:
         help="comma-separated Keras backends (default: every installed one)",
     )
     args = parser.parse_args(argv)
-    backends = orchestrator.checkable_backends([keras_framework(b) for b in args.backends])
+    backends = checks.checkable_backends([keras_framework(b) for b in args.backends])
     if not backends:
         raise UsageError(
             "check-twins needs torch and a Keras backend; install them with `pip install -r requirements-cpu.txt`."
         )
     print(f"Checking {args.reference} on the Keras backends {', '.join(backends)}, each in its own process ...")
     with tempfile.TemporaryDirectory() as folder:
-        results = orchestrator.run_lesson(
-            orchestrator.TWINS_CHECK, ["check", args.reference], backends, Path(folder), orchestrator.CHECKS_TIMEOUT_S
+        results = checks.run_lesson(
+            checks.TWINS_CHECK, ["check", args.reference], backends, Path(folder), checks.CHECKS_TIMEOUT_S
         )
     refusal = next((r["refused"] for r in results.values() if "refused" in r), None)
     if refusal:

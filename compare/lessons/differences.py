@@ -14,16 +14,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from compare.catalog.frameworks import KERAS, TORCH
-from compare.catalog.registry import ADAM_EPSILON, MODELS, learning_rate_factor
-from compare.data.datasets import load_sample, unit_interval
+from compare.catalog.registry import MODELS
+from compare.data.datasets import load_sample
 from compare.lessons.difference import Difference, difference
+from compare.lessons.mixed_precision import BF16_RELATIVE_TOLERANCE, bf16_twins
 from compare.lessons.parity import nchw, to_numpy, twins
-from compare.porting.port_keras import public_attributes
+from compare.lessons.schedule_training import SCHEDULE_BATCH, SCHEDULE_EPOCHS, keras_schedule_rates, torch_mlp_accuracy
 from compare.porting.weights import max_abs_diff
 from compare.run.engines import engine
-from compare.run.keras_recipes import learning_rate
-from compare.run.runner_contract import Unsupported, unless_unsupported
 
 DIFFERENCES: list[Difference] = []  # in the order the report tells them
 
@@ -384,51 +382,6 @@ def compile_and_precision_defaults() -> dict:
 
 # ---- Schedules and precision: what the same setting does step by step. ----
 
-SCHEDULE_EPOCHS = 3  # the default preset's MLP budget on the shipped sample
-
-
-SCHEDULE_BATCH = 64
-
-
-SCHEDULE_PEAK_RATE = 2e-3
-
-
-def keras_schedule_rates(total_steps: int) -> dict[int, float]:
-    """Keras' warm-up + cosine schedule (compare.run.keras_recipes) at steps across the run."""
-    schedule = learning_rate("warmup-cosine", SCHEDULE_PEAK_RATE, total_steps)
-    # One scalar step per call (its cond does not vectorize); on JAX each call traces, so every 13th.
-    return {step: float(to_numpy(schedule(step))) for step in [*range(0, total_steps, 13), total_steps - 1]}
-
-
-def torch_mlp_accuracy(data, steps_per_epoch: int, per_epoch: bool) -> tuple[list[float], float]:
-    """The torch MLP trained for the default budget with a LambdaLR written in steps,
-    stepped after every batch or, as many tutorials do, once per epoch. Returns the
-    rate of every step and the test accuracy."""
-    torch.manual_seed(0)
-    model = MODELS["mlp"].torch_class()()
-    optimizer = torch.optim.Adam(model.parameters(), lr=SCHEDULE_PEAK_RATE, eps=ADAM_EPSILON)
-    total = SCHEDULE_EPOCHS * steps_per_epoch
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: learning_rate_factor(step, total, "warmup-cosine")
-    )
-    images = nchw(unit_interval(data.x_train))
-    labels = torch.from_numpy(data.y_train.astype(np.int64))
-    rates = []
-    for epoch in range(SCHEDULE_EPOCHS):
-        order = torch.from_numpy(np.random.default_rng([0, epoch]).permutation(len(labels)))
-        for rows in order.split(SCHEDULE_BATCH)[:steps_per_epoch]:
-            rates.append(optimizer.param_groups[0]["lr"])
-            optimizer.zero_grad()
-            F.cross_entropy(model(images[rows]), labels[rows]).backward()
-            optimizer.step()
-            if not per_epoch:
-                scheduler.step()
-        if per_epoch:
-            scheduler.step()
-    with torch.no_grad():
-        predicted = model.eval()(nchw(unit_interval(data.x_test))).argmax(1).numpy()
-    return rates, float((predicted == data.y_test).mean())
-
 
 @difference(
     DIFFERENCES,
@@ -468,55 +421,6 @@ def scheduler_stepped_per_epoch() -> dict:
         "torch_test_accuracy_stepped_per_step": per_step_accuracy,
         "torch_test_accuracy_stepped_per_epoch": per_epoch_accuracy,
     }
-
-
-def torch_output_dtypes(model: torch.nn.Module, images: torch.Tensor) -> list[tuple[str, str]]:
-    """(kind of module, dtype it returned) for each leaf module, in one bf16-autocast forward pass."""
-    seen: list[tuple[str, str]] = []
-
-    def note(module: torch.nn.Module, output) -> None:  # returns None: the output is left as it is
-        seen.append((type(module).__name__, str((output[0] if isinstance(output, tuple) else output).dtype)[6:]))
-
-    hooks = [
-        module.register_forward_hook(lambda module, inputs, output: note(module, output))
-        for module in model.modules()
-        if not list(module.children())
-    ]
-    try:
-        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-            model(images)
-    finally:
-        for hook in hooks:
-            hook.remove()
-    return seen
-
-
-def keras_leaf_layers(layer: keras.Layer) -> list[keras.Layer]:
-    """Every layer without sublayers, found through the public attributes the twins share."""
-    found = []
-    for name in public_attributes(layer):
-        item = getattr(layer, name)
-        for sub in item if isinstance(item, (list, tuple)) else [item]:
-            if isinstance(sub, keras.Layer):
-                found += keras_leaf_layers(sub) or [sub]
-    return found
-
-
-def keras_output_dtypes(model: keras.Model) -> list[tuple[str, str]]:
-    """(kind of layer, dtype it computes and returns in) for each leaf layer: its dtype policy's
-    compute dtype, which Keras casts each layer's inputs to."""
-    return [(type(layer).__name__, layer.compute_dtype) for layer in keras_leaf_layers(model)]
-
-
-def kinds_returning(dtype: str, seen: list[tuple[str, str]]) -> list[str]:
-    return sorted({kind for kind, returned in seen if returned == dtype})
-
-
-# bf16 keeps 8 significant bits: each rounding is off by up to 2^-9 ≈ 0.2% of its value.
-# The two frameworks round at different places (per layer against per op), and the
-# differences compound over the layers: 3% of the logits' largest magnitude allows
-# about 15 such roundings in a row; a wrong port is off by the logits themselves.
-BF16_RELATIVE_TOLERANCE = 0.03
 
 
 @difference(
@@ -562,62 +466,3 @@ def bf16_compute(images: np.ndarray, models: list[str] | None = None) -> dict:
         )
         or "none",
     }
-
-
-def bf16_twins(name: str, images: np.ndarray) -> dict:
-    """One model's bf16 forward pass in both frameworks from the same weights, each tried as
-    a run is (compare.run.runner_contract.unless_unsupported): the float32 pass decides
-    whether a failure is the machine's."""
-    spec = MODELS[name]
-    keras_inputs = spec.model_inputs(images, KERAS)  # as the model's entry says MNIST reaches it
-    torch_inputs = spec.model_inputs(torch.from_numpy(images), TORCH)
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("mixed_bfloat16")
-    try:
-        keras_model, torch_model = twins(name, seed=0)  # the Keras twin built under the policy
-    finally:
-        keras.config.set_dtype_policy(previous)
-    torch_model.eval()
-    attempts = {
-        "keras": (lambda: keras_bf16(keras_model, keras_inputs), lambda: keras_float32_twin(name, keras_inputs)),
-        "torch": (lambda: torch_bf16(torch_model, torch_inputs), lambda: torch_model(torch_inputs)),
-    }
-    outcomes, unsupported = {}, {}
-    for framework, (bf16, float32) in attempts.items():
-        try:
-            outcomes[framework] = unless_unsupported(bf16, "bf16", float32)
-        except Unsupported as error:
-            unsupported[framework] = str(error)
-    if unsupported:
-        return {"unsupported": unsupported}
-    (keras_seen, received), (torch_seen, expected) = outcomes["keras"], outcomes["torch"]
-    diff = max_abs_diff(expected, received)
-    scale = float(np.abs(expected).max())
-    return {
-        **{
-            f"{framework}_{dtype}": kinds_returning(dtype, seen)
-            for framework, seen in (("torch", torch_seen), ("keras", keras_seen))
-            for dtype in ("float32", "bfloat16")
-        },
-        "logit_max_abs_diff": diff,
-        "logit_max_abs": scale,
-        "passed": diff <= BF16_RELATIVE_TOLERANCE * scale,
-    }
-
-
-def keras_bf16(model: keras.Model, inputs: np.ndarray) -> tuple[list[tuple[str, str]], np.ndarray]:
-    """(kind, dtype) per leaf layer, and the float32 logits, of a model built under mixed_bfloat16."""
-    return keras_output_dtypes(model), to_numpy(model(inputs, training=False)).astype(np.float32)
-
-
-def keras_float32_twin(name: str, inputs: np.ndarray) -> None:
-    """The same Keras twin built in float32, one forward pass (the policy left as it was)."""
-    model, _ = twins(name, seed=0)
-    model(inputs, training=False)
-
-
-def torch_bf16(model: torch.nn.Module, inputs: torch.Tensor) -> tuple[list[tuple[str, str]], np.ndarray]:
-    """(kind, dtype) per leaf module, and the float32 logits, under torch.autocast."""
-    seen = torch_output_dtypes(model, inputs)
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-        return seen, model(inputs).float().numpy()

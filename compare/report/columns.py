@@ -88,7 +88,7 @@ def table(columns: list[Column], views: list) -> tuple[list[str], list[list[str]
 RUN_COLUMNS = [
     Column("model", "model", lambda r: model_label(r.run)),
     Column("framework", "framework", lambda r: r.run["framework"]),
-    Column("repeat", "repeat", lambda r: repeat_of(r.run) + 1),
+    Column("repeat", "repeat", lambda r: repeat_of(r.run)),  # 0-based, as in results.json
     Column("seed", "seed", lambda r: r.run.get("seed")),
     Column("status", "status", lambda r: r.run["status"]),
     percent("final_test_accuracy_pct", "test acc", lambda r: r.accuracy),

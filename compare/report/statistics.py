@@ -1,7 +1,7 @@
 """Repeated runs summarized: one aggregate per (model, variant, framework), each framework's
 ratio to the baseline with a paired bootstrap interval, and rankings that name ties.
 
-Repeat i of a comparison trains every framework from seed `seed + i` (compare.harness.orchestrator),
+Repeat i of a comparison trains every framework from seed `seed + i` (compare.harness.plan),
 so the runs of one repeat form a pair across frameworks: the bootstrap resamples repeats,
 never runs apart from their partners.
 """

@@ -255,7 +255,7 @@ def test_bf16_compute(digits):
             assert lstm_error in m["unsupported"]["torch"]
             assert "lstm on torch" in measured["not_run"]
             continue
-        assert m["passed"], (name, m)  # within 3% of the largest logit, see differences.BF16_RELATIVE_TOLERANCE
+        assert m["passed"], (name, m)  # within 3% of the largest logit, see mixed_precision.BF16_RELATIVE_TOLERANCE
         assert m["keras_float32"] == []  # every Keras layer returns its policy's compute dtype
         assert "Dense" in m["keras_bfloat16"] and "Linear" in m["torch_bfloat16"]
     # autocast keeps layer_norm on its float32 list: the transformer's LayerNorms return float32.

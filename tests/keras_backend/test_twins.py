@@ -164,10 +164,10 @@ def test_the_bf16_check_feeds_a_rows_twin_as_its_entry_says(digits, monkeypatch)
     """(B, 28, 28) rows for a "rows" twin in both frameworks, not the images' (B, 28, 28, 1), which
     its Dense would take as 28 × 28 rows of one pixel."""
     from compare.catalog.registry import MODELS, ModelSpec
-    from compare.lessons import differences
+    from compare.lessons import mixed_precision
 
     declared = Twins(name="row_reader", keras=KerasRowReader, torch=TorchRowReader, inputs="rows")
     entry = ModelSpec("row_reader", "", "", None, False, False, fit_steps=30, inputs="rows", declared=declared)
     monkeypatch.setitem(MODELS, "row_reader", entry)
-    outcome = differences.bf16_twins("row_reader", digits[0])
+    outcome = mixed_precision.bf16_twins("row_reader", digits[0])
     assert outcome["passed"], outcome  # bf16 logits within the check's relative tolerance of each other

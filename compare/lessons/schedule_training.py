@@ -1,0 +1,59 @@
+"""The learning-rate schedule lesson's training: Keras' schedule read at steps across a run, and the
+torch MLP trained with a LambdaLR stepped per batch or, as many tutorials do, once per epoch
+(compare.lessons.differences.scheduler_stepped_per_epoch tells the difference).
+
+Runs inside a process whose KERAS_BACKEND is set; imports Keras and torch both.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from compare.catalog.registry import ADAM_EPSILON, MODELS, learning_rate_factor
+from compare.data.datasets import unit_interval
+from compare.lessons.parity import nchw, to_numpy
+from compare.run.keras_recipes import learning_rate
+
+# The default preset's MLP budget on the shipped sample: 3 epochs of 64, peak rate 2e-3.
+SCHEDULE_EPOCHS = 3
+SCHEDULE_BATCH = 64
+SCHEDULE_PEAK_RATE = 2e-3
+
+
+def keras_schedule_rates(total_steps: int) -> dict[int, float]:
+    """Keras' warm-up + cosine schedule (compare.run.keras_recipes) at steps across the run."""
+    schedule = learning_rate("warmup-cosine", SCHEDULE_PEAK_RATE, total_steps)
+    # One scalar step per call (its cond does not vectorize); on JAX each call traces, so every 13th.
+    return {step: float(to_numpy(schedule(step))) for step in [*range(0, total_steps, 13), total_steps - 1]}
+
+
+def torch_mlp_accuracy(data, steps_per_epoch: int, per_epoch: bool) -> tuple[list[float], float]:
+    """The torch MLP trained for the default budget with a LambdaLR written in steps,
+    stepped after every batch or, as many tutorials do, once per epoch. Returns the
+    rate of every step and the test accuracy."""
+    torch.manual_seed(0)
+    model = MODELS["mlp"].torch_class()()
+    optimizer = torch.optim.Adam(model.parameters(), lr=SCHEDULE_PEAK_RATE, eps=ADAM_EPSILON)
+    total = SCHEDULE_EPOCHS * steps_per_epoch
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: learning_rate_factor(step, total, "warmup-cosine")
+    )
+    images = nchw(unit_interval(data.x_train))
+    labels = torch.from_numpy(data.y_train.astype(np.int64))
+    rates = []
+    for epoch in range(SCHEDULE_EPOCHS):
+        order = torch.from_numpy(np.random.default_rng([0, epoch]).permutation(len(labels)))
+        for rows in order.split(SCHEDULE_BATCH)[:steps_per_epoch]:
+            rates.append(optimizer.param_groups[0]["lr"])
+            optimizer.zero_grad()
+            F.cross_entropy(model(images[rows]), labels[rows]).backward()
+            optimizer.step()
+            if not per_epoch:
+                scheduler.step()
+        if per_epoch:
+            scheduler.step()
+    with torch.no_grad():
+        predicted = model.eval()(nchw(unit_interval(data.x_test))).argmax(1).numpy()
+    return rates, float((predicted == data.y_test).mean())
