@@ -10,7 +10,7 @@ import pytest
 from compare.catalog.registry import EXTRA_MODELS, MODELS, ModelSpec, register
 from compare.contract.job import RunSettings
 from compare.contract.results import SCHEMA_PATH, load_results
-from compare.harness import cli
+from compare.harness import arguments, resolve
 from compare.harness import plan as planning
 from compare.run.engines import engine
 from tests.command import smoke_cli
@@ -45,7 +45,9 @@ def test_every_run_setting_is_recorded_resumed_and_documented(tmp_path):
     """RunSettings lists the settings once; the results record, --resume's check and the
     schema follow it, so a new setting cannot be recorded without being documented."""
     schema = json.loads(SCHEMA_PATH.read_text())["properties"]["settings"]["properties"]
-    plan = cli.make_plan(cli.run_parser().parse_args(["--out", str(tmp_path), "--seed", "5", "--deterministic"]))
+    plan = resolve.make_plan(
+        arguments.run_parser().parse_args(["--out", str(tmp_path), "--seed", "5", "--deterministic"])
+    )
     record = planning.settings_record(plan)
     for setting in fields(RunSettings):
         assert setting.name in schema, f"results.schema.json does not describe settings.{setting.name}"

@@ -17,7 +17,7 @@ import time
 import pytest
 
 from compare.contract.results import load_results
-from compare.harness import cli, orchestrator
+from compare.harness import arguments, cli, orchestrator, resolve
 from compare.harness.executors import LocalExecutor, Slot, local_slots
 
 FRAMEWORKS = ["torch", "keras-jax", "keras-tensorflow"]
@@ -35,7 +35,7 @@ def made_up_plan(tmp_path, monkeypatch, device="gpu"):
     monkeypatch.setattr(orchestrator, "WORKER_COMMAND", [sys.executable, "-m", "tests.fake_worker"])
     monkeypatch.setattr(orchestrator, "make_initial_weights", lambda *_: ({}, "made up"))
     monkeypatch.setenv("FAKE_RESULTS", json.dumps(MADE_UP))
-    plan = cli.make_plan(cli.run_parser().parse_args([*BASE, "--device", "cpu", "--out", str(tmp_path)]))
+    plan = resolve.make_plan(arguments.run_parser().parse_args([*BASE, "--device", "cpu", "--out", str(tmp_path)]))
     # Fake GPUs: the children only see CUDA_VISIBLE_DEVICES, which is what is tested.
     return dataclasses.replace(plan, settings=dataclasses.replace(plan.settings, device=device))
 

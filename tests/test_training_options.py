@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from compare.contract.results import load_results
-from compare.harness import cli
+from compare.harness import arguments, cli, resolve
 from compare.run.runner_contract import time_to_target
 from compare.run.timing import CompileWatch, second_clock
 from tests.command import run_cli
@@ -143,5 +143,5 @@ def test_compiled_runs_record_what_torch_compile_did(tmp_path):
 
 @pytest.mark.parametrize("mode", ["fp32", "tf32"])
 def test_precision_is_recorded_in_settings(mode, tmp_path):
-    args = cli.run_parser().parse_args(["--precision", mode])
-    assert cli.precision(args) == mode
+    args = arguments.run_parser().parse_args(["--precision", mode])
+    assert resolve.precision(args) == mode

@@ -52,10 +52,11 @@ def run_lesson(module: str, arguments: list[str], backends: list[str], folder: P
 def run_checks(backends: list[str], folder: Path, timeout_s: float, models: list[str] | None = None) -> dict:
     """Parity (of `models`, or of every model in the catalog) and framework-difference checks,
     one child per Keras backend, in parallel."""
-    return run_lesson("compare.lessons.worker", models or [], backends, folder, timeout_s)
+    return run_lesson(CHECKS, models or [], backends, folder, timeout_s)
 
 
-TWINS_CHECK = "compare.lessons.twins_check"
+CHECKS = "compare.lessons.worker"  # parity and the framework differences
+TWINS_CHECK = "compare.lessons.twins_check"  # reading and checking a user's twins
 
 
 def probe_backend() -> str | None:
