@@ -75,6 +75,11 @@ class Column:
         return (format(value, self.spec) if self.spec else str(value)) + self.unit
 
 
+def cell(header: str, value: Callable[[object], object], spec: str = "", unit: str = "") -> Column:
+    """A column of a report table only (no CSV field): its header names it."""
+    return Column(header, header, value, spec, unit)
+
+
 def percent(name: str, header: str, value: Callable[[object], float | None]) -> Column:
     """A fraction shown as a percentage, stored in the CSV in percent (name ending in _pct)."""
     return Column(name, header, lambda view: None if (v := value(view)) is None else 100 * v, ".2f", "%")

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compare.report import statistics
-from compare.report.sections import finished_runs, model_label, regularized_runs
+from compare.report.sections import finished_runs, regularized_runs
+from compare.report.statistics import model_label
 
 
 @dataclass(frozen=True)
