@@ -1,5 +1,6 @@
-"""A model is its twin files and its catalog entry: a test-only fifth model, registered from
-outside the project, goes through a smoke comparison and the parity checks with no other edit."""
+"""A model is its twin files and its catalog entry, an engine its catalog entries and its adapter:
+a test-only fifth model and a test-only engine adapter, registered from outside the project, go
+through a smoke comparison and the parity checks with no other edit."""
 
 import dataclasses
 import json
@@ -7,6 +8,7 @@ from dataclasses import fields
 
 import pytest
 
+from compare.catalog.frameworks import EXTRA_ENGINES, KERAS, Framework, register_framework
 from compare.catalog.registry import EXTRA_MODELS, MODELS, ModelSpec, register
 from compare.contract.job import RunSettings
 from compare.contract.results import SCHEMA_PATH, load_results
@@ -16,16 +18,21 @@ from compare.run.engines import engine
 from tests.command import smoke_cli
 
 
-def test_a_registered_model_trains_and_passes_the_parity_checks(tmp_path, monkeypatch):
-    monkeypatch.setenv(EXTRA_MODELS, "tests.tiny_model")  # the parent and every child see it
+def test_a_registered_model_and_engine_train_and_pass_the_parity_checks(tmp_path, monkeypatch):
+    monkeypatch.setenv(EXTRA_MODELS, "tests.tiny_model")  # the parent and every child see them
+    monkeypatch.setenv(EXTRA_ENGINES, "tests.second_engine")
     out = tmp_path / "out"
-    result = smoke_cli("tiny", "keras-torch", "--out", str(out))  # the torch twin makes the shared weights
+    # The torch twin makes the shared weights; keras-torch-second is Keras on the test's own adapter.
+    result = smoke_cli("tiny", "keras-torch,keras-torch-second", "--out", str(out))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     document = load_results(out)
+    assert {run["framework"] for run in document["runs"]} == {"keras-torch", "keras-torch-second"}
     for run in document["runs"]:
         assert run["status"] == "ok" and run["model"] == "tiny", run.get("error")
         assert run["model_info"]["trainable_params"] == 7_850
         assert run["step0_max_abs_logit_diff"] <= 1e-4  # the shared weights, ported into Keras
+    second = next(run for run in document["runs"] if run["framework"] == "keras-torch-second")
+    assert second["settings"]["engine"] == "torch-second"  # its adapter, loaded in its child, did the work
     parity = document["checks"]["torch"]["parity"]["tiny"]
     assert parity["inference"]["passed"] and parity["training"]["passed"]
 
@@ -36,8 +43,13 @@ def test_a_name_taken_already_is_refused():
     assert MODELS["mlp"].has_dropout  # the built-in is untouched
 
 
+def test_a_framework_on_an_engine_the_catalog_lacks_is_refused():
+    with pytest.raises(ValueError, match="runs on engine 'mxnet', which the catalog lacks"):
+        register_framework(Framework("keras-mxnet", KERAS, "mxnet"))
+
+
 def test_an_engine_without_an_adapter_is_named():
-    with pytest.raises(ValueError, match=r"no engine adapter for 'mxnet' \(adapters: tensorflow, jax, torch\)"):
+    with pytest.raises(ValueError, match=r"no engine adapter for 'mxnet' \(adapters: torch, jax, tensorflow\)"):
         engine("mxnet")
 
 

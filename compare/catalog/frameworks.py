@@ -7,7 +7,9 @@ the orchestrator stays fast and leaves every backend free for its children.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import os
 from dataclasses import dataclass
 
 
@@ -35,11 +37,16 @@ TORCH = Family("torch", "torch_models", "compare.run.torch_runner", (), False, T
 
 @dataclass(frozen=True)
 class EngineFacts:
-    """What an engine is, with no framework imported: the distributions whose versions every
-    results record holds. Its adapter (compare.run.engines) holds what needs the engine itself."""
+    """What an engine is, with no framework imported: the module it computes with, what
+    KERAS_BACKEND names for Keras on it, the distributions whose versions every results record
+    holds, and its adapter: the class (compare.run.engines.Engine) that holds what needs the
+    engine imported, loaded only in the child that runs it."""
 
-    name: str  # a key of compare.run.engines.ENGINES, and what KERAS_BACKEND names for a Keras framework
+    name: str  # what results record as the run's engine
+    module: str  # the top-level module it imports
+    keras_backend: str  # KERAS_BACKEND for a Keras framework on it
     distributions: tuple[str, ...]
+    adapter: str  # "package.module:Class"
 
 
 # In the order a Keras backend is picked when one will do (a comparison's checks, reading a user's
@@ -47,9 +54,12 @@ class EngineFacts:
 ENGINES: dict[str, EngineFacts] = {
     facts.name: facts
     for facts in (
-        EngineFacts("torch", ("torch",)),
-        EngineFacts("jax", ("jax", "jaxlib")),
-        EngineFacts("tensorflow", ("tensorflow", "tensorflow-cpu")),  # one or the other is installed
+        EngineFacts("torch", "torch", "torch", ("torch",), "compare.run.engines:Torch"),
+        EngineFacts("jax", "jax", "jax", ("jax", "jaxlib"), "compare.run.engines:Jax"),
+        # one of tensorflow and tensorflow-cpu is installed
+        EngineFacts(
+            "tensorflow", "tensorflow", "tensorflow", ("tensorflow", "tensorflow-cpu"), "compare.run.engines:TensorFlow"
+        ),
     )
 }
 
@@ -76,12 +86,12 @@ class Framework:
     @property
     def keras_backend(self) -> str | None:
         """KERAS_BACKEND for the child, for a Keras framework."""
-        return self.engine if self.family.sets_keras_backend else None
+        return ENGINES[self.engine].keras_backend if self.family.sets_keras_backend else None
 
     @property
     def modules(self) -> tuple[str, ...]:
         """Top-level modules the run imports."""
-        return (*self.family.imports, self.engine)
+        return (*self.family.imports, ENGINES[self.engine].module)
 
     def missing_modules(self) -> list[str]:
         return [m for m in self.modules if importlib.util.find_spec(m) is None]
@@ -127,6 +137,39 @@ FRAMEWORKS: dict[str, Framework] = {
         ),
     )
 }
+
+
+def register_engine(facts: EngineFacts) -> None:
+    """Add an engine to the catalog (its adapter is loaded where a run needs it)."""
+    if facts.name in ENGINES:
+        raise ValueError(f"an engine named {facts.name!r} is in the catalog already; choose another name")
+    ENGINES[facts.name] = facts
+
+
+def register_framework(framework: Framework) -> None:
+    """Add a framework to the catalog, on an engine the catalog has."""
+    if framework.name in FRAMEWORKS:
+        raise ValueError(f"a framework named {framework.name!r} is in the catalog already; choose another name")
+    if framework.engine not in ENGINES:
+        raise ValueError(
+            f"framework {framework.name!r} runs on engine {framework.engine!r}, which the catalog lacks "
+            f"(engines: {', '.join(ENGINES)}); register_engine it first"
+        )
+    FRAMEWORKS[framework.name] = framework
+
+
+# Engines and frameworks from outside the project: each module this variable names (comma-separated,
+# importable from the working folder) is imported here and calls register_engine and
+# register_framework. The children of a comparison inherit the variable, so they find the same catalog.
+EXTRA_ENGINES = "KERAS_TORCH_COMPARE_ENGINES"
+for extra in filter(None, (name.strip() for name in os.environ.get(EXTRA_ENGINES, "").split(","))):
+    try:
+        importlib.import_module(extra)
+    except ImportError as error:
+        raise ImportError(
+            f"{EXTRA_ENGINES} names {extra!r}, which cannot be imported ({error}); "
+            f"name a module on the Python path, or unset {EXTRA_ENGINES}"
+        ) from error
 
 
 # Plain PyTorch: it makes the shared initial weights, its twins are the checks' reference, and every

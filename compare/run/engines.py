@@ -1,17 +1,21 @@
 """What differs per compute engine (TensorFlow, JAX, torch) and is not a model: one
-adapter per engine, with the same methods. A framework's catalog entry names its engine
-(compare.catalog.frameworks); `engine(name)` hands out the adapter, once per run.
+adapter per engine, with the same methods. A framework's catalog entry names its engine, and
+the engine's entry names its adapter (compare.catalog.frameworks); `engine(name)` hands out
+the adapter, made once per process.
 
 Each adapter imports its engine inside its methods, so a child imports only its own.
 """
 
 from __future__ import annotations
 
+import importlib
 import random
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
+
+from compare.catalog.frameworks import ENGINES
 
 
 class Engine:
@@ -230,14 +234,18 @@ class Torch(Engine):
 
 
 TORCH = Torch()  # also what torch.compile's records come from, in both families
-ENGINES: dict[str, Engine] = {adapter.name: adapter for adapter in (TensorFlow(), Jax(), TORCH)}
+ADAPTERS: dict[str, Engine] = {}  # made once per process, by engine()
 
 
 def engine(name: str) -> Engine:
-    """The adapter of engine `name`; an engine without one is an error that names it."""
-    try:
-        return ENGINES[name]
-    except KeyError:
-        raise ValueError(
-            f"no engine adapter for {name!r} (adapters: {', '.join(ENGINES)}); add one to compare/run/engines.py"
-        ) from None
+    """The adapter of engine `name`, as its catalog entry names it; an engine without one is an
+    error that names it."""
+    if name not in ADAPTERS:
+        if name not in ENGINES:
+            raise ValueError(
+                f"no engine adapter for {name!r} (adapters: {', '.join(ENGINES)}); add its EngineFacts to "
+                "compare/catalog/frameworks.py and its adapter to compare/run/engines.py"
+            )
+        module, class_name = ENGINES[name].adapter.split(":")
+        ADAPTERS[name] = getattr(importlib.import_module(module), class_name)()
+    return ADAPTERS[name]
