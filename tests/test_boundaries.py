@@ -199,3 +199,24 @@ def test_framework_names_are_spelled_only_in_the_catalog_and_the_engine_adapters
             if literal or built:
                 spelled.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert spelled == []
+
+
+# A file past these many lines usually holds two concerns; a function past 40 does two things.
+FILE_LINES, REPORT_MODULE_LINES, FUNCTION_LINES = 450, 250, 40
+
+
+def test_files_and_functions_stay_small():
+    """One concern per file, one thing per function: compare/ files within 450 lines, the
+    report's modules within 250, every function within 40."""
+    too_long = []
+    for path in sorted((ROOT / "compare").rglob("*.py")):
+        text = path.read_text()
+        limit = REPORT_MODULE_LINES if "report" in path.relative_to(ROOT).parts else FILE_LINES
+        if len(text.splitlines()) > limit:
+            too_long.append(f"{path.relative_to(ROOT)}: {len(text.splitlines())} lines (at most {limit})")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = node.end_lineno - node.lineno + 1
+                if length > FUNCTION_LINES:
+                    too_long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}: {length} lines")
+    assert too_long == []

@@ -73,8 +73,8 @@ def run_check(out: Path, backends: list[str]) -> int:
     """The checks on `backends`, written into `out`, a folder this process holds."""
     from compare import report
     from compare.data.datasets import load_sample
-    from compare.harness import orchestrator
     from compare.harness import plan as planning
+    from compare.harness.results_file import new_document
 
     plan = planning.Plan(
         preset=CHECK_PRESET,
@@ -88,7 +88,7 @@ def run_check(out: Path, backends: list[str]) -> int:
         timeout_s=CHECK_PRESET.timeout_s,
         out=out,
     )
-    document = orchestrator.new_document(plan)
+    document = new_document(plan)
     document["checks"] = run_on_backends("Checks", checks.CHECKS, [], backends, out / "runs")
     document["finished"] = True
     write_json_atomic(out / "results.json", document)

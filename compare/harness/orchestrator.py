@@ -11,7 +11,6 @@ interrupted comparison keeps everything that finished.
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import socket
@@ -23,12 +22,11 @@ from pathlib import Path
 from compare.catalog.frameworks import ENGINES, FRAMEWORKS, REFERENCE
 from compare.contract.job import RunSettings
 from compare.contract.progress import PROGRESS_FD, EventHandler
-from compare.contract.results import FINISHED, SCHEMA_VERSION, RunStatus, write_json_atomic
+from compare.contract.results import FINISHED, RunStatus
 from compare.harness.checks import CHECKS_TIMEOUT_S, checkable_backends, run_checks
 from compare.harness.children import EventReader, Supervisor, child_environment, exit_reason, python_module, tail
 from compare.harness.display import PlainDisplay, display_for
-from compare.harness.environment import environment_record
-from compare.harness.executors import LocalExecutor, Placement, Slot, held_slots, local_slots, overlaps
+from compare.harness.executors import LocalExecutor, Placement, Slot, held_slots, local_slots
 from compare.harness.plan import (
     Job,
     Plan,
@@ -38,11 +36,10 @@ from compare.harness.plan import (
     job_label,
     job_spec,
     plan_jobs,
-    settings_record,
     write_data_arrays,
 )
+from compare.harness.results_file import ResultsFile
 from compare.lessons import data_parallel
-from compare.report import statistics
 
 # How a child is started; its arguments are the spec and result paths.
 WORKER_COMMAND = [sys.executable, "-m", "compare.run.worker"]
@@ -233,18 +230,6 @@ def describe_run(run: dict) -> str:
     return f"{text} | {run['wall_time_s']:.0f} s"
 
 
-def new_document(plan: Plan) -> dict:
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "name": "keras-torch-compare",
-        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "finished": False,
-        "settings": settings_record(plan),
-        "environment": environment_record(),
-        "runs": [],
-    }
-
-
 class SharedWeights:
     """Each repeat's shared initial weights (seed + repeat), made when its first run needs them."""
 
@@ -285,47 +270,46 @@ def run_all(plan: Plan, display: PlainDisplay | None = None, previous: dict | No
     supervisor = Supervisor()  # every child of this comparison, to stop them all on Ctrl-C
     workdir = plan.out / "runs"
     workdir.mkdir(parents=True, exist_ok=True)
-    document = new_document(plan)
-    document["settings"]["executor"] = executor.describe()
-    # --resume keeps the runs that trained to their end, repeat by repeat; everything else runs again.
-    kept = {run_key(run): run for run in (previous or {}).get("runs", []) if run["status"] in FINISHED}
-    results_path = plan.out / "results.json"
-    write_json_atomic(results_path, document)
+    results = ResultsFile(plan, executor.describe())
     write_data_arrays(plan)
     jobs = plan_jobs(plan)
     numbers = {job.key: number for number, job in enumerate(jobs, start=1)}
     display = display or display_for(len(jobs), [job.model for job in jobs], concurrent=executor.concurrent)
     weights = SharedWeights(plan, workdir, supervisor)
     runner = JobRunner(plan, workdir, weights, display, executor, numbers, supervisor)
-
     try:
-        document["settings"]["initial_weights"] = weights.note()
-        display.say(f"Initial weights: {document['settings']['initial_weights']}")
-        run_checks_first(plan, document, workdir, display)
-        for job in [job for job in jobs if job.key in kept]:
-            display.run_started(numbers[job.key], job_label(plan, job))
-            document["runs"].append(kept[job.key])
-            write_json_atomic(results_path, document)
-            display.run_finished(job.model, 0.0, "kept from the earlier run (--resume)", measured=False)
-        runs = executor.run([job for job in jobs if job.key not in kept], runner)
-        try:
-            for run in runs:
-                document["runs"].append(run)
-                overlaps(document["runs"])
-                write_json_atomic(results_path, document)
-                where = executor.where(run.get("placement"))
-                finished = run["status"] in FINISHED
-                display.run_finished(run["model"], run["wall_time_s"], describe_run(run), finished, where)
-        finally:
-            runs.close()  # Ctrl-C here rather than inside the executor: it still stops every worker
+        results.set_setting("initial_weights", weights.note())
+        display.say(f"Initial weights: {weights.note()}")
+        run_checks_first(plan, results, workdir, display)
+        kept = keep_finished(jobs, previous, results, runner)
+        collect_runs(executor.run([job for job in jobs if job.key not in kept], runner), results, runner)
     finally:
         display.close()
         data_arrays_path(plan).unlink(missing_ok=True)  # a copy of the dataset: not worth keeping
-    document["data_parallel"] = data_parallel_parity(plan, document, workdir, weights)
-    statistics.complete(document)  # aggregates, rankings and their intervals (without SciPy: said, for later)
-    document["finished"] = True
-    write_json_atomic(results_path, document)
-    return document
+    return results.finish(data_parallel_parity(plan, results.document, workdir, weights))
+
+
+def keep_finished(jobs: list[Job], previous: dict | None, results: ResultsFile, runner: JobRunner) -> set:
+    """--resume keeps the runs that trained to their end, repeat by repeat; everything else runs
+    again. The keys of the jobs kept."""
+    kept = {run_key(run): run for run in (previous or {}).get("runs", []) if run["status"] in FINISHED}
+    for job in [job for job in jobs if job.key in kept]:
+        runner.display.run_started(runner.numbers[job.key], job_label(runner.plan, job))
+        results.add_run(kept[job.key])
+        runner.display.run_finished(job.model, 0.0, "kept from the earlier run (--resume)", measured=False)
+    return set(kept)
+
+
+def collect_runs(runs, results: ResultsFile, runner: JobRunner) -> None:
+    """Each run as the executor hands it back, saved at once."""
+    try:
+        for run in runs:
+            results.add_run(run)
+            where = runner.executor.where(run.get("placement"))
+            finished = run["status"] in FINISHED
+            runner.display.run_finished(run["model"], run["wall_time_s"], describe_run(run), finished, where)
+    finally:
+        runs.close()  # Ctrl-C here rather than inside the executor: it still stops every worker
 
 
 @dataclass
@@ -375,15 +359,14 @@ class JobRunner:
         self.supervisor.stop_all()
 
 
-def run_checks_first(plan: Plan, document: dict, workdir: Path, display: PlainDisplay) -> None:
+def run_checks_first(plan: Plan, results: ResultsFile, workdir: Path, display: PlainDisplay) -> None:
     """The checks on one backend (the torch backend: the quickest to start), before any run, with
     the parity of the models the plan trains; `python -m compare check` runs them on every backend
     and every model."""
     backends = sorted(checkable_backends(plan.frameworks), key=list(ENGINES).index)[:1] if plan.checks else []
     if backends:
         display.say(f"Parity and framework-difference checks on the Keras {backends[0]} backend ...")
-        document["checks"] = run_checks(backends, workdir, CHECKS_TIMEOUT_S, plan.models)
-        write_json_atomic(plan.out / "results.json", document)
+        results.set_checks(run_checks(backends, workdir, CHECKS_TIMEOUT_S, plan.models))
 
 
 def data_parallel_parity(plan: Plan, document: dict, workdir: Path, weights: SharedWeights) -> list[dict]:

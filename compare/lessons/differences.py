@@ -17,9 +17,9 @@ import torch.nn.functional as F
 from compare.catalog.registry import MODELS
 from compare.data.datasets import load_sample
 from compare.lessons.difference import Difference, difference
-from compare.lessons.mixed_precision import BF16_RELATIVE_TOLERANCE, bf16_twins
+from compare.lessons.mixed_precision import bf16_across_models
 from compare.lessons.parity import nchw, to_numpy, twins
-from compare.lessons.schedule_training import SCHEDULE_BATCH, SCHEDULE_EPOCHS, keras_schedule_rates, torch_mlp_accuracy
+from compare.lessons.schedule_training import per_step_against_per_epoch
 from compare.porting.weights import max_abs_diff
 from compare.run.engines import engine
 
@@ -404,23 +404,7 @@ def compile_and_precision_defaults() -> dict:
 def scheduler_stepped_per_epoch() -> dict:
     """A schedule written in optimizer steps: Keras reads it at every step; a torch
     scheduler stepped once per epoch holds each epoch at one rate."""
-    data = load_sample()
-    steps_per_epoch = len(data.y_train) // SCHEDULE_BATCH
-    keras_rates = keras_schedule_rates(SCHEDULE_EPOCHS * steps_per_epoch)
-    per_step, per_step_accuracy = torch_mlp_accuracy(data, steps_per_epoch, per_epoch=False)
-    per_epoch, per_epoch_accuracy = torch_mlp_accuracy(data, steps_per_epoch, per_epoch=True)
-    at = list(keras_rates)
-    keras_at = np.array(list(keras_rates.values()))
-    return {
-        "epochs": SCHEDULE_EPOCHS,
-        "steps": len(per_step),
-        "steps_compared": len(at),
-        "max_abs_rate_diff_keras_vs_torch_per_step": float(np.abs(keras_at - np.array(per_step)[at]).max()),
-        "max_abs_rate_diff_keras_vs_torch_per_epoch": float(np.abs(keras_at - np.array(per_epoch)[at]).max()),
-        "steps_at_rate_0_per_epoch": int((np.array(per_epoch) == 0).sum()),
-        "torch_test_accuracy_stepped_per_step": per_step_accuracy,
-        "torch_test_accuracy_stepped_per_epoch": per_epoch_accuracy,
-    }
+    return per_step_against_per_epoch(load_sample())
 
 
 @difference(
@@ -448,21 +432,4 @@ def bf16_compute(images: np.ndarray, models: list[str] | None = None) -> dict:
     weights: which kinds of layer return bfloat16 and which float32 under Keras' mixed_bfloat16
     policy and under torch.autocast, and how far the two frameworks' bf16 logits lie apart; or,
     where a framework cannot compute the model in bfloat16 here, its reason."""
-    by_model = {name: bf16_twins(name, images) for name in models or MODELS}
-    compared = {name: m for name, m in by_model.items() if "unsupported" not in m}
-    return {
-        "models": by_model,
-        "compared": ", ".join(compared) or "no model",
-        "torch_float32_kinds": ", ".join(sorted({k for m in compared.values() for k in m["torch_float32"]})) or "none",
-        "keras_float32_kinds": ", ".join(sorted({k for m in compared.values() for k in m["keras_float32"]})) or "none",
-        "largest_relative_logit_diff": max(
-            (m["logit_max_abs_diff"] / m["logit_max_abs"] for m in compared.values()), default=math.nan
-        ),
-        "tolerance": BF16_RELATIVE_TOLERANCE,
-        "not_run": "; ".join(
-            f"{name} on {framework} ({reason})"
-            for name, m in by_model.items()
-            for framework, reason in m.get("unsupported", {}).items()
-        )
-        or "none",
-    }
+    return bf16_across_models(images, list(models or MODELS))

@@ -8,6 +8,8 @@ Runs inside a process whose KERAS_BACKEND is set; imports Keras and torch both.
 
 from __future__ import annotations
 
+import math
+
 import keras
 import numpy as np
 import torch
@@ -126,3 +128,26 @@ def torch_bf16(model: torch.nn.Module, inputs: torch.Tensor) -> tuple[list[tuple
     seen = torch_output_dtypes(model, inputs)
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         return seen, model(inputs).float().numpy()
+
+
+def bf16_across_models(images: np.ndarray, models: list[str]) -> dict:
+    """bf16_twins for each of `models`, and what they say together: which kinds of layer return
+    float32 in each framework, the largest relative logit gap, and what could not run here."""
+    by_model = {name: bf16_twins(name, images) for name in models}
+    compared = {name: m for name, m in by_model.items() if "unsupported" not in m}
+    return {
+        "models": by_model,
+        "compared": ", ".join(compared) or "no model",
+        "torch_float32_kinds": ", ".join(sorted({k for m in compared.values() for k in m["torch_float32"]})) or "none",
+        "keras_float32_kinds": ", ".join(sorted({k for m in compared.values() for k in m["keras_float32"]})) or "none",
+        "largest_relative_logit_diff": max(
+            (m["logit_max_abs_diff"] / m["logit_max_abs"] for m in compared.values()), default=math.nan
+        ),
+        "tolerance": BF16_RELATIVE_TOLERANCE,
+        "not_run": "; ".join(
+            f"{name} on {framework} ({reason})"
+            for name, m in by_model.items()
+            for framework, reason in m.get("unsupported", {}).items()
+        )
+        or "none",
+    }

@@ -210,6 +210,11 @@ def dropout_scaling() -> dict:
 )
 def training_mode(images: np.ndarray) -> dict:
     """What `training=` (Keras) and `model.train()`/`.eval()` (torch) do to Dropout and BatchNorm."""
+    return {**dropout_between_calls(images), **batch_norm_statistics(images)}
+
+
+def dropout_between_calls(images: np.ndarray) -> dict:
+    """How far two calls of the MLP (dropout 0.5) differ, in each mode each framework offers."""
     batch = images[..., None]  # (B, 28, 28, 1)
     keras_mlp, torch_mlp = twins("mlp", seed=0, dropout_rate=0.5)
     keras_default_diff = max_abs_diff(to_numpy(keras_mlp(batch)), to_numpy(keras_mlp(batch)))
@@ -221,6 +226,18 @@ def training_mode(images: np.ndarray) -> dict:
         torch_default_diff = max_abs_diff(torch_mlp(nchw(images)).numpy(), torch_mlp(nchw(images)).numpy())
         torch_mlp.eval()
         torch_eval_diff = max_abs_diff(torch_mlp(nchw(images)).numpy(), torch_mlp(nchw(images)).numpy())
+    return {
+        "keras_call_without_training_max_abs_diff_between_calls": keras_default_diff,
+        "keras_training_true_max_abs_diff_between_calls": keras_training_diff,
+        "torch_module_starts_in_training_mode": torch_starts_training,
+        "torch_default_max_abs_diff_between_calls": torch_default_diff,
+        "torch_eval_max_abs_diff_between_calls": torch_eval_diff,
+    }
+
+
+def batch_norm_statistics(images: np.ndarray) -> dict:
+    """How far BatchNorm's running mean moves on one batch, per mode and per way of freezing it."""
+    batch = images[..., None]  # (B, 28, 28, 1)
 
     def keras_moving_mean_change(bn: keras.layers.BatchNormalization, **call) -> float:
         before = to_numpy(bn.moving_mean).copy()
@@ -239,12 +256,7 @@ def training_mode(images: np.ndarray) -> dict:
     frozen_keras_bn.build(batch.shape)
     frozen_keras_bn.trainable = False  # Keras: also switches the layer to inference mode
     frozen_torch_bn = torch.nn.BatchNorm2d(1).requires_grad_(False)  # torch: mode unchanged
-    measured = {
-        "keras_call_without_training_max_abs_diff_between_calls": keras_default_diff,
-        "keras_training_true_max_abs_diff_between_calls": keras_training_diff,
-        "torch_module_starts_in_training_mode": torch_starts_training,
-        "torch_default_max_abs_diff_between_calls": torch_default_diff,
-        "torch_eval_max_abs_diff_between_calls": torch_eval_diff,
+    return {
         "keras_bn_moving_mean_change_call_without_training": keras_moving_mean_change(keras_bn),
         "keras_bn_moving_mean_change_training_true": keras_moving_mean_change(keras_bn, training=True),
         "keras_bn_trainable_false_moving_mean_change_training_true": keras_moving_mean_change(
@@ -253,7 +265,6 @@ def training_mode(images: np.ndarray) -> dict:
         "torch_bn_running_mean_change_train_mode_no_grad": torch_running_mean_change(torch.nn.BatchNorm2d(1)),
         "torch_bn_requires_grad_false_running_mean_change": torch_running_mean_change(frozen_torch_bn),
     }
-    return measured
 
 
 def orientation_and_centroid(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -57,3 +57,24 @@ def torch_mlp_accuracy(data, steps_per_epoch: int, per_epoch: bool) -> tuple[lis
     with torch.no_grad():
         predicted = model.eval()(nchw(unit_interval(data.x_test))).argmax(1).numpy()
     return rates, float((predicted == data.y_test).mean())
+
+
+def per_step_against_per_epoch(data) -> dict:
+    """Keras' schedule against torch's LambdaLR stepped per batch and once per epoch: the rates,
+    and the MLP's test accuracy each torch stepping reaches."""
+    steps_per_epoch = len(data.y_train) // SCHEDULE_BATCH
+    keras_rates = keras_schedule_rates(SCHEDULE_EPOCHS * steps_per_epoch)
+    per_step, per_step_accuracy = torch_mlp_accuracy(data, steps_per_epoch, per_epoch=False)
+    per_epoch, per_epoch_accuracy = torch_mlp_accuracy(data, steps_per_epoch, per_epoch=True)
+    at = list(keras_rates)
+    keras_at = np.array(list(keras_rates.values()))
+    return {
+        "epochs": SCHEDULE_EPOCHS,
+        "steps": len(per_step),
+        "steps_compared": len(at),
+        "max_abs_rate_diff_keras_vs_torch_per_step": float(np.abs(keras_at - np.array(per_step)[at]).max()),
+        "max_abs_rate_diff_keras_vs_torch_per_epoch": float(np.abs(keras_at - np.array(per_epoch)[at]).max()),
+        "steps_at_rate_0_per_epoch": int((np.array(per_epoch) == 0).sum()),
+        "torch_test_accuracy_stepped_per_step": per_step_accuracy,
+        "torch_test_accuracy_stepped_per_epoch": per_epoch_accuracy,
+    }

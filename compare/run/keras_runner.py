@@ -187,7 +187,6 @@ def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framewo
         )
     log.add_phases(phases, fit_started)
     final_test, early_stopping = finish(log, stopper, trained, data, spec, phases)
-
     return Outcome(
         engine=adapter.name,
         params=keras_param_counts(model),
@@ -202,21 +201,25 @@ def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framewo
         final_state=lambda: keras_to_state(model, like=initial_state),
         early_stopping=early_stopping,
         jit_compile=trained.jit_compile,
-        compilation=(
-            TORCH.compilation_record("default", log.compiles.after_first_step, disk_cache)
-            if adapter.runs_torch_compile(trained.jit_compile)
-            else None
-        ),
+        compilation=compilation_record(adapter, trained, log, disk_cache),
         precision_setting=precision_setting,
         data_path=DATA_PATHS[adapter.keras_feed],
         device={**adapter.device_description(), "count": device_count},
         peak_device_memory_mb=adapter.peak_device_memory_mb(),
-        steps_without_waiting=(
-            partial(steps_without_waiting, trained, training_batches(adapter, data, spec.batch_size))
-            if not framework.data_parallel
-            else None
-        ),
+        # Data parallel: the second clock is left out.
+        steps_without_waiting=None if framework.data_parallel else second_clock(trained, adapter, data, spec),
     )
+
+
+def compilation_record(adapter: Engine, trained: keras.Model, log: TrainingLog, disk_cache: dict | None) -> dict | None:
+    """What torch.compile did, where Keras handed it the steps (Keras on torch with jit_compile)."""
+    if not adapter.runs_torch_compile(trained.jit_compile):
+        return None
+    return TORCH.compilation_record("default", log.compiles.after_first_step, disk_cache)
+
+
+def second_clock(trained: keras.Model, adapter: Engine, data: Prepared, spec: JobSpec):
+    return partial(steps_without_waiting, trained, training_batches(adapter, data, spec.batch_size))
 
 
 def smallest_step_fp32(model_spec: ModelSpec, spec: JobSpec, images: np.ndarray, labels: np.ndarray) -> None:
@@ -266,6 +269,28 @@ def steps_without_waiting(trained: keras.Model, batches, steps: int) -> float:
     return time.perf_counter() - started
 
 
+def compile_for_training(trained: keras.Model, spec: JobSpec, total_steps: int, jit_compile: bool | str) -> None:
+    trained.compile(
+        # Keras' Adam epsilon defaults to 1e-7, torch's to 1e-8: set explicitly.
+        # Keras' weight_decay is decoupled (AdamW-like); torch's Adam couples it.
+        optimizer=keras.optimizers.Adam(
+            learning_rate=learning_rate(spec.schedule, spec.learning_rate, total_steps),
+            epsilon=spec.adam_epsilon,
+            weight_decay=spec.regularization.weight_decay or None,
+        ),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+        jit_compile=jit_compile,
+    )
+
+
+def early_stopping(patience: int | None) -> keras.callbacks.EarlyStopping | None:
+    """Keras' own early stopping on the validation loss, restoring the best epoch's weights."""
+    if not patience:
+        return None
+    return keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
+
+
 def fit(
     spec: JobSpec, data: Prepared, model: keras.Model, jit_compile: bool | str, adapter: Engine
 ) -> tuple[keras.Model, TrainingLog, keras.callbacks.EarlyStopping | None]:
@@ -275,18 +300,7 @@ def fit(
     trained = with_augmentation(model) if regularization.augment else model
     epochs, steps_per_epoch = len(data.epoch_orders), len(data.y_train) // spec.batch_size
     batches = training_batches(adapter, data, spec.batch_size)
-    trained.compile(
-        # Keras' Adam epsilon defaults to 1e-7, torch's to 1e-8: set explicitly.
-        # Keras' weight_decay is decoupled (AdamW-like); torch's Adam couples it.
-        optimizer=keras.optimizers.Adam(
-            learning_rate=learning_rate(spec.schedule, spec.learning_rate, epochs * steps_per_epoch),
-            epsilon=spec.adam_epsilon,
-            weight_decay=regularization.weight_decay or None,
-        ),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-        jit_compile=jit_compile,
-    )
+    compile_for_training(trained, spec, epochs * steps_per_epoch, jit_compile)
     compiles = CompileWatch(TORCH.dynamo_frames if adapter.runs_torch_compile(trained.jit_compile) else None)
     log = TrainingLog(
         spec,
@@ -294,13 +308,9 @@ def fit(
         Reporter(epochs, steps_per_epoch),
         compiles,
     )
-    callbacks, validation, stopper = [EpochLog(log)], None, None
-    if regularization.early_stopping_patience:
-        validation = (data.x_val, data.y_val)
-        stopper = keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=regularization.early_stopping_patience, restore_best_weights=True
-        )
-        callbacks.append(stopper)
+    stopper = early_stopping(regularization.early_stopping_patience)
+    validation = (data.x_val, data.y_val) if stopper else None
+    callbacks = [EpochLog(log), *([stopper] if stopper else [])]
     log.clock.start()
     trained.fit(
         batches,

@@ -159,9 +159,7 @@ def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framewo
         model, step0 = build(spec, model_spec, place)
         step_model = step_module(model, spec, framework, place)
     with phases.phase("data"):  # to the device once: the steps index it there
-        shaped = data.shaped(lambda x: model_spec.model_inputs(x, TORCH_FAMILY))  # (N, 1, 28, 28) for an image model
-        images = {split: torch.from_numpy(getattr(shaped, f"x_{split}")).to(place.device) for split in SPLITS}
-        labels = {split: torch.from_numpy(getattr(data, f"y_{split}")).to(place.device) for split in SPLITS}
+        images, labels = on_device(data, model_spec, place)
     fit_started = time.perf_counter()
     compiles = CompileWatch(TORCH.dynamo_frames if framework.torch_compile else None)
     log, stopper, loop = unless_unsupported(
@@ -171,11 +169,6 @@ def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framewo
     )
     log.add_phases(phases, fit_started)
     final_test, early_stopping = finish(log, stopper, model, images, labels, spec, phases)
-
-    def predict(n: int) -> torch.Tensor:
-        with torch.inference_mode(), autocast(place.device, spec.precision):
-            return model(images["test"][:n]).float().cpu()  # host copy: waits for the device
-
     model.eval()
     return Outcome(
         engine=framework.engine,
@@ -185,27 +178,47 @@ def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framewo
         clock=log.clock,
         diverged_at_step=log.diverged_at_step,
         step0_max_abs_logit_diff=step0,
-        predict=predict,
+        predict=partial(predict, model, images["test"], place, spec.precision),
         final_test=final_test,
         final_state=lambda: torch_to_state(model, images["test"][:2]),  # with its Flatten layouts
         early_stopping=early_stopping,
         jit_compile=framework.torch_compile,
-        compilation=(
-            TORCH.compilation_record(spec.compile_mode, log.compiles.after_first_step, disk_cache)
-            if framework.torch_compile
-            else None
-        ),
+        compilation=compilation_record(spec, log, disk_cache),
         precision_setting=precision_setting,
         data_path=DATA_PATH,
         device={**TORCH.device_description(), "count": place.world},
         peak_device_memory_mb=TORCH.peak_device_memory_mb(),
-        # Data parallel: every process would have to take these steps; only the first reports.
-        steps_without_waiting=(
-            partial(steps_without_waiting, loop, data.epoch_orders, images["train"], labels["train"])
-            if place.world == 1
-            else None
-        ),
+        steps_without_waiting=second_clock(loop, data, images, labels, place),
     )
+
+
+def second_clock(loop: Loop, data: Prepared, images: dict, labels: dict, place: Placement):
+    """The steps that never wait for their losses; data parallel: every process would have to
+    take them, and only the first reports, so they are left out."""
+    if place.world > 1:
+        return None
+    return partial(steps_without_waiting, loop, data.epoch_orders, images["train"], labels["train"])
+
+
+def compilation_record(spec: JobSpec, log: TrainingLog, disk_cache: dict | None) -> dict | None:
+    """What torch.compile did, for torch-compile (whose disk cache was noted before it compiled)."""
+    if disk_cache is None:
+        return None
+    return TORCH.compilation_record(spec.compile_mode, log.compiles.after_first_step, disk_cache)
+
+
+def on_device(data: Prepared, model_spec: ModelSpec, place: Placement) -> tuple[dict, dict]:
+    """Every split's images (as the model takes them) and labels, on the device."""
+    shaped = data.shaped(lambda x: model_spec.model_inputs(x, TORCH_FAMILY))  # (N, 1, 28, 28) for an image model
+    images = {split: torch.from_numpy(getattr(shaped, f"x_{split}")).to(place.device) for split in SPLITS}
+    labels = {split: torch.from_numpy(getattr(data, f"y_{split}")).to(place.device) for split in SPLITS}
+    return images, labels
+
+
+def predict(model: torch.nn.Module, images: torch.Tensor, place: Placement, precision: str, n: int) -> torch.Tensor:
+    """The logits of the first `n` test images, on the host (the copy waits for the device)."""
+    with torch.inference_mode(), autocast(place.device, precision):
+        return model(images[:n]).float().cpu()
 
 
 def smallest_step_fp32(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> None:
@@ -312,24 +325,14 @@ def fit(
     regularization = spec.regularization
     steps_per_epoch = len(data.y_train) // spec.batch_size
     optimizer, scheduler = optimizer_and_schedule(spec, model, len(data.epoch_orders) * steps_per_epoch)
-    loop = Loop(
-        spec,
-        model,
-        step_model,
-        optimizer,
-        scheduler,
-        RandomShiftRotate(AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT) if regularization.augment else None,
-        place,
-        new_graph_step=spec.compile_mode == "reduce-overhead" and place.device.type == "cuda",
-    )
+    augment = RandomShiftRotate(AUGMENT_MAX_DEGREES, AUGMENT_MAX_SHIFT) if regularization.augment else None
+    # CUDA graphs (reduce-overhead) need each step marked as a new one.
+    new_graph_step = spec.compile_mode == "reduce-overhead" and place.device.type == "cuda"
+    loop = Loop(spec, model, step_model, optimizer, scheduler, augment, place, new_graph_step=new_graph_step)
     patience = regularization.early_stopping_patience
     stopper = EarlyStopping(patience) if patience else None
-    log = TrainingLog(
-        spec,
-        lambda: evaluate(model, images["test"], labels["test"], spec),
-        Reporter(len(data.epoch_orders), steps_per_epoch),
-        compiles,
-    )
+    test = partial(evaluate, model, images["test"], labels["test"], spec)
+    log = TrainingLog(spec, test, Reporter(len(data.epoch_orders), steps_per_epoch), compiles)
     log.clock.start()
     for epoch, order in enumerate(data.epoch_orders, start=1):
         # The shared epoch order: every framework sees the same batches.

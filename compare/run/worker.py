@@ -66,7 +66,8 @@ def prepare(spec: JobSpec) -> Prepared:
     )
 
 
-def record(outcome: Outcome, spec: JobSpec, prepared: Prepared, phases: Phases) -> dict:
+def measure_latency(outcome: Outcome, spec: JobSpec, prepared: Prepared, phases: Phases) -> tuple[dict, list[int]]:
+    """Inference latency at batch 1 and at a large batch, and the output's shape."""
     big = min(spec.inference_batch_size, len(prepared.y_test))
     with phases.phase("latency"):
         latency = {
@@ -75,12 +76,22 @@ def record(outcome: Outcome, spec: JobSpec, prepared: Prepared, phases: Phases) 
             "inference_large_batch_size": big,
         }
         # The shape of a batch already compiled for: another size would compile once more (XLA).
-        output_shape = list(outcome.predict(big).shape)
+        return latency, list(outcome.predict(big).shape)
+
+
+def step_timing(outcome: Outcome, spec: JobSpec, prepared: Prepared, phases: Phases) -> dict:
+    """The step clock's summary, and the second clock's, last: it trains on past the recorded weights."""
     timing = outcome.clock.summary(spec.batch_size)
-    if outcome.steps_without_waiting is not None:  # last: it trains on past the recorded weights
+    if outcome.steps_without_waiting is not None:
         available = len(prepared.epoch_orders) * (len(prepared.y_train) // spec.batch_size)
         with phases.phase("second_clock"):
             timing |= second_clock(outcome.steps_without_waiting, timing["step_time_ms_median"], available)
+    return timing
+
+
+def record(outcome: Outcome, spec: JobSpec, prepared: Prepared, phases: Phases) -> dict:
+    latency, output_shape = measure_latency(outcome, spec, prepared, phases)
+    timing = step_timing(outcome, spec, prepared, phases)
     return {
         "status": RunStatus.OK if outcome.diverged_at_step is None else RunStatus.DIVERGED,
         "diverged_at_step": outcome.diverged_at_step,
@@ -99,10 +110,7 @@ def record(outcome: Outcome, spec: JobSpec, prepared: Prepared, phases: Phases) 
         "to_target": time_to_target(outcome.history, spec.target_accuracy),
         "timing": {**timing, **latency},
         "phases_s": phases.seconds,
-        "memory": {
-            "peak_device_memory_mb": outcome.peak_device_memory_mb,
-            "peak_rss_mb": peak_rss_mb(),
-        },
+        "memory": {"peak_device_memory_mb": outcome.peak_device_memory_mb, "peak_rss_mb": peak_rss_mb()},
         "settings": {
             "engine": outcome.engine,
             "jit_compile": outcome.jit_compile,
