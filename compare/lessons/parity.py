@@ -22,6 +22,8 @@ steps (see the Adam difference).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import keras
 import numpy as np
 import torch
@@ -57,14 +59,24 @@ def to_numpy(x) -> np.ndarray:
     return keras.ops.convert_to_numpy(x)
 
 
-def twins(model: ModelSpec | str, seed: int, **kwargs) -> tuple[keras.Model, torch.nn.Module]:
-    """The torch twin, initialized from `seed`, and a Keras twin holding the same weights."""
+# Changes a Keras twin after it took the torch twin's weights (compare.lessons.suspects tries
+# known framework differences this way, on a copy of the user's twin).
+Adjust = Callable[[keras.Model, torch.nn.Module], None]
+
+
+def twins(
+    model: ModelSpec | str, seed: int, adjust: Adjust | None = None, **kwargs
+) -> tuple[keras.Model, torch.nn.Module]:
+    """The torch twin, initialized from `seed`, and a Keras twin holding the same weights (then
+    changed by `adjust`, if given)."""
     spec = spec_for(model)
     torch.manual_seed(seed)
     torch_model = spec.make(TORCH, **kwargs)
     keras_model = spec.make(KERAS, **kwargs)
     build_model(keras_model, spec.input_shape(KERAS))
     state_to_keras(torch_to_state(torch_model, example(spec)), keras_model)
+    if adjust is not None:
+        adjust(keras_model, torch_model)
     return keras_model, torch_model
 
 
@@ -73,9 +85,9 @@ def example(spec: ModelSpec) -> torch.Tensor:
     return spec.model_inputs(torch.zeros(2, 28, 28), TORCH)
 
 
-def inference_parity(model: ModelSpec | str, images: np.ndarray, seed: int = 0) -> dict:
+def inference_parity(model: ModelSpec | str, images: np.ndarray, seed: int = 0, adjust: Adjust | None = None) -> dict:
     spec = spec_for(model)
-    keras_model, torch_model = twins(spec, seed)
+    keras_model, torch_model = twins(spec, seed, adjust)
     with torch.no_grad():
         expected = torch_model.eval()(spec.model_inputs(torch.from_numpy(images), TORCH)).numpy()
     # predict_on_batch compiles the forward pass: quicker here than eager.
@@ -84,14 +96,21 @@ def inference_parity(model: ModelSpec | str, images: np.ndarray, seed: int = 0) 
     return {"max_abs_logit_diff": diff, "tolerance": LOGIT_TOLERANCE, "passed": diff <= LOGIT_TOLERANCE}
 
 
-def one_step(model: ModelSpec | str, images: np.ndarray, labels: np.ndarray, seed: int, optimizer: str) -> tuple:
+def one_step(
+    model: ModelSpec | str,
+    images: np.ndarray,
+    labels: np.ndarray,
+    seed: int,
+    optimizer: str,
+    adjust: Adjust | None = None,
+) -> tuple:
     """One training step of both twins from the same weights on the same batch.
 
     Returns (Keras loss, torch loss, Keras weights after, torch weights after,
     torch weights before), weights as state dicts in torch layout.
     """
     spec = spec_for(model)
-    keras_model, torch_model = twins(spec, seed, **without_dropout(spec))
+    keras_model, torch_model = twins(spec, seed, adjust, **without_dropout(spec))
     before = torch_to_state(torch_model, example(spec))
     keras_optimizer, torch_optimizer = {
         "sgd": (
@@ -130,12 +149,26 @@ def summed_bias_step(after: dict, before: dict) -> np.ndarray:
     return np.concatenate([summed_bias(after, m) - summed_bias(before, m) for m in lstm_modules(before)])
 
 
-def training_parity(model: ModelSpec | str, images: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict:
+def batch_norm_statistics_diff(after_keras: dict, after_torch: dict, stats: list[str]) -> dict:
+    """How far the BatchNorm running statistics lie apart after the step."""
+    means = [k for k in stats if k.endswith("running_mean")]
+    variances = [k for k in stats if k.endswith("running_var")]
+    return {
+        "bn_running_mean_max_abs_diff": max(max_abs_diff(after_keras[k], after_torch[k]) for k in means),
+        # torch updates running_var with the unbiased batch variance (×n/(n−1)),
+        # Keras with the biased one: a small, real difference, reported as measured.
+        "bn_running_var_max_rel_diff": max(float(np.abs(after_keras[k] / after_torch[k] - 1).max()) for k in variances),
+    }
+
+
+def training_parity(
+    model: ModelSpec | str, images: np.ndarray, labels: np.ndarray, seed: int = 0, adjust: Adjust | None = None
+) -> dict:
     """One SGD step in training mode (BatchNorm on batch statistics, dropout off):
     same loss, same updated weights, same BatchNorm running statistics. Then one
     Adam step, whose two implementations place epsilon differently."""
     spec = spec_for(model)
-    keras_loss, torch_loss, after_keras, after_torch, before = one_step(spec, images, labels, seed, "sgd")
+    keras_loss, torch_loss, after_keras, after_torch, before = one_step(spec, images, labels, seed, "sgd", adjust)
     stats = [k for k in after_torch if k.endswith(("running_mean", "running_var"))]
     # torch's two LSTM biases are compared through their sum (the only thing that acts).
     biases = [m + b for m in lstm_modules(before) for b in ("bias_ih_l0", "bias_hh_l0")]
@@ -159,14 +192,7 @@ def training_parity(model: ModelSpec | str, images: np.ndarray, labels: np.ndarr
             np.median(summed_bias_step(after_torch, before) / summed_bias_step(after_keras, before))
         )
     if stats:
-        means = [k for k in stats if k.endswith("running_mean")]
-        variances = [k for k in stats if k.endswith("running_var")]
-        result["bn_running_mean_max_abs_diff"] = max(max_abs_diff(after_keras[k], after_torch[k]) for k in means)
-        # torch updates running_var with the unbiased batch variance (×n/(n−1)),
-        # Keras with the biased one: a small, real difference, reported as measured.
-        result["bn_running_var_max_rel_diff"] = max(
-            float(np.max(np.abs(after_keras[k] / after_torch[k] - 1))) for k in variances
-        )
-    _, _, adam_keras, adam_torch, _ = one_step(spec, images, labels, seed, "adam")
+        result |= batch_norm_statistics_diff(after_keras, after_torch, stats)
+    _, _, adam_keras, adam_torch, _ = one_step(spec, images, labels, seed, "adam", adjust)
     result["adam_max_abs_weight_diff"] = max(max_abs_diff(adam_keras[k], adam_torch[k]) for k in weights)
     return result

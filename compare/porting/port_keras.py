@@ -15,13 +15,11 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
+from compare.porting import misfits
+from compare.porting.misfits import OrderMismatch, UnportableLayer
 from compare.porting.weights import LAYOUT, PortingError, StateDict, check_shape, layouts, weights_only
 
 Arrays = dict[str, np.ndarray]
-
-
-class UnportableLayer(PortingError):
-    """A Keras layer with weights and no port; the message says how to register one."""
 
 
 @dataclass(frozen=True)
@@ -233,17 +231,12 @@ PORTS: dict[type, Port] = {
     keras.layers.GRU: Port(fixed(*RNN_NAMES), gru_to_torch, gru_from_torch),
 }
 
-REGISTER_HINT = (
-    "register a port for it: compare.porting.register_port({type}, names=lambda layer: (<the torch "
-    "module's state_dict names>), to_torch=<(layer, where) → dict of arrays>, from_torch=<(layer, "
-    "arrays, where) → None>); see compare/porting/port_keras.py for the built-in ones"
-)
-
 
 def register_port(layer_type: type, names, to_torch, from_torch) -> None:
     """Port a Keras layer type: `names(layer)` lists the twin torch module's state_dict
     names, `to_torch(layer, where)` returns those arrays in torch layout, and
-    `from_torch(layer, arrays, where)` assigns them (see `Where`)."""
+    `from_torch(layer, arrays, where)` assigns them (see `Where`). A layer that needs one is
+    named with its weights and the call to write (compare.porting.misfits)."""
     if not (isinstance(layer_type, type) and issubclass(layer_type, keras.layers.Layer)):
         raise TypeError(f"register_port: layer_type must be a Keras Layer class. Received: {layer_type!r}")
     PORTS[layer_type] = Port(names, to_torch, from_torch)
@@ -257,15 +250,25 @@ def is_keras_own(layer) -> bool:
     return type(layer).__module__.split(".")[0] == "keras"
 
 
+def held_layers(item) -> dict[str, keras.layers.Layer] | None:
+    """The layers a list, tuple or dict attribute holds, by their torch-style names (a list's
+    index, as nn.ModuleList names them; a dict's key, as nn.ModuleDict); None for anything else."""
+    if isinstance(item, dict):
+        named = dict(item.items())
+    else:
+        named = dict(enumerate(item)) if isinstance(item, list | tuple) else {}
+    if named and all(isinstance(x, keras.layers.Layer) for x in named.values()):
+        return {str(key): layer for key, layer in named.items()}
+    return None
+
+
 def held_weights(item) -> list:
-    """The variables an attribute holds: itself, a layer's, or a list of layers'."""
+    """The variables an attribute holds: itself, a layer's, or the layers' of a list or dict."""
     if isinstance(item, keras.Variable):
         return [item]
     if isinstance(item, keras.layers.Layer):
         return item.weights
-    if isinstance(item, (list, tuple)) and all(isinstance(x, keras.layers.Layer) for x in item):
-        return [w for x in item for w in x.weights]
-    return []
+    return [w for layer in (held_layers(item) or {}).values() for w in layer.weights]
 
 
 def public_attributes(layer) -> list[str]:
@@ -295,9 +298,14 @@ def weighted_parts(layer, prefix: str = "") -> Iterator[tuple[str, object]]:
             yield path, item  # a layer's own weight, e.g. PatchEmbedding.position
         elif isinstance(item, keras.layers.Layer):
             yield from leaf_parts(item, path)
-        elif isinstance(item, (list, tuple)) and item and all(isinstance(x, keras.layers.Layer) for x in item):
-            for i, sub in enumerate(item):
-                yield from leaf_parts(sub, f"{path}.{i}")
+        else:
+            for key, sub in (held_layers(item) or {}).items():
+                yield from leaf_parts(sub, f"{path}.{key}")
+
+
+def is_container(layer) -> bool:
+    """keras.Sequential and other Keras models: layers whose weights are their `layers`'."""
+    return isinstance(layer, keras.Model) and is_keras_own(layer)
 
 
 def leaf_parts(layer, path: str) -> Iterator[tuple[str, object]]:
@@ -305,11 +313,11 @@ def leaf_parts(layer, path: str) -> Iterator[tuple[str, object]]:
         return  # Dropout, MaxPooling2D: nothing to port
     if port_for(layer):
         yield path, layer
+    elif is_container(layer):  # keras.Sequential ⇄ nn.Sequential: its layers by index
+        for i, sub in enumerate(layer.layers):
+            yield from leaf_parts(sub, f"{path}.{i}")
     elif is_keras_own(layer):
-        kind = f"keras.layers.{type(layer).__name__}"
-        raise UnportableLayer(
-            f"layer {path!r} ({kind}) has weights and no port to torch; " + REGISTER_HINT.format(type=kind)
-        )
+        raise UnportableLayer(misfits.no_port(layer, path), path, layer)
     else:
         yield from weighted_parts(layer, f"{path}.")  # a block of the user's: port what it holds
 
@@ -320,10 +328,24 @@ def part_names(part) -> tuple[str, ...]:
 
 
 def match(parts: list[tuple[str, object]], state: StateDict) -> dict[str, str]:
-    """Keras path → torch module path. By name when the twins share any layer's name (a missing
-    or extra layer is then reported by name); otherwise by order, checking each pair's weight names."""
-    if any(full_name(path, n) in state for path, part in parts for n in part_names(part)):
-        return {path: path for path, _ in parts}
+    """Keras path → torch module path. By name when the twins share every layer's name; by order
+    when they share none, or only some (a Sequential with its activations as modules on torch's
+    side only) and the order fits; otherwise by name, so that a missing or extra layer is reported
+    by its name."""
+    named = [all(full_name(path, n) in state for n in part_names(part)) for path, part in parts]
+    by_name = {path: path for path, _ in parts}
+    if all(named):
+        return by_name
+    try:
+        return match_by_order(parts, state)
+    except OrderMismatch:
+        if any(named):
+            return by_name
+        raise
+
+
+def match_by_order(parts: list[tuple[str, object]], state: StateDict) -> dict[str, str]:
+    """Each weight holder takes the next torch weights, whose names must end as its own do."""
     keys = list(weights_only(state))
     matched, cursor = {}, 0
     for path, part in parts:
@@ -335,10 +357,13 @@ def match(parts: list[tuple[str, object]], state: StateDict) -> dict[str, str]:
         expected = [full_name(prefix, n) for n in names] if prefix is not None else []
         if prefix is None or keys[cursor : cursor + len(names)] != expected:
             found = keys[cursor : cursor + len(names)] or "nothing"
-            raise PortingError(
+            raise OrderMismatch(
                 f"the layer names differ, so the layers are matched by order: Keras layer {path!r} ({kind}) "
                 f"expects torch weights named {list(names)}, and the next torch weights are {found}. Give the "
-                "twins the same attribute names, or the same order of layers with weights."
+                "twins the same attribute names, or the same order of layers with weights.",
+                path,
+                part,
+                key,
             )
         matched[path], cursor = prefix, cursor + len(names)
     return matched
@@ -374,16 +399,34 @@ def keras_to_state(model, like: StateDict | None = None) -> StateDict:
     return state
 
 
-def state_to_keras(state: StateDict, model) -> None:
-    """Assign a torch-layout state (see compare.porting.weights) to a built Keras model."""
-    parts = list(weighted_parts(model))
+def ported_parts(state: StateDict, model) -> tuple[list[tuple[str, object]], dict[str, str]]:
+    """The model's weight holders and the torch module each takes its weights from; a holder that
+    cannot take them is named, with its weights, the torch module's and how to port it."""
+    try:
+        parts = list(weighted_parts(model))
+    except UnportableLayer as error:
+        raise UnportableLayer(misfits.unported(error.layer, error.path, state), error.path, error.layer) from None
     if not parts and state:
         raise PortingError(f"{type(model).__name__} has no weights yet: build it first, e.g. model.build(shape).")
-    prefixes = match(parts, state)
+    try:
+        prefixes = match(parts, state)
+    except OrderMismatch as error:
+        if not isinstance(error.part, keras.Variable) or error.torch_key is None:
+            raise
+        module = error.torch_key.rpartition(".")[0]
+        raise PortingError(f"{error} {misfits.own_weight_misfit(model, error.path, state, module)}") from None
     wanted = [full_name(prefixes[p], n) for p, part in parts for n in part_names(part)]
     unexpected = sorted(set(weights_only(state)) - set(wanted))
     if unexpected:
-        raise PortingError(f"{type(model).__name__}: weights with no place in the model: {unexpected}.")
+        unmatched = [p for p, part in parts if isinstance(part, keras.Variable) and prefixes[p] not in state]
+        hints = " ".join(misfits.own_weight_misfit(model, path, state) for path in unmatched)
+        raise PortingError(f"{type(model).__name__}: weights with no place in the model: {unexpected}. {hints}".strip())
+    return parts, prefixes
+
+
+def state_to_keras(state: StateDict, model) -> None:
+    """Assign a torch-layout state (see compare.porting.weights) to a built Keras model."""
+    parts, prefixes = ported_parts(state, model)
     for path, part in parts:  # in the model's order, so the first misfit is the one reported
         prefix = prefixes[path]
         missing = [name for name in (full_name(prefix, n) for n in part_names(part)) if name not in state]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch.overrides import TorchFunctionMode
 
 from compare.porting.weights import LAYOUT, PortingError, StateDict, check_shape, weights_only
 
@@ -20,40 +21,63 @@ def is_ported(name: str) -> bool:
     return not name.endswith(SKIPPED_BUFFERS)
 
 
+class OutputRecorder(TorchFunctionMode):
+    """Every tensor a forward pass computes, in order, with whether a weight went into it: every
+    torch operation is seen, inside a module or written in `forward` (F.max_pool2d, x.view,
+    torch.flatten, x.flatten), which module hooks alone would miss."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.outputs: list[tuple[tuple[int, ...], bool]] = []  # (shape, made with a weight)
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        result = func(*args, **(kwargs or {}))
+        if isinstance(result, torch.Tensor) and not isinstance(result, torch.nn.Parameter):
+            inputs = [*args, *(kwargs or {}).values()]
+            weighted = any(isinstance(x, torch.nn.Parameter) for x in inputs)
+            self.outputs.append((tuple(result.shape), weighted))
+        return result
+
+
+def flattened_map(outputs: list[tuple[tuple[int, ...], bool]], shape: tuple[int, ...]) -> tuple[int, int, int] | None:
+    """(C, H, W) of the feature map that became a Linear's input of `shape`: walking back from the
+    input over weightless results of its shape (the flatten itself, Dropout, an activation), the
+    first other result, when it is a map of more than one channel with as many values."""
+    for earlier, weighted in reversed(outputs):
+        if earlier == shape and not weighted:
+            continue
+        if len(earlier) == 4 and earlier[1] > 1 and int(np.prod(earlier[1:])) == shape[-1]:
+            return earlier[1:]
+        return None
+    return None
+
+
 @torch.no_grad()
 def flattened_inputs(module: torch.nn.Module, example: torch.Tensor) -> dict[str, tuple[int, int, int]]:
     """{path of a Linear: (C, H, W)} for each Linear whose input is a feature map flattened
-    (by nn.Flatten or in forward), found by running `example` with forward hooks: walking
-    back from the Linear over weightless steps that keep its input's shape, the first
-    other output seen is the map."""
-    outputs: list[tuple[tuple[int, ...], bool]] = []  # (shape, has weights), in execution order
+    (by nn.Flatten, or in forward by a view, reshape or flatten, after a module or a function),
+    found by running `example` while recording every operation's result."""
+    recorder = OutputRecorder()
     found: dict[str, tuple[int, int, int]] = {}
 
     def record_input(linear_path: str):
         def hook(linear, args):
-            shape = tuple(args[0].shape)
-            for earlier, weighted in reversed(outputs):
-                if earlier == shape and not weighted:
-                    continue  # Dropout, an activation, the Flatten itself
-                if len(earlier) == 4 and earlier[1] > 1 and int(np.prod(earlier[1:])) == shape[-1]:
-                    found[linear_path] = earlier[1:]
-                break
+            chw = flattened_map(recorder.outputs, tuple(args[0].shape))
+            if chw is not None:
+                found[linear_path] = chw
 
         return hook
 
-    def record_output(sub, args, output):
-        if isinstance(output, torch.Tensor):
-            outputs.append((tuple(output.shape), any(True for _ in sub.parameters(recurse=False))))
-
-    handles = [module.register_forward_pre_hook(lambda m, args: outputs.append((tuple(args[0].shape), False)))]
-    for path, sub in module.named_modules():
-        if path and not any(True for _ in sub.children()):
-            if isinstance(sub, torch.nn.Linear):
-                handles.append(sub.register_forward_pre_hook(record_input(path)))
-            handles.append(sub.register_forward_hook(record_output))
+    handles = [
+        sub.register_forward_pre_hook(record_input(path))
+        for path, sub in module.named_modules()
+        if isinstance(sub, torch.nn.Linear)
+    ]
     was_training = module.training
     try:
-        module.eval()(example)
+        recorder.outputs.append((tuple(example.shape), False))  # the input itself
+        with recorder:
+            module.eval()(example)
     finally:
         module.train(was_training)
         for handle in handles:

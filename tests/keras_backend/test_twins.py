@@ -61,9 +61,15 @@ def test_differing_constructors_and_output_shapes_fail_their_checks(digits):
     assert all(c.detail.startswith("not run") for c in shapes.checks[-3:])  # port, forward, one step
 
 
-def test_a_layer_type_with_no_port_is_named_with_how_to_register_one():
-    with pytest.raises(UnportableLayer, match=r"layer 'features' \(keras.layers.SeparableConv2D\).*register_port"):
+def test_a_layer_type_with_no_port_is_named_with_its_weights_and_how_to_register_one():
+    with pytest.raises(UnportableLayer) as raised:
         check_twins(str(FILES / "unportable.py"))
+    message = str(raised.value)
+    assert "layer 'features' (keras.layers.SeparableConv2D) has weights and no port to torch" in message
+    assert "it holds depthwise_kernel (3, 3, 1, 1), pointwise_kernel (1, 1, 1, 4), bias (4,)" in message, message
+    assert "torch's module 'features' holds 0.weight (1, 1, 3, 3), 1.weight (4, 1, 1, 1), 1.bias (4,)" in message
+    names = "names=lambda layer: ('0.weight', '1.weight', '1.bias')"
+    assert f"register_port(keras.layers.SeparableConv2D, {names}" in message
 
 
 class KerasRecurrent(keras.Model):
@@ -171,3 +177,50 @@ def test_the_bf16_check_feeds_a_rows_twin_as_its_entry_says(digits, monkeypatch)
     monkeypatch.setitem(MODELS, "row_reader", entry)
     outcome = mixed_precision.bf16_twins("row_reader", digits[0])
     assert outcome["passed"], outcome  # bf16 logits within the check's relative tolerance of each other
+
+
+PEOPLE = FILES / "as_people_write.py"
+
+
+def test_functional_pooling_before_a_flatten_is_seen_and_the_twins_pass(digits):
+    report = check_twins(f"{PEOPLE}:pooled", *digits)
+    assert report.passed, report
+    port = next(c for c in report.checks if c.name == "weights port").detail
+    assert "head: rows permuted, flattened from (C, H, W) = (8, 14, 14)" in port
+
+
+def test_nested_keras_sequentials_port_to_torch_sequentials_with_their_activations(digits):
+    report = check_twins(f"{PEOPLE}:nested", *digits)
+    assert report.passed, report
+    assert "classifier.1: rows permuted" in next(c for c in report.checks if c.name == "weights port").detail
+
+
+def test_a_users_layer_whose_weight_has_another_name_is_named_with_the_port_to_write(digits):
+    report = check_twins(f"{PEOPLE}:gained", *digits)
+    port = next(c for c in report.checks if c.name == "weights port")
+    assert not port.passed
+    assert "layer 'scale' (RowGain)" in port.detail and "g (1, 784)" in port.detail, port.detail
+    assert "torch's module 'scale' holds gain (784,)" in port.detail
+    assert "register_port(RowGain, names=lambda layer: ('gain',)" in port.detail
+
+
+def test_stride2_same_padding_is_named_as_the_cause_of_a_failed_parity(digits):
+    report = check_twins(f"{PEOPLE}:strided", *digits)
+    for name in ("forward parity", "one-step parity"):
+        check = next(c for c in report.checks if c.name == name)
+        assert not check.passed and "likely cause: stride-2 'same' padding. `conv`:" in check.detail, check.detail
+    assert "use `keras.layers.ZeroPadding2D(1)` then `padding='valid'`" in report.checks[-2].detail
+
+
+def test_keras_batch_norm_defaults_are_named_epsilon_forward_and_momentum_in_the_step(digits):
+    report = check_twins(f"{PEOPLE}:default_norm", *digits)
+    forward, step = report.checks[-2:]
+    assert not forward.passed and "likely cause: BatchNorm epsilon. `bn`: " in forward.detail, forward.detail
+    assert "pass `epsilon=1e-05`" in forward.detail
+    assert not step.passed and "BatchNorm momentum" in step.detail and "pass `momentum=0.9`" in step.detail, step.detail
+
+
+def test_a_difference_no_known_one_explains_says_so(digits):
+    report = check_twins(str(FILES / "wrong_flatten.py"), *digits)
+    forward = next(c for c in report.checks if c.name == "forward parity")
+    assert "no known framework difference explains it" in forward.detail, forward.detail
