@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from compare.catalog.frameworks import FRAMEWORKS, KERAS, Framework, default_frameworks
+from compare.catalog.frameworks import ENGINES, FRAMEWORKS, KERAS, EngineFacts, Framework, default_frameworks
 from compare.catalog.registry import MODELS
 from compare.contract.results import ResultsError, load_results
 from compare.harness import checks, cli, orchestrator
@@ -192,6 +192,7 @@ def test_failures_are_isolated_and_reported(tmp_path, monkeypatch, capsys):
     # keras-tensorflow pretends its backend is not installed.
     monkeypatch.setattr(orchestrator, "WORKER_COMMAND", [sys.executable, "-m", "tests.fake_worker"])
     monkeypatch.setenv("FAULTS", "resnet_v2--torch=raise,transformer--torch=hang,lstm--torch=kill")
+    uninstalled_engine(monkeypatch)
     monkeypatch.setitem(
         FRAMEWORKS,
         "keras-tensorflow",
@@ -236,9 +237,16 @@ def test_failures_are_isolated_and_reported(tmp_path, monkeypatch, capsys):
     assert "7 run(s) did not finish" in capsys.readouterr().err  # 3 faults + 4 not installed
 
 
+def uninstalled_engine(monkeypatch) -> None:
+    """An engine in the catalog whose module is not installed here."""
+    missing = "no_such_backend_module"
+    monkeypatch.setitem(ENGINES, missing, EngineFacts(missing, missing, missing, (missing,), f"{missing}:Adapter"))
+
+
 def test_missing_framework_is_not_a_failure_unless_named(tmp_path, monkeypatch):
     monkeypatch.setattr(orchestrator, "WORKER_COMMAND", [sys.executable, "-m", "tests.fake_worker"])
     monkeypatch.setenv("FAULTS", "")
+    uninstalled_engine(monkeypatch)
     for name in ("keras-tensorflow", "keras-jax", "keras-torch", "torch-compile"):
         monkeypatch.setitem(FRAMEWORKS, name, Framework(name, KERAS, "no_such_backend_module"))
     code = cli.main(
@@ -293,9 +301,14 @@ def test_check_command_prints_and_writes_the_parity_and_differences(smoke_folder
     # backend); here the command around them: backends, printing, files.
     measured = load_results(smoke_folder)["checks"]
     asked = []
-    monkeypatch.setattr(checks, "run_checks", lambda backends, *_: asked.append(backends) or measured)
+
+    def run_lesson(module, arguments, backends, *rest):
+        asked.append((module, backends))
+        return measured
+
+    monkeypatch.setattr(checks, "run_lesson", run_lesson)
     assert cli.main(["check", "--backends", "torch", "--out", str(tmp_path)]) == cli.EXIT_OK
-    assert asked == [["torch"]]
+    assert asked == [(checks.CHECKS, ["torch"])]
     printed = capsys.readouterr().out
     assert "## Parity: the twins compute the same function" in printed
     assert "### Stride-2" in printed and "Measured on torch:" in printed

@@ -65,7 +65,7 @@ def definition_lines(path: Path, names: tuple[str, ...]) -> int:
     return sum(code_lines(source, node.lineno, node.end_lineno) for node in nodes)
 
 
-KERAS_TRAINING = ("fit",)
+KERAS_TRAINING = ("fit", "compile_for_training", "early_stopping")
 TORCH_TRAINING = ("Loop", "optimizer_and_schedule", "fit", "train_epoch", "train_step")
 
 
