@@ -64,7 +64,8 @@ def test_every_run_setting_is_recorded_resumed_and_documented(tmp_path):
     for setting in fields(RunSettings):
         assert setting.name in schema, f"results.schema.json does not describe settings.{setting.name}"
         assert record[setting.name] == getattr(plan.settings, setting.name)
-        changed = dataclasses.replace(plan, settings=dataclasses.replace(plan.settings, **{setting.name: None}))
+        other = None if getattr(plan.settings, setting.name) is not None else "something else"
+        changed = dataclasses.replace(plan, settings=dataclasses.replace(plan.settings, **{setting.name: other}))
         with pytest.raises(ValueError, match=f"different {setting.name}"):
             planning.resumable(changed, {"settings": record})
     assert plan.settings.seed == 5 and plan.settings.deterministic is True  # filled from the flags of those names

@@ -87,6 +87,10 @@ class ModelSpec:
     args: dict[str, object] = field(default_factory=dict)  # constructor arguments given to both twins
     source: str | None = None  # a user's twins: the `path/to/file.py:name` that declares them
     declared: object = None  # or the Twins declaration itself, in the process that made it
+    # The batch sizes `--batch-sizes` sweeps by default (compare.run.anatomy): spread over an order
+    # of magnitude or more, and small enough that the sweep of the four models on five frameworks,
+    # three repeats, adds about ten minutes on a 2-core CPU.
+    sweep_batch_sizes: tuple[int, ...] = (16, 64, 256, 1024)
 
     def twin(self, family: Family) -> type:
         """The model's class in `family`, imported on demand."""
@@ -165,6 +169,7 @@ MODELS: dict[str, ModelSpec] = {
                 "gpu": Budget(10, 256, 3e-3, None, None),
             },
             targets=sample_and_full_targets(fashion_sample=0.72, mnist_full=0.994),
+            sweep_batch_sizes=(4, 8, 16, 32),  # up to half a second a step at 32 on a 2-core CPU
             why_counts_differ="Keras' count_params() includes the 1,792 BatchNorm moving "
             "statistics; torch keeps them as buffers, outside parameters().",
         ),
@@ -182,6 +187,7 @@ MODELS: dict[str, ModelSpec] = {
                 "gpu": Budget(15, 256, 3e-3, None, None),
             },
             targets=sample_and_full_targets(fashion_sample=0.76, mnist_full=0.975),
+            sweep_batch_sizes=(16, 64, 256),
         ),
         ModelSpec(
             "lstm",

@@ -28,6 +28,9 @@ class RunSettings:
     seed: int = 0  # a comparison's repeat i runs from seed + i; in a job, the run's own seed
     deterministic: bool = False
     dp_devices: int = 2  # devices the data-parallel frameworks spread over
+    # --batch-sizes: after training, time the step at each of these batch sizes (compare.run.anatomy);
+    # [] for each model's own list (ModelSpec.sweep_batch_sizes); None: no sweep.
+    batch_sizes: list[int] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,6 +57,7 @@ class JobSpec(RunSettings):
     inference_batch_size: int
     initial_weights: str | None = None  # the shared starting weights (.npz); None: the framework's own
     final_weights: str | None = None  # where the run writes the weights it ends with
+    sweep_batch_sizes: tuple[int, ...] = ()  # this model's sweep, after training; () for none
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2))

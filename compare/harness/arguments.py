@@ -41,6 +41,20 @@ non_negative_float = number(float, lambda v: 0 <= v < float("inf"), "a number >=
 dropout_rate = number(float, lambda v: 0 <= v < 1, "a rate in [0, 1)")
 
 
+def batch_size_list(text: str) -> list[int]:
+    """At least two distinct positive batch sizes, comma-separated, in increasing order."""
+    try:
+        sizes = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        sizes = []
+    if len(sizes) < 2 or sizes[0] <= 0:
+        raise argparse.ArgumentTypeError(
+            f"expected two or more positive batch sizes such as 16,64,256,1024 (a line needs two points). "
+            f"Received: {text!r}"
+        )
+    return sizes
+
+
 def names(valid: Collection[str], what: str):
     """argparse type for a comma-separated list drawn from `valid`."""
 
@@ -196,6 +210,16 @@ def add_repeat_arguments(parser: argparse.ArgumentParser) -> None:
         help="run every (model, framework) N times; repeat i uses seed + i for the weights, data order "
         "and dropout, the same in every framework, and rotates the frameworks' order. The report gives "
         "medians, 95%% intervals and the ties they imply (default 1: single runs)",
+    )
+    parser.add_argument(
+        "--batch-sizes",
+        type=batch_size_list,
+        nargs="?",
+        const=[],
+        metavar="B,B,...",
+        help="after each run's training, time its step at each batch size and split it into a fixed cost "
+        "per step and a cost per sample (the report's 'Where the time goes'); alone: each model's own "
+        "list, e.g. 16,64,256,1024 for the MLP",
     )
     parser.add_argument(
         "--deterministic",

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from compare.catalog.frameworks import FRAMEWORKS
-from compare.catalog.registry import ADAM_EPSILON, VALIDATION_FRACTION, Budget, Preset, Regularization
+from compare.catalog.registry import ADAM_EPSILON, MODELS, VALIDATION_FRACTION, Budget, Preset, Regularization
 from compare.contract.job import JobSpec, RunSettings
 from compare.data.datasets import Dataset
 
@@ -131,7 +131,17 @@ def job_spec(plan: Plan, job: Job) -> JobSpec:
         latency_repeats=LATENCY_REPEATS,
         eval_batch_size=EVAL_BATCH_SIZE,
         inference_batch_size=INFERENCE_BATCH_SIZE[plan.settings.device],
+        sweep_batch_sizes=sweep_batch_sizes(plan, job),
     )
+
+
+def sweep_batch_sizes(plan: Plan, job: Job) -> tuple[int, ...]:
+    """The batch sizes the run times its step at after training: --batch-sizes' list, or the model's
+    own; none without --batch-sizes, and none for a data-parallel run (one device's step is the question)."""
+    chosen = plan.settings.batch_sizes
+    if chosen is None or FRAMEWORKS[job.framework].data_parallel:
+        return ()
+    return tuple(chosen or MODELS[job.model].sweep_batch_sizes)
 
 
 DATA_ARRAYS = "data.npz"

@@ -108,6 +108,8 @@ RUN_COLUMNS = [
     Column("epochs_to_target", "epochs to target", lambda r: r.to_target.get("epochs_to_target")),
     Column("peak_rss_mb", "peak RSS MB", lambda r: (r.run.get("memory") or {}).get("peak_rss_mb"), ",.0f"),
     Column("wall_time_s", "wall s", lambda r: r.run.get("wall_time_s"), ".1f"),
+    Column("fixed_ms", "fixed ms per step", lambda r: (r.run.get("anatomy") or {}).get("fixed_ms"), ".2f"),
+    Column("per_sample_us", "µs per sample", lambda r: (r.run.get("anatomy") or {}).get("per_sample_us"), ".1f"),
 ]
 
 
@@ -126,6 +128,16 @@ def ratio_field(metric: str, field: str) -> Callable[[dict], object]:
 
 def interval_end(key: str, end: int) -> Callable[[dict], float | None]:
     return lambda cell: None if cell[key]["interval_95"] is None else cell[key]["interval_95"][end]
+
+
+def anatomy_field(cell: dict, key: str, which: str | int) -> float | None:
+    """A sweep's aggregate: its median, or an end (0, 1) of its interval; None without a sweep."""
+    summary = (cell.get("anatomy") or {}).get(key)
+    if summary is None:
+        return None
+    if which == "median":
+        return summary["median"]
+    return None if summary["interval_95"] is None else summary["interval_95"][which]
 
 
 AGGREGATE_COLUMNS = [
@@ -149,6 +161,12 @@ AGGREGATE_COLUMNS = [
     Column("runs_missed_target", "missed", lambda c: c["time_to_target_s"]["runs_missed"]),
     percent("final_test_accuracy_mean_pct", "test acc %", lambda c: c["final_test_accuracy"]["mean"]),
     percent("final_test_accuracy_std_pct", "± points", lambda c: c["final_test_accuracy"]["std"]),
+    Column("fixed_ms_median", "fixed ms", lambda c: anatomy_field(c, "fixed_ms", "median"), ".2f"),
+    Column("fixed_ms_ci_low", "95% low", lambda c: anatomy_field(c, "fixed_ms", 0), ".2f"),
+    Column("fixed_ms_ci_high", "95% high", lambda c: anatomy_field(c, "fixed_ms", 1), ".2f"),
+    Column("per_sample_us_median", "µs per sample", lambda c: anatomy_field(c, "per_sample_us", "median"), ".1f"),
+    Column("per_sample_us_ci_low", "95% low", lambda c: anatomy_field(c, "per_sample_us", 0), ".1f"),
+    Column("per_sample_us_ci_high", "95% high", lambda c: anatomy_field(c, "per_sample_us", 1), ".1f"),
 ]
 
 

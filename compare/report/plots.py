@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compare.report import statistics
+from compare.report.anatomy_plots import draw_anatomy
 from compare.report.sections import finished_runs, regularized_runs
 from compare.report.statistics import model_label
 
@@ -98,6 +99,7 @@ def draw_plots(document: dict, folder: Path) -> list[Path]:
         paths.append(draw_regularization(regularized, folder, plt))
     if statistics.repeats_in(document) > 1:
         paths.append(draw_spread(document, folder / "spread.png", plt))
+    paths.append(draw_anatomy(document, folder / "anatomy.png", plt))
     return [path for path in paths if path is not None]
 
 

@@ -145,7 +145,19 @@ def aggregate_cell(runs: list[dict]) -> dict:
             "mean": float(np.mean(accuracies)) if accuracies else None,
             "std": float(np.std(accuracies, ddof=1)) if len(accuracies) > 1 else None,
         },
+        **anatomy_aggregate([run["anatomy"] for run in finished if run.get("anatomy")]),
     }
+
+
+def anatomy_aggregate(swept: list[dict]) -> dict:
+    """A sweep's fixed and per-sample cost over the cell's repeats: median and 95% interval each."""
+    if not swept:
+        return {}
+    summary = {}
+    for key in ("fixed_ms", "per_sample_us"):
+        values = [sweep[key] for sweep in swept]
+        summary[key] = {"median": float(median(values)), "interval_95": bootstrap_interval(median, values)}
+    return {"anatomy": summary}
 
 
 def paired_ratio(metric: Metric, runs: list[dict], others: list[dict]) -> dict:

@@ -177,8 +177,7 @@ def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framewo
         model, step0, initial_state = build(spec, model_spec, distributed)
     fit_started = time.perf_counter()
     jit_compile = True if framework.keras_jit_compile else JIT_COMPILE[spec.jit_compile]
-    # Keras on torch with jit_compile hands its steps to torch.compile: note its disk cache first.
-    disk_cache = TORCH.inductor_disk_cache() if adapter.runs_torch_compile(jit_compile) else None
+    disk_cache = disk_cache_before(adapter, jit_compile)
     with distributed():
         trained, log, stopper = unless_unsupported(
             lambda: fit(spec, data, model, jit_compile, adapter),
@@ -206,9 +205,15 @@ def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framewo
         data_path=DATA_PATHS[adapter.keras_feed],
         device={**adapter.device_description(), "count": device_count},
         peak_device_memory_mb=adapter.peak_device_memory_mb(),
-        # Data parallel: the second clock is left out.
+        # Data parallel: the second clock and the sweep (one device's questions) are left out.
         steps_without_waiting=None if framework.data_parallel else second_clock(trained, adapter, data, spec),
+        step_times=None if framework.data_parallel else partial(sweep_steps, trained, data),
     )
+
+
+def disk_cache_before(adapter: Engine, jit_compile: bool | str) -> dict | None:
+    """Keras on torch with jit_compile hands its steps to torch.compile: its disk cache before it compiles."""
+    return TORCH.inductor_disk_cache() if adapter.runs_torch_compile(jit_compile) else None
 
 
 def compilation_record(adapter: Engine, trained: keras.Model, log: TrainingLog, disk_cache: dict | None) -> dict | None:
@@ -259,6 +264,30 @@ def finish(
 
 def evaluate(model: keras.Model, data: Prepared, spec: JobSpec) -> dict:
     return model.evaluate(data.x_test, data.y_test, batch_size=spec.eval_batch_size, verbose=0, return_dict=True)
+
+
+class StepTicks(keras.callbacks.Callback):
+    """Each step's seconds in a `fit`, until its loss is on the host (the step clock's wait)."""
+
+    def on_train_begin(self, logs=None):
+        self.durations: list[float] = []
+        self.last = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        float(logs["loss"])  # a host read: waits for the device to finish the step
+        now = time.perf_counter()
+        self.durations.append(now - self.last)
+        self.last = now
+
+
+def sweep_steps(trained: keras.Model, data: Prepared, batch_size: int, steps: int) -> list[float]:
+    """`steps` steps of `fit` at `batch_size` on the training images (repeated if there are fewer);
+    the first compiles for the new shape where the backend compiles."""
+    rows = np.arange(batch_size * steps) % len(data.y_train)
+    ticks = StepTicks()
+    x, y = data.x_train[rows], data.y_train[rows]
+    trained.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0, callbacks=[ticks])
+    return ticks.durations
 
 
 def steps_without_waiting(trained: keras.Model, batches, steps: int) -> float:

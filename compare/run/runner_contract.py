@@ -88,6 +88,8 @@ class Outcome:
     # The second clock: n more training steps that never wait for their losses; seconds until
     # the last loss is on the host. None where it is not measured (data-parallel runs).
     steps_without_waiting: Callable[[int], float] | None = None
+    # (batch size, steps) → each step's seconds, waited for: the sweep of compare.run.anatomy
+    step_times: Callable[[int, int], list[float]] | None = None
 
 
 class TrainingLog:

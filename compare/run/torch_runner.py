@@ -189,6 +189,7 @@ def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framewo
         device={**TORCH.device_description(), "count": place.world},
         peak_device_memory_mb=TORCH.peak_device_memory_mb(),
         steps_without_waiting=second_clock(loop, data, images, labels, place),
+        step_times=partial(sweep_steps, loop, images["train"], labels["train"], framework.torch_compile),
     )
 
 
@@ -367,6 +368,26 @@ def train_step(loop: Loop, batch: torch.Tensor, batch_labels: torch.Tensor) -> t
     loop.optimizer.step()  # update
     loop.scheduler.step()
     return logits, loss.detach()
+
+
+def sweep_steps(
+    loop: Loop, images: torch.Tensor, labels: torch.Tensor, compiled: bool, batch_size: int, steps: int
+) -> list[float]:
+    """`steps` training steps on a batch of `batch_size` training images (repeated if there are
+    fewer), each timed until its loss is on the host. torch.compile takes each batch size as a
+    static shape of its own, compiled in the first step (as it compiled the training's)."""
+    if compiled:
+        torch._dynamo.config.automatic_dynamic_shapes = False  # a new size: a new static graph
+        torch._dynamo.config.recompile_limit = 64  # one graph per batch size, and the training's
+    rows = torch.arange(batch_size, device=images.device) % len(images)
+    batch, batch_labels = images[rows], labels[rows]
+    loop.step_model.train()
+    durations = []
+    for _ in range(steps):
+        started = time.perf_counter()
+        train_step(loop, batch, batch_labels)[1].item()  # the loss on the host: the step has finished
+        durations.append(time.perf_counter() - started)
+    return durations
 
 
 def steps_without_waiting(

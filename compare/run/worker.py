@@ -25,6 +25,7 @@ from compare.contract.job import JobSpec
 from compare.contract.results import RunStatus, write_json_atomic
 from compare.data.datasets import unit_interval
 from compare.porting.weights import save_weights
+from compare.run import anatomy
 from compare.run.runner_contract import Outcome, Prepared, Unsupported, time_to_target
 from compare.run.timing import Phases, latency_ms, second_clock
 
@@ -150,7 +151,11 @@ def run(spec: JobSpec) -> dict:
         return {}  # the first process reports for all of them
     if spec.final_weights:
         save_weights(Path(spec.final_weights), outcome.final_state())
-    return record(outcome, spec, prepared, phases)
+    result = record(outcome, spec, prepared, phases)
+    if spec.sweep_batch_sizes and outcome.step_times is not None:  # last: it trains on past every record
+        with phases.phase("sweep"):
+            result["anatomy"] = anatomy.sweep(outcome.step_times, spec.sweep_batch_sizes, spec.warmup_steps)
+    return result
 
 
 def main(argv: list[str]) -> int:

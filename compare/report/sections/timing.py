@@ -62,6 +62,7 @@ PHASES = (
     "evaluation",
     "latency",
     "second_clock",
+    "sweep",
     "process_start_and_end",
 )
 

@@ -62,12 +62,36 @@ def verdict_paragraphs(document: dict) -> list[str]:
         ]
     return [
         *intervals_missing(document),
+        *small_sample_coverage(repeats),
         f"{repeats} runs per framework and model, repeat i from seed {settings['seed']} + i in every framework, "
         "so the runs of one repeat are paired. Per step: the median of the runs' median step times. To "
         "target: time to target as MLPerf counts it (with 5 runs or more the fastest and the slowest are "
         "dropped, then the mean). A framework marked tied cannot be told apart from the one ranked before "
         f"it at this number of runs: the {statistics.CONFIDENCE:.0%} paired bootstrap interval of their "
         "ratio holds 1.0.",
+    ]
+
+
+def small_sample_coverage(repeats: int) -> list[str]:
+    """Below 5 repeats a percentile interval is close to the range of the runs' values, which holds
+    the true median with chance 1 − 2·(1/2)^N: say so rather than call it 95%."""
+    if repeats >= 5:
+        return []
+    coverage = 1 - 2 * 0.5**repeats
+    return [
+        f"**With {repeats} repeats the intervals cover less than they say**: a {statistics.CONFIDENCE:.0%} "
+        f"percentile interval of {repeats} values is close to their range, which holds the true median "
+        f"{coverage:.0%} of the time. Read a tie as 'not told apart in {repeats} runs'; `--repeats 5` or "
+        "more gives intervals that hold their level."
+    ]
+
+
+def why_paragraph(document: dict) -> list[str]:
+    if not any(run.get("anatomy") for run in document["runs"]):
+        return []
+    return [
+        "Why each framework ranks where it does: its fixed cost per step against its cost per sample, in "
+        "[Where the time goes](#where-the-time-goes-fixed-cost-per-step-cost-per-sample) below."
     ]
 
 
@@ -91,7 +115,7 @@ def verdict_section(document: dict) -> Section:
     """Per model: the fastest framework per step and to target, the rankings, and what did not run."""
     return Section(
         "Verdict",
-        verdict_paragraphs(document),
+        verdict_paragraphs(document) + why_paragraph(document),
         ["model", "fastest per step", "per step", "fastest to target", "to target", "did not finish"],
         [verdict_row(document, label, by_metric) for label, by_metric in document["rankings"].items()],
     )

@@ -1,0 +1,38 @@
+"""The sweep's plot: per model, step time against batch size on log-log axes, every framework's
+measured points and its fitted line t(B) = a + b·B. matplotlib is handed in by compare.report.plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from compare.report.anatomy_view import swept_cells
+
+
+def draw_anatomy(document: dict, path: Path, plt) -> Path | None:
+    cells = swept_cells(document)
+    if not cells:
+        return None
+    models = list(dict.fromkeys(swept.model for swept in cells))
+    frameworks = list(dict.fromkeys(swept.framework for swept in cells))
+    fig, axes = plt.subplots(1, len(models), figsize=(max(6.0, 4.2 * len(models)), 4.2), squeeze=False)
+    for ax, model in zip(axes[0], models):
+        for swept in (s for s in cells if s.model == model):
+            color = f"C{frameworks.index(swept.framework)}"
+            points = swept.points()
+            ax.plot(list(points), list(points.values()), "o", color=color, label=swept.framework)
+            sizes = np.geomspace(min(points), max(points), 50)
+            line = swept.cost("fixed_ms") + swept.cost("per_sample_us") / 1e3 * sizes
+            ax.plot(sizes, line, "-", color=color, alpha=0.6)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("batch size (log)")
+        ax.set_ylabel("ms per step (log)")
+        ax.set_title(model, fontsize=10)
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle("Step time against batch size: points measured, lines a + b·B", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,61 @@
+"""Where the time goes: each framework's fixed cost per step against its cost per sample, from the
+batch-size sweep (--batch-sizes), and a sentence per framework saying which of the two makes its
+gap to plain torch."""
+
+from __future__ import annotations
+
+from compare.report.anatomy_view import Swept, explanation, swept_cells
+from compare.report.columns import cell, table
+from compare.report.sections.common import Section, fmt, interval_text
+from compare.report.statistics import BASELINE
+
+
+def cost_text(swept: Swept, key: str, spec: str) -> str:
+    interval = swept.interval(key)
+    return fmt(swept.cost(key), spec) + (f" {interval_text(interval, spec)}" if interval else "")
+
+
+def line_text(swept: Swept) -> str:
+    largest = swept.largest_residual_pct()
+    return f"holds (within {largest:.0f}%)" if swept.line_holds() else f"does not hold (off by up to {largest:.0f}%)"
+
+
+ANATOMY_COLUMNS = [
+    cell("model", lambda s: s.model),
+    cell("framework", lambda s: s.framework),
+    cell("fixed ms per step", lambda s: cost_text(s, "fixed_ms", ".2f")),
+    cell("µs per sample", lambda s: cost_text(s, "per_sample_us", ".1f")),
+    cell("the line", line_text),
+    cell("overhead-bound below batch", lambda s: s.overhead_bound_below(), ",.0f"),
+    cell("step ms at each batch size", lambda s: ", ".join(f"{b}: {t:.3g}" for b, t in s.points().items())),
+]
+
+
+def sentences(cells: list[Swept]) -> list[str]:
+    """Per model, each framework against plain torch."""
+    torch = {swept.model: swept for swept in cells if swept.framework == BASELINE}
+    return [
+        explanation(swept, torch[swept.model])
+        for swept in cells
+        if swept.framework != BASELINE and swept.model in torch
+    ]
+
+
+def anatomy_section(document: dict) -> Section | None:
+    """None without a sweep."""
+    cells = swept_cells(document)
+    if not cells:
+        return None
+    return Section(
+        "Where the time goes: fixed cost per step, cost per sample",
+        [
+            "After its training, each run timed its own training step (Keras' `fit`, the torch loop) at each batch "
+            "size of the sweep, each step waiting for its loss as the step clock does, the first step at a new size "
+            "(a compiled framework compiles for it) left out. Through the medians, a line t(B) = a + b·B, fitted on "
+            "relative errors: a, the fixed cost of a step whatever its size (Python, the framework's step machinery, "
+            "kernel launches); b, what each sample adds. Overhead-bound below batch: where a is more than 10% of a "
+            "step. Where the line does not hold (cache effects, kernels chosen per shape), read a and b with care.",
+            *sentences(cells),
+        ],
+        *table(ANATOMY_COLUMNS, cells),
+    )
