@@ -51,13 +51,30 @@ def test_a_delay_per_sample_moves_the_cost_per_sample_and_not_the_fixed_cost(swe
     plain, delayed = anatomy(swept, "tiny"), anatomy(swept, "per_sample_cost")
     assert 45.0 <= delayed["per_sample_us"] - plain["per_sample_us"] <= 60.0, (plain, delayed)  # 50 µs slept
     assert abs(delayed["fixed_ms"] - plain["fixed_ms"]) <= 1.0, (plain, delayed)
-    assert delayed["line_holds"] and delayed["overhead_bound_below_batch"] < 100  # a is a sliver of its step
+    assert delayed["line_holds"]
+    # Overhead-bound below the batch where a is a tenth of the step, 9·a/b: far sooner with 50 µs a sample.
+    bound = 9 * delayed["fixed_ms"] / (delayed["per_sample_us"] / 1e3)
+    assert delayed["overhead_bound_below_batch"] == pytest.approx(bound)
+    assert delayed["overhead_bound_below_batch"] < plain["overhead_bound_below_batch"] / 10
+
+
+def test_a_step_in_phases_puts_a_delay_in_forward_where_it_was_slept(swept):
+    """The 5 ms sleep is in the forward pass: it lands in forward_and_loss, cancels out of the
+    gradients (forward and backward, less the forward) and leaves the update alone; `other` is what
+    the measured step holds beyond the three."""
+    plain = anatomy(swept, "tiny")["step_phases_ms"]
+    delayed = anatomy(swept, "fixed_cost")["step_phases_ms"]
+    assert 4.5 <= delayed["forward_and_loss"] - plain["forward_and_loss"] <= 6.5, (plain, delayed)
+    assert abs(delayed["gradients"] - plain["gradients"]) <= 1.0 and abs(delayed["update"] - plain["update"]) <= 1.0
+    parts = delayed["forward_and_loss"] + delayed["gradients"] + delayed["update"] + delayed["other"]
+    assert parts == pytest.approx(delayed["step"]) and delayed["batch_size"] == 64
 
 
 def test_the_report_explains_the_sweep_and_the_tables_carry_it(swept):
     report = (swept / "report.md").read_text()
     assert "## Where the time goes: fixed cost per step, cost per sample" in report
     assert (swept / "plots" / "anatomy.png").is_file() and "![anatomy](plots/anatomy.png)" in report
+    assert "### A step in phases" in report and (swept / "plots" / "phases.png").is_file()
     runs = pd.read_csv(swept / "runs.csv")
     assert {"fixed_ms", "per_sample_us"} <= set(runs.columns) and runs["fixed_ms"].notna().all()
     document = json.loads((swept / "results.json").read_text())

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from compare.report.anatomy_view import swept_cells
+from compare.report.anatomy_view import PHASES, swept_cells
 
 
 def draw_anatomy(document: dict, path: Path, plt) -> Path | None:
@@ -32,6 +32,36 @@ def draw_anatomy(document: dict, path: Path, plt) -> Path | None:
         ax.set_title(model, fontsize=10)
     axes[0][0].legend(fontsize=7)
     fig.suptitle("Step time against batch size: points measured, lines a + b·B", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def draw_phases(document: dict, path: Path, plt) -> Path | None:
+    """Per model, a stacked bar per framework of its step's phases at the comparison's batch size;
+    a negative `other` (a compiled whole step, faster than its parts compiled apart) below zero."""
+    cells = [swept for swept in swept_cells(document) if swept.phases()]
+    if not cells:
+        return None
+    models = list(dict.fromkeys(swept.model for swept in cells))
+    fig, axes = plt.subplots(1, len(models), figsize=(max(6.0, 4.2 * len(models)), 4.2), squeeze=False)
+    for ax, model in zip(axes[0], models):
+        mine = [swept for swept in cells if swept.model == model]
+        for x, swept in enumerate(mine):
+            phases, above, below = swept.phases(), 0.0, 0.0
+            for index, phase in enumerate(PHASES):
+                value = phases[phase]
+                bottom = above if value >= 0 else below
+                ax.bar(x, value, bottom=bottom, color=f"C{index}", label=phase.replace("_", " ") if x == 0 else None)
+                above, below = (above + value, below) if value >= 0 else (above, below + value)
+            ax.plot([x - 0.4, x + 0.4], [phases["step"]] * 2, color="black", linewidth=1)
+        ax.set_xticks(range(len(mine)), [swept.framework for swept in mine], rotation=30, ha="right", fontsize=8)
+        ax.axhline(0, color="grey", linewidth=0.5)
+        ax.set_ylabel("ms per step")
+        ax.set_title(f"{model} (batch {mine[0].batch_size})", fontsize=10)
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle("A step in phases; black line: the whole step", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -12,6 +12,7 @@ from compare.report import statistics
 from compare.report.statistics import BASELINE
 
 SAME_PER_SAMPLE = 1.25  # per-sample costs within this ratio of each other are called the same
+PHASES = ("forward_and_loss", "gradients", "update", "other")  # compare.run.anatomy.step_phases
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,13 @@ class Swept:
 
     def line_holds(self) -> bool:
         return all(sweep["line_holds"] for sweep in self.sweeps)
+
+    def phases(self) -> dict[str, float] | None:
+        """The step at the comparison's batch size in phases (ms), medians over repeats."""
+        found = [sweep["step_phases_ms"] for sweep in self.sweeps if sweep.get("step_phases_ms")]
+        if not found:
+            return None
+        return {key: stats.median(phases[key] for phases in found) for key in ("step", *PHASES)}
 
     def overhead_bound_below(self) -> float | None:
         bounds = [sweep["overhead_bound_below_batch"] for sweep in self.sweeps]

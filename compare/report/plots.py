@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compare.report import statistics
-from compare.report.anatomy_plots import draw_anatomy
+from compare.report.anatomy_plots import draw_anatomy, draw_phases
 from compare.report.sections import finished_runs, regularized_runs
 from compare.report.statistics import model_label
 
@@ -100,6 +100,7 @@ def draw_plots(document: dict, folder: Path) -> list[Path]:
     if statistics.repeats_in(document) > 1:
         paths.append(draw_spread(document, folder / "spread.png", plt))
     paths.append(draw_anatomy(document, folder / "anatomy.png", plt))
+    paths.append(draw_phases(document, folder / "phases.png", plt))
     return [path for path in paths if path is not None]
 
 

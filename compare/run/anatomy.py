@@ -10,6 +10,8 @@ torch loop), each timed until its loss is on the host, the same wait as the comp
 from __future__ import annotations
 
 import math
+import statistics
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -59,3 +61,31 @@ def sweep(step_times: StepTimes, batch_sizes: tuple[int, ...], warmup_steps: int
     points = [time_batch_size(step_times, size, warmup_steps) for size in batch_sizes]
     line = fit_line([p["batch_size"] for p in points], [p["step_time_ms_median"] for p in points])
     return {"points": points, **line}
+
+
+PHASE_STEPS = 20  # timed calls of each part, after the first (compiling) one and the warm-up
+
+
+def median_ms(call: Callable[[], object], warmup_steps: int) -> tuple[float, object]:
+    """The median of a part's timed calls, in ms, and what its last call returned."""
+    for _ in range(1 + warmup_steps):
+        result = call()
+    durations = []
+    for _ in range(PHASE_STEPS):
+        started = time.perf_counter()
+        result = call()
+        durations.append(time.perf_counter() - started)
+    return statistics.median(durations) * 1e3, result
+
+
+def step_phases(parts, step_ms: float, batch_size: int, warmup_steps: int) -> dict:
+    """The step at the comparison's batch size in phases, each timed apart with its own wait: the
+    forward pass and loss, the gradients (forward, loss and gradients, less the forward), the
+    optimizer's update, and `other`, the measured step less the three: the trainer's machinery
+    (Keras' `fit`: callbacks, metrics, the data iterator; the torch loop's zero_grad and batch),
+    signed, since a framework that compiles the whole step fuses what the parts compile apart."""
+    forward_ms, _ = median_ms(parts.forward, warmup_steps)
+    with_gradients_ms, gradients = median_ms(parts.gradients, warmup_steps)
+    update_ms, _ = median_ms(lambda: parts.update(gradients), warmup_steps)
+    phases = {"forward_and_loss": forward_ms, "gradients": with_gradients_ms - forward_ms, "update": update_ms}
+    return {"batch_size": batch_size, "step": step_ms, **phases, "other": step_ms - sum(phases.values())}

@@ -10,12 +10,24 @@ from __future__ import annotations
 
 import importlib
 import random
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 
 from compare.catalog.frameworks import ENGINES
+
+
+@dataclass(frozen=True)
+class StepParts:
+    """One training step in parts, each returning once its work has finished (compare.run.anatomy
+    times them): the forward pass and loss; forward, loss and gradients (returned); the update."""
+
+    forward: Callable[[], object]
+    gradients: Callable[[], object]
+    update: Callable[[object], object]
 
 
 class Engine:
@@ -61,6 +73,12 @@ class Engine:
     def float32_matmul_default(self) -> dict:
         """How this engine computes float32 matmuls before anyone sets it, as measured now:
         `backend_float32_matmuls` says it in words (the framework-differences lesson)."""
+        raise NotImplementedError
+
+    def keras_step_parts(self, model, x, y) -> StepParts:
+        """Keras' training step on this engine in its parts, written with the engine's own API as
+        Keras' trainer writes it: the forward pass and loss; forward, loss and gradients; the
+        optimizer's update of given gradients. Each returns once its work has finished."""
         raise NotImplementedError
 
 
@@ -111,6 +129,33 @@ class TensorFlow(Engine):
         enabled = tf.config.experimental.tensor_float_32_execution_enabled()
         return {"tensorflow_tf32_enabled_default": enabled, "backend_float32_matmuls": f"TensorFlow's TF32: {enabled}"}
 
+    def keras_step_parts(self, model, x, y) -> StepParts:
+        import tensorflow as tf
+
+        weights = model.trainable_variables
+
+        @tf.function
+        def forward():
+            return model.compute_loss(x=x, y=y, y_pred=model(x, training=True))
+
+        @tf.function
+        def gradients():
+            with tf.GradientTape() as tape:
+                loss = model.compute_loss(x=x, y=y, y_pred=model(x, training=True))
+            return tape.gradient(loss, weights)
+
+        @tf.function
+        def update(grads):
+            model.optimizer.apply(grads, weights)
+
+        def gradients_done():
+            grads = gradients()
+            grads[0].numpy()  # the first layer's gradient, the last backpropagation makes
+            return grads
+
+        # A host read of a result waits for the work behind it.
+        return StepParts(lambda: forward().numpy(), gradients_done, lambda grads: (update(grads), weights[0].numpy()))
+
 
 class Jax(Engine):
     name = "jax"
@@ -146,6 +191,28 @@ class Jax(Engine):
         precision = str(jax.config.jax_default_matmul_precision)
         words = f"JAX's default matmul precision: {precision} (TF32 on Ampere+ GPUs)"
         return {"jax_default_matmul_precision": precision, "backend_float32_matmuls": words}
+
+    def keras_step_parts(self, model, x, y) -> StepParts:
+        import jax
+
+        trainable = [v.value for v in model.trainable_variables]
+        frozen = [v.value for v in model.non_trainable_variables]
+        metrics = [v.value for v in model.metrics_variables]
+        optimizer = [v.value for v in model.optimizer.variables]
+
+        def loss_of(trainable, frozen):
+            y_pred, frozen = model.stateless_call(trainable, frozen, x, training=True)
+            loss, _ = model.stateless_compute_loss(trainable, frozen, metrics, x=x, y=y, y_pred=y_pred, training=True)
+            return loss
+
+        forward = jax.jit(loss_of)
+        gradients = jax.jit(jax.grad(loss_of))
+        update = jax.jit(lambda grads: model.optimizer.stateless_apply(optimizer, grads, trainable))
+        return StepParts(
+            lambda: forward(trainable, frozen).block_until_ready(),
+            lambda: jax.block_until_ready(gradients(trainable, frozen)),
+            lambda grads: jax.block_until_ready(update(grads)),
+        )
 
 
 class Torch(Engine):
@@ -191,6 +258,34 @@ class Torch(Engine):
 
     def float32_matmul_default(self) -> dict:
         return {"backend_float32_matmuls": "the torch backend's are torch's"}
+
+    def synchronize(self) -> None:
+        """Wait for the GPU's queued work; on the CPU every operation has finished when it returns."""
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+
+    def keras_step_parts(self, model, x, y) -> StepParts:
+        import torch
+
+        weights = model.trainable_weights
+
+        def forward():
+            return float(model.compute_loss(x=x, y=y, y_pred=model(x, training=True)))  # a host read
+
+        def gradients():
+            model.zero_grad()
+            model.compute_loss(x=x, y=y, y_pred=model(x, training=True)).backward()
+            self.synchronize()
+            return [v.value.grad for v in weights]
+
+        def update(grads):
+            with torch.no_grad():
+                model.optimizer.apply(grads, weights)
+            self.synchronize()
+
+        return StepParts(forward, gradients, update)
 
     # torch.compile's own records, for the torch runner and for Keras' jit on torch.
 

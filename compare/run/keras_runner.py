@@ -205,10 +205,18 @@ def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framewo
         data_path=DATA_PATHS[adapter.keras_feed],
         device={**adapter.device_description(), "count": device_count},
         peak_device_memory_mb=adapter.peak_device_memory_mb(),
-        # Data parallel: the second clock and the sweep (one device's questions) are left out.
-        steps_without_waiting=None if framework.data_parallel else second_clock(trained, adapter, data, spec),
-        step_times=None if framework.data_parallel else partial(sweep_steps, trained, data),
+        **({} if framework.data_parallel else after_training(trained, adapter, data, spec)),
     )
+
+
+def after_training(trained: keras.Model, adapter: Engine, data: Prepared, spec: JobSpec) -> dict:
+    """What a run on one device measures after its training (data parallel: one device's questions,
+    left out): the second clock, the batch-size sweep and the step in parts."""
+    return {
+        "steps_without_waiting": second_clock(trained, adapter, data, spec),
+        "step_times": partial(sweep_steps, trained, data),
+        "step_parts": partial(step_parts, adapter, trained, data, spec.batch_size),
+    }
 
 
 def disk_cache_before(adapter: Engine, jit_compile: bool | str) -> dict | None:
@@ -278,6 +286,12 @@ class StepTicks(keras.callbacks.Callback):
         now = time.perf_counter()
         self.durations.append(now - self.last)
         self.last = now
+
+
+def step_parts(adapter: Engine, trained: keras.Model, data: Prepared, batch_size: int):
+    """Keras' step on the first training batch, in its engine's parts (compare.run.engines.StepParts)."""
+    x, y = (keras.ops.convert_to_tensor(a[:batch_size]) for a in (data.x_train, data.y_train))
+    return adapter.keras_step_parts(trained, x, y)
 
 
 def sweep_steps(trained: keras.Model, data: Prepared, batch_size: int, steps: int) -> list[float]:

@@ -90,6 +90,8 @@ class Outcome:
     steps_without_waiting: Callable[[int], float] | None = None
     # (batch size, steps) → each step's seconds, waited for: the sweep of compare.run.anatomy
     step_times: Callable[[int, int], list[float]] | None = None
+    # The step at the comparison's batch size in parts (compare.run.engines.StepParts), made on demand
+    step_parts: Callable[[], object] | None = None
 
 
 class TrainingLog:

@@ -39,7 +39,7 @@ from compare.contract.progress import Reporter
 from compare.porting.params import torch_param_counts
 from compare.porting.port_torch import state_to_torch, torch_to_state
 from compare.porting.weights import REFERENCE_IMAGES, REFERENCE_LOGITS, load_weights, max_abs_diff
-from compare.run.engines import TORCH
+from compare.run.engines import TORCH, StepParts
 from compare.run.runner_contract import Outcome, Prepared, TrainingLog, model_arguments, unless_unsupported
 from compare.run.timing import CompileWatch, Phases
 from compare.run.torch_recipes import l2_penalty
@@ -190,6 +190,7 @@ def run(spec: JobSpec, data: Prepared, model_spec: ModelSpec, framework: Framewo
         peak_device_memory_mb=TORCH.peak_device_memory_mb(),
         steps_without_waiting=second_clock(loop, data, images, labels, place),
         step_times=partial(sweep_steps, loop, images["train"], labels["train"], framework.torch_compile),
+        step_parts=partial(step_parts, loop, images["train"][: spec.batch_size], labels["train"][: spec.batch_size]),
     )
 
 
@@ -368,6 +369,28 @@ def train_step(loop: Loop, batch: torch.Tensor, batch_labels: torch.Tensor) -> t
     loop.optimizer.step()  # update
     loop.scheduler.step()
     return logits, loss.detach()
+
+
+def step_parts(loop: Loop, batch: torch.Tensor, batch_labels: torch.Tensor) -> StepParts:
+    """The workshop's step in parts: forward and loss (read on the host), forward, loss and
+    backward, and the optimizer's and the scheduler's step, each waited for."""
+
+    def loss() -> torch.Tensor:
+        with autocast(loop.place.device, loop.spec.precision):
+            return F.cross_entropy(loop.step_model(batch), batch_labels)
+
+    def gradients() -> None:
+        loop.optimizer.zero_grad(set_to_none=True)
+        loss().backward()
+        TORCH.synchronize()
+
+    def update(_) -> None:
+        loop.optimizer.step()
+        loop.scheduler.step()
+        TORCH.synchronize()
+
+    loop.step_model.train()
+    return StepParts(lambda: loss().item(), gradients, update)
 
 
 def sweep_steps(

@@ -154,8 +154,21 @@ def run(spec: JobSpec) -> dict:
     result = record(outcome, spec, prepared, phases)
     if spec.sweep_batch_sizes and outcome.step_times is not None:  # last: it trains on past every record
         with phases.phase("sweep"):
-            result["anatomy"] = anatomy.sweep(outcome.step_times, spec.sweep_batch_sizes, spec.warmup_steps)
+            result["anatomy"] = where_the_time_goes(outcome, spec)
     return result
+
+
+def where_the_time_goes(outcome: Outcome, spec: JobSpec) -> dict:
+    """The sweep over batch sizes, and the step at the comparison's batch size in phases, the whole
+    step timed the sweep's way just before its parts."""
+    found = anatomy.sweep(outcome.step_times, spec.sweep_batch_sizes, spec.warmup_steps)
+    if outcome.step_parts is not None:
+        whole = anatomy.time_batch_size(outcome.step_times, spec.batch_size, spec.warmup_steps)
+        parts = outcome.step_parts()
+        found["step_phases_ms"] = anatomy.step_phases(
+            parts, whole["step_time_ms_median"], spec.batch_size, spec.warmup_steps
+        )
+    return found
 
 
 def main(argv: list[str]) -> int:

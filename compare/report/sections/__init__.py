@@ -6,7 +6,8 @@ compare.report.render writes them as Markdown and HTML.
 from __future__ import annotations
 
 from compare.report import statistics
-from compare.report.sections.anatomy import anatomy_section
+from compare.report.anatomy_view import swept_cells
+from compare.report.sections.anatomy import anatomy_section, step_phases_section
 from compare.report.sections.common import Section, finished_runs
 from compare.report.sections.compilation import compilation_section, data_path_section
 from compare.report.sections.data_parallel import data_parallel_section
@@ -25,6 +26,7 @@ def sections(document: dict) -> list[Section]:
     optional = [
         repeats_section(document),
         anatomy_section(document),
+        step_phases_section(swept_cells(document)),
         time_to_target_section(document),
         regularization_section(document),
         data_parallel_section(document),

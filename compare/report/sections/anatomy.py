@@ -4,7 +4,7 @@ gap to plain torch."""
 
 from __future__ import annotations
 
-from compare.report.anatomy_view import Swept, explanation, swept_cells
+from compare.report.anatomy_view import PHASES, Swept, explanation, swept_cells
 from compare.report.columns import cell, table
 from compare.report.sections.common import Section, fmt, interval_text
 from compare.report.statistics import BASELINE
@@ -29,6 +29,41 @@ ANATOMY_COLUMNS = [
     cell("overhead-bound below batch", lambda s: s.overhead_bound_below(), ",.0f"),
     cell("step ms at each batch size", lambda s: ", ".join(f"{b}: {t:.3g}" for b, t in s.points().items())),
 ]
+
+
+def phase_column(phase: str):
+    spec = "+.2f" if phase == "other" else ".2f"  # other is signed
+    return cell(f"{phase.replace('_', ' ')} ms", lambda s: (s.phases() or {}).get(phase), spec)
+
+
+PHASE_COLUMNS = [
+    cell("model", lambda s: s.model),
+    cell("framework", lambda s: s.framework),
+    cell("batch", lambda s: s.batch_size),
+    cell("step ms", lambda s: (s.phases() or {}).get("step"), ".2f"),
+    *(phase_column(phase) for phase in PHASES),
+]
+
+
+def step_phases_section(cells: list[Swept]) -> Section | None:
+    with_phases = [swept for swept in cells if swept.phases()]
+    if not with_phases:
+        return None
+    return Section(
+        "A step in phases",
+        [
+            "The step at the comparison's batch size, timed as the sweep times it, then in its parts, each part "
+            "timed apart and waited for as the step clock waits, written with the framework's own API the way its "
+            "trainer writes it: the forward pass and loss; the gradients (forward, loss and gradients, less the "
+            "forward: torch autograd, `tf.GradientTape`, `jax.grad` over `stateless_call`); the optimizer's update. "
+            "Other: the step less the three, the trainer's machinery (Keras' `fit`: callbacks, metrics, the data "
+            "iterator; the torch loop: zero_grad, the batch). Where the framework compiles the whole step into one "
+            "program (Keras on JAX, torch.compile), the parts compiled apart lose the fusion and other can be "
+            "negative: it is shown signed, never hidden.",
+        ],
+        *table(PHASE_COLUMNS, with_phases),
+        level=3,
+    )
 
 
 def sentences(cells: list[Swept]) -> list[str]:
