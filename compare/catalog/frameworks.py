@@ -7,10 +7,10 @@ the orchestrator stays fast and leaves every backend free for its children.
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
-import os
 from dataclasses import dataclass
+
+from compare.catalog.extensions import import_named_modules
 
 
 @dataclass(frozen=True)
@@ -158,18 +158,10 @@ def register_framework(framework: Framework) -> None:
     FRAMEWORKS[framework.name] = framework
 
 
-# Engines and frameworks from outside the project: each module this variable names (comma-separated,
-# importable from the working folder) is imported here and calls register_engine and
-# register_framework. The children of a comparison inherit the variable, so they find the same catalog.
+# Engines and frameworks from outside the project: modules that call register_engine and
+# register_framework (compare.catalog.extensions).
 EXTRA_ENGINES = "KERAS_TORCH_COMPARE_ENGINES"
-for extra in filter(None, (name.strip() for name in os.environ.get(EXTRA_ENGINES, "").split(","))):
-    try:
-        importlib.import_module(extra)
-    except ImportError as error:
-        raise ImportError(
-            f"{EXTRA_ENGINES} names {extra!r}, which cannot be imported ({error}); "
-            f"name a module on the Python path, or unset {EXTRA_ENGINES}"
-        ) from error
+import_named_modules(EXTRA_ENGINES)
 
 
 # Plain PyTorch: it makes the shared initial weights, its twins are the checks' reference, and every

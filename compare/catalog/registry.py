@@ -12,8 +12,8 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from compare.catalog.extensions import import_named_modules
 from compare.catalog.frameworks import KERAS, TORCH, Family
 
 
@@ -355,18 +355,10 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-# Models from outside the project: each module this variable names (comma-separated, importable
-# from the working folder) is imported after the built-ins and calls `register`. The children of
-# a comparison inherit the variable, so they find the same catalog.
+# Models from outside the project: modules that call `register`, imported after the built-ins
+# (compare.catalog.extensions).
 EXTRA_MODELS = "KERAS_TORCH_COMPARE_MODELS"
-for extra in filter(None, (name.strip() for name in os.environ.get(EXTRA_MODELS, "").split(","))):
-    try:
-        importlib.import_module(extra)
-    except ImportError as error:
-        raise ImportError(
-            f"{EXTRA_MODELS} names {extra!r}, which cannot be imported from {Path.cwd()} ({error}); "
-            f"name a module on the Python path, or unset {EXTRA_MODELS}"
-        ) from error
+import_named_modules(EXTRA_MODELS)
 
 
 # A user's twins (compare.catalog.twins), as `python -m compare --twins` described them in a

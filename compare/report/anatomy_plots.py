@@ -10,14 +10,29 @@ import numpy as np
 from compare.report.anatomy_view import PHASES, swept_cells
 
 
+def panel_per_model(plt, models: list[str]):
+    """One figure, a panel per model side by side: (figure, panels)."""
+    fig, axes = plt.subplots(1, len(models), figsize=(max(6.0, 4.2 * len(models)), 4.2), squeeze=False)
+    return fig, list(axes[0])
+
+
+def save(plt, fig, axes: list, path: Path, title: str) -> Path:
+    axes[0].legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def draw_anatomy(document: dict, path: Path, plt) -> Path | None:
     cells = swept_cells(document)
     if not cells:
         return None
     models = list(dict.fromkeys(swept.model for swept in cells))
     frameworks = list(dict.fromkeys(swept.framework for swept in cells))
-    fig, axes = plt.subplots(1, len(models), figsize=(max(6.0, 4.2 * len(models)), 4.2), squeeze=False)
-    for ax, model in zip(axes[0], models):
+    fig, axes = panel_per_model(plt, models)
+    for ax, model in zip(axes, models):
         for swept in (s for s in cells if s.model == model):
             color = f"C{frameworks.index(swept.framework)}"
             points = swept.points()
@@ -30,12 +45,7 @@ def draw_anatomy(document: dict, path: Path, plt) -> Path | None:
         ax.set_xlabel("batch size (log)")
         ax.set_ylabel("ms per step (log)")
         ax.set_title(model, fontsize=10)
-    axes[0][0].legend(fontsize=7)
-    fig.suptitle("Step time against batch size: points measured, lines a + b·B", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(plt, fig, axes, path, "Step time against batch size: points measured, lines a + b·B")
 
 
 def draw_phases(document: dict, path: Path, plt) -> Path | None:
@@ -45,8 +55,8 @@ def draw_phases(document: dict, path: Path, plt) -> Path | None:
     if not cells:
         return None
     models = list(dict.fromkeys(swept.model for swept in cells))
-    fig, axes = plt.subplots(1, len(models), figsize=(max(6.0, 4.2 * len(models)), 4.2), squeeze=False)
-    for ax, model in zip(axes[0], models):
+    fig, axes = panel_per_model(plt, models)
+    for ax, model in zip(axes, models):
         mine = [swept for swept in cells if swept.model == model]
         for x, swept in enumerate(mine):
             phases, above, below = swept.phases(), 0.0, 0.0
@@ -60,9 +70,4 @@ def draw_phases(document: dict, path: Path, plt) -> Path | None:
         ax.axhline(0, color="grey", linewidth=0.5)
         ax.set_ylabel("ms per step")
         ax.set_title(f"{model} (batch {mine[0].batch_size})", fontsize=10)
-    axes[0][0].legend(fontsize=7)
-    fig.suptitle("A step in phases; black line: the whole step", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(plt, fig, axes, path, "A step in phases; black line: the whole step")

@@ -160,10 +160,11 @@ def run(spec: JobSpec) -> dict:
 
 def where_the_time_goes(outcome: Outcome, spec: JobSpec) -> dict:
     """The sweep over batch sizes, and the step at the comparison's batch size in phases, the whole
-    step timed the sweep's way just before its parts."""
+    step timed the sweep's way (its point, when the sweep holds that size) just before its parts."""
     found = anatomy.sweep(outcome.step_times, spec.sweep_batch_sizes, spec.warmup_steps)
     if outcome.step_parts is not None:
-        whole = anatomy.time_batch_size(outcome.step_times, spec.batch_size, spec.warmup_steps)
+        swept = next((p for p in found["points"] if p["batch_size"] == spec.batch_size), None)
+        whole = swept or anatomy.time_batch_size(outcome.step_times, spec.batch_size, spec.warmup_steps)
         parts = outcome.step_parts()
         found["step_phases_ms"] = anatomy.step_phases(
             parts, whole["step_time_ms_median"], spec.batch_size, spec.warmup_steps

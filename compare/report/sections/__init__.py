@@ -6,8 +6,7 @@ compare.report.render writes them as Markdown and HTML.
 from __future__ import annotations
 
 from compare.report import statistics
-from compare.report.anatomy_view import swept_cells
-from compare.report.sections.anatomy import anatomy_section, step_phases_section
+from compare.report.sections.anatomy import anatomy_sections
 from compare.report.sections.common import Section, finished_runs
 from compare.report.sections.compilation import compilation_section, data_path_section
 from compare.report.sections.data_parallel import data_parallel_section
@@ -23,19 +22,14 @@ def sections(document: dict) -> list[Section]:
     """Every section of the report, in order. The statistics over repeats are read from `document`,
     filled in first where it lacks them (statistics.complete: the one place they are computed)."""
     statistics.complete(document)
-    optional = [
-        repeats_section(document),
-        anatomy_section(document),
-        step_phases_section(swept_cells(document)),
-        time_to_target_section(document),
-        regularization_section(document),
-        data_parallel_section(document),
-    ]
+    lessons = [time_to_target_section(document), regularization_section(document), data_parallel_section(document)]
     return [
         verdict_section(document),
         environment_section(document),
         summary_section(document),
-        *filter(None, optional),
+        *filter(None, [repeats_section(document)]),
+        *anatomy_sections(document),
+        *filter(None, lessons),
         parameters_section(document),
         history_section(document),
         timing_section(document),

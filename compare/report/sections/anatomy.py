@@ -76,9 +76,13 @@ def sentences(cells: list[Swept]) -> list[str]:
     ]
 
 
-def anatomy_section(document: dict) -> Section | None:
-    """None without a sweep."""
+def anatomy_sections(document: dict) -> list[Section]:
+    """Where the time goes, and a step in phases; none without a sweep."""
     cells = swept_cells(document)
+    return [section for section in (anatomy_section(cells), step_phases_section(cells)) if section]
+
+
+def anatomy_section(cells: list[Swept]) -> Section | None:
     if not cells:
         return None
     return Section(
