@@ -6,6 +6,8 @@
                                         installed Keras backend, without training
     python -m compare env               print the environment record and usable frameworks
     python -m compare check-twins REF   check a user's own twins (path/to/file.py[:name]) without training
+    python -m compare write-keras-twin FILE.py:CLASS --out F.py
+                                        write a Keras twin of a torch module, then check the pair
 
 Exit status: 0 when every run finished; 1 when any run failed, timed out or
 diverged (or a framework named with --frameworks is not installed); 2 for bad
@@ -27,7 +29,7 @@ from pathlib import Path
 from compare.catalog.frameworks import FRAMEWORKS
 from compare.catalog.registry import MODELS, add_twins
 from compare.contract.results import ResultsError, load_results, write_json_atomic
-from compare.harness import check_commands
+from compare.harness import check_commands, twin_writing
 from compare.harness.arguments import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, UsageError, run_parser
 from compare.harness.environment import environment_record
 from compare.harness.folder_lock import FolderBusy, FolderLock
@@ -241,6 +243,7 @@ COMMANDS = {
     "report": command_report,
     "check": command_check,
     "check-twins": check_commands.command_check_twins,
+    "write-keras-twin": twin_writing.command_write_keras_twin,
     "env": command_env,
 }
 
