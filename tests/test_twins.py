@@ -105,3 +105,17 @@ def test_a_smoke_comparison_trains_the_convnet_on_every_default_framework(tmp_pa
         assert run["model_info"]["trainable_params"] == 34_826 and run["model_info"]["reference_params"] is None
         assert run["step0_max_abs_logit_diff"] <= 1e-4  # the shared weights, Flatten rows permuted in Keras
     assert "not declared (a user's twins)" in (out / "report.md").read_text()
+
+
+def test_write_keras_twin_writes_a_twin_that_check_twins_passes(tmp_path):
+    """The command end to end: the writer's child, then check-twins on the pair it wrote (one backend here;
+    every backend checks the written twins in tests/keras_backend/test_written_twins.py)."""
+    out = tmp_path / "keras_convnet.py"
+    torch_file = ROOT / "examples" / "mnist_convnet" / "torch_convnet.py"
+    result = run_cli("write-keras-twin", f"{torch_file}:ConvNet", "--out", str(out), "--backends", "torch")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"Wrote {out}" in result.stdout and "Every check passes." in result.stdout
+    assert "flattened from (C, H, W) = (64, 5, 5)" in result.stdout  # the written Flatten, ported by the check
+    again = run_cli("write-keras-twin", f"{torch_file}:ConvNet", "--out", str(out))
+    assert again.returncode == 2 and "exists; nothing was changed" in again.stderr
+    assert "Traceback" not in result.stderr + again.stderr

@@ -156,10 +156,10 @@ def classes_source(recording: Recording, roots: list[nn.Module], fixed: list[ins
     return ["\n".join(class_source(cls, recording, roots, fixed)) for cls in own_classes(recording.root)]
 
 
-def followed_arguments(recording: Recording) -> list[str]:
-    """The root's arguments the written classes can follow: built with another value, the torch module
-    changes only where a Keras argument can say so (each argument tried on its own)."""
-    followed = []
+def followed_variants(recording: Recording) -> dict[str, nn.Module]:
+    """The root built again with each argument changed on its own, for the arguments the written classes can
+    follow: those whose change alters the torch module only where a Keras argument can say so."""
+    variants = {}
     for parameter in parameters(type(recording.root)):
         value = perturbed(parameter.default)
         if value is None:
@@ -169,20 +169,15 @@ def followed_arguments(recording: Recording) -> list[str]:
             classes_source(recording, [recording.root, variant], [])
         except WriterError:
             continue
-        followed.append(parameter.name)
-    return followed
+        variants[parameter.name] = variant
+    return variants
 
 
 def file_source(recording: Recording, reference: str, torch_import: str, inputs: str) -> str:
     root_cls = type(recording.root)
-    followed = followed_arguments(recording)
-    variants = [
-        construct_recorded(root_cls, recording.arguments, **{name: perturbed(p.default)})
-        for name, p in inspect.signature(root_cls).parameters.items()
-        if name in followed
-    ]
-    fixed = [p for p in parameters(root_cls) if p.name not in followed]
-    classes = classes_source(recording, [recording.root, *variants], fixed)
+    variants = followed_variants(recording)
+    fixed = [p for p in parameters(root_cls) if p.name not in variants]
+    classes = classes_source(recording, [recording.root, *variants.values()], fixed)
     torch_name = f"Torch{root_cls.__name__}"
     names = f'name="{twins_name(root_cls)}", keras={root_cls.__name__}, torch={torch_name}'
     declaration = f'twins = Twins({names}, inputs="{inputs}")'

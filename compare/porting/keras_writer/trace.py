@@ -82,26 +82,27 @@ def is_own(module: torch.nn.Module) -> bool:
 
 
 def construct_recorded(cls: type, recording_into: dict[int, dict[str, object]], **arguments) -> torch.nn.Module:
-    """`cls(**arguments)` (its defaults for the rest), noting the arguments every module inside it is built with."""
-    original = torch.nn.Module.__new__
+    """`cls(**arguments)` (its defaults for the rest), noting the arguments every module inside it is built with:
+    a profile hook sees each module's outermost `__init__` as it is entered, its arguments bound."""
 
-    def recording_new(module_cls, *args, **kwargs):
-        module = object.__new__(module_cls)
-        try:
-            bound = inspect.signature(module_cls.__init__).bind(module, *args, **kwargs)
-            bound.apply_defaults()
-            recording_into[id(module)] = dict(list(bound.arguments.items())[1:])
-        except TypeError:
-            pass  # a signature inspect cannot bind: its arguments are read from the module later
-        return module
+    seen: set[int] = set()  # this construction's modules (an id may be an earlier, collected module's)
 
-    torch.nn.Module.__new__ = recording_new
+    def profile(frame, event, _):
+        if event == "call" and frame.f_code.co_name == "__init__":
+            module = frame.f_locals.get("self")
+            if isinstance(module, torch.nn.Module) and id(module) not in seen:
+                seen.add(id(module))
+                names, varargs, varkw, values = inspect.getargvalues(frame)
+                bound = {name: values[name] for name in names[1:]}
+                recording_into[id(module)] = {**bound, **(values.get(varkw) or {} if varkw else {})}
+
+    sys.setprofile(profile)
     try:
         return cls(**arguments)
     except Exception as error:
         raise WriterError(f"{cls.__name__}(**{arguments}) raised {type(error).__name__}: {error}") from None
     finally:
-        torch.nn.Module.__new__ = original
+        sys.setprofile(None)
 
 
 def calling_position(owner: torch.nn.Module) -> tuple | None:
