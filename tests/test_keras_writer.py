@@ -61,16 +61,18 @@ def test_the_resnet_is_written_with_torchs_conventions_explicit_and_its_fixed_ar
 def test_the_lstm_state_and_the_mlp_flatten_are_translated(tmp_path, capsys):
     lstm = written("torch_models:LSTMClassifier", tmp_path / "lstm.py", capsys)
     assert "keras.layers.LSTM(units, return_sequences=True, return_state=True)" in lstm
-    assert "_, h, _ = self.lstm(rows, training=training)" in lstm and "return self.head(h)  # (B, 10)" in lstm  # torch's h[-1]
+    assert "_, h, _ = self.lstm(rows, training=training)" in lstm
+    assert "return self.head(h)  # (B, 10)" in lstm  # torch's h[-1]: Keras returns the last layer's state alone
     mlp = written("torch_models:MLP", tmp_path / "mlp.py", capsys)
     assert "x = keras.ops.reshape(images, (keras.ops.shape(images)[0], -1))  # (B, 784)" in mlp
     assert "for linear in self.hidden:" in mlp and "self.dropout = keras.layers.Dropout(dropout_rate)" in mlp
 
 
 def test_a_file_reference_is_imported_relative_to_the_written_twin(tmp_path, capsys):
-    text = written(str(ROOT / "examples" / "mnist_convnet" / "torch_convnet.py") + ":ConvNet", tmp_path / "c.py", capsys)
-    relative = re.search(r'TorchConvNet = import_file\(\s*Path\(__file__\)\.resolve\(\)\.parent / "(.*)"', text).group(1)
-    assert (tmp_path / relative).resolve() == ROOT / "examples" / "mnist_convnet" / "torch_convnet.py"
+    torch_file = ROOT / "examples" / "mnist_convnet" / "torch_convnet.py"
+    text = written(f"{torch_file}:ConvNet", tmp_path / "c.py", capsys)
+    relative = re.search(r'import_file\(\s*Path\(__file__\)\.resolve\(\)\.parent / "(.*)"', text).group(1)
+    assert (tmp_path / relative).resolve() == torch_file
 
 
 @pytest.mark.parametrize(

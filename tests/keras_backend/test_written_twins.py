@@ -30,6 +30,7 @@ def twins_folder(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("name", MODULES)
 def test_a_written_twin_passes_every_check(twins_folder, sample_batch, name):
     images, labels = sample_batch
-    report = check_twins(str(twins_folder / f"{name}.py"), (images[:16] / 255.0).astype("float32"), labels[:16].astype("int64"))
+    digits = (images[:16] / 255.0).astype("float32"), labels[:16].astype("int64")
+    report = check_twins(str(twins_folder / f"{name}.py"), *digits)
     assert report.passed, "\n".join(f"{c.name}: {c.passed} {c.detail}" for c in report.checks)
     assert [c.name for c in report.checks][-2:] == ["forward parity", "one-step parity"]
