@@ -133,8 +133,11 @@ def attribute_lines(name: str, holders: list[nn.Module], recording: Recording) -
     lines = [*commented(comment)]
     if padding is not None:
         lines.append(f"self.{name}_padding = keras.layers.ZeroPadding2D({padding!r})")
-    condition = "" if all(present) else f" if {presence_condition(present, arguments, what)} else None"
-    return Attribute(name, [*lines, f"self.{name} = {source}{condition}"], padding is not None)
+    condition = "" if all(present) else presence_condition(present, arguments, what)
+    if condition:  # a guess that fits every instance seen, said as such
+        lines.append(f"# `{condition}` holds in exactly the instances built here that have one (torch may test more)")
+    written_as = f"{source} if {condition} else None" if condition else source
+    return Attribute(name, [*lines, f"self.{name} = {written_as}"], padding is not None)
 
 
 def commented(comment: str) -> list[str]:
