@@ -7,38 +7,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from filelock import FileLock
 
 from compare.catalog.frameworks import ENGINES, FRAMEWORKS, KERAS, EngineFacts, Framework, default_frameworks
 from compare.catalog.registry import MODELS
 from compare.contract.results import ResultsError, load_results
 from compare.harness import checks, cli, orchestrator
-from tests.command import run_cli, smoke_cli
+from tests.command import run_cli
 
 ALL_FRAMEWORKS = default_frameworks(gpu_count=0)  # the five single-device ones
-
-
-@pytest.fixture(scope="session")
-def smoke_folder(tmp_path_factory, worker_id) -> Path:
-    """One smoke comparison of the MLP on the five single-device frameworks, shared by
-    the tests below. Under pytest-xdist each worker has its own session: the first
-    to arrive runs it, the others wait on the lock and read the same folder."""
-    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
-    out, done = shared / "smoke", shared / "smoke.done"
-    with FileLock(str(shared / "smoke.lock")):
-        if not done.exists():
-            result = smoke_cli(
-                "mlp",
-                ",".join(ALL_FRAMEWORKS),
-                "--device",
-                "cpu",
-                "--out",
-                str(out),
-            )
-            assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-            (shared / "smoke.stdout").write_text(result.stdout)
-            done.touch()
-    return out
 
 
 def test_smoke_run_covers_every_framework(smoke_folder):

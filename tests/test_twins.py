@@ -63,12 +63,6 @@ def test_an_installed_package_provides_twins_through_its_entry_point(tmp_path, m
         load_twins("shoe")
 
 
-def test_check_twins_passes_for_the_convnet_and_shows_the_flatten_permutation():
-    result = run_cli("check-twins", CONVNET, "--backends", "torch")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "flattened from (C, H, W) = (64, 5, 5)" in result.stdout and "Every check passes." in result.stdout
-
-
 def test_a_wrong_flatten_port_fails_check_twins_with_the_logit_difference():
     result = run_cli("check-twins", str(FILES / "wrong_flatten.py"), "--backends", "torch")
     assert result.returncode == 1, result.stdout + result.stderr
@@ -115,7 +109,9 @@ def test_write_keras_twin_writes_a_twin_that_check_twins_passes(tmp_path):
     result = run_cli("write-keras-twin", f"{torch_file}:ConvNet", "--out", str(out), "--backends", "torch")
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"Wrote {out}" in result.stdout and "Every check passes." in result.stdout
-    assert "flattened from (C, H, W) = (64, 5, 5)" in result.stdout  # the written Flatten, ported by the check
+    # As for the hand-written twins of examples/ (checked on every backend in tests/keras_backend/test_twins.py):
+    # the written Flatten's Dense takes torch's classifier with its rows permuted.
+    assert "flattened from (C, H, W) = (64, 5, 5)" in result.stdout
     again = run_cli("write-keras-twin", f"{torch_file}:ConvNet", "--out", str(out))
     assert again.returncode == 2 and "exists; nothing was changed" in again.stderr
     assert "Traceback" not in result.stderr + again.stderr
