@@ -327,9 +327,12 @@ EXAMPLE = Path(__file__).parent.parent / "docs" / "example"
 def test_the_committed_example_report_matches_the_current_schema():
     document = load_results(EXAMPLE)  # validates against this version's schema, or fails
     assert document["finished"] and document["settings"]["preset"] == "default"
-    # 4 models × 5 frameworks × 3 repeats (`python -m compare --repeats 3 --out docs/example`).
-    assert all(run["status"] == "ok" for run in document["runs"]) and len(document["runs"]) == 60
-    assert document["settings"]["repeats"] == 3 and len(document["aggregates"]) == 20
+    # 4 models × 5 frameworks × 5 repeats, each with its sweep
+    # (`python -m compare --repeats 5 --batch-sizes --out docs/example`).
+    assert all(run["status"] == "ok" for run in document["runs"]) and len(document["runs"]) == 100
+    assert document["settings"]["repeats"] == 5 and len(document["aggregates"]) == 20
+    assert all(run["anatomy"]["fixed_ms"] is not None for run in document["runs"])
+    assert all(cell["anatomy"]["fixed_ms"]["interval_95"] is not None for cell in document["aggregates"])
     markdown = (EXAMPLE / "report.md").read_text()
     for plot in re.findall(r"\]\((plots/[^)]+\.png)\)", markdown):
         assert (EXAMPLE / plot).is_file(), plot  # every plot the page shows is committed
