@@ -153,10 +153,11 @@ def attribute_names(holders: list[nn.Module]) -> list[str]:
                 names += [n for n in value if n not in names and value[n] is not None]
             elif (
                 value is None
+                and name not in names
                 and not name.startswith("_")
                 and any(isinstance(getattr(m, name, None), nn.Module) for m in holders)
             ):
-                names.append(name) if name not in names else None
+                names.append(name)
     return names
 
 

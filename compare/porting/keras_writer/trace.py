@@ -11,6 +11,7 @@ expression in `forward` that made it. The source is then translated expression b
 
 from __future__ import annotations
 
+import functools
 import inspect
 import sys
 from collections import defaultdict
@@ -113,8 +114,13 @@ def calling_position(owner: torch.nn.Module) -> tuple | None:
         frame = frame.f_back
     if frame is None:
         return None
-    positions = list(code.co_positions())
-    return code, positions[frame.f_lasti // 2]
+    return code, instruction_positions(code)[frame.f_lasti // 2]
+
+
+@functools.cache
+def instruction_positions(code) -> list[tuple]:
+    """Each instruction's source span, read once per forward (every recorded call asks)."""
+    return list(code.co_positions())
 
 
 class ForwardRecorder(TorchFunctionMode):
