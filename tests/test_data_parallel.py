@@ -15,6 +15,7 @@ from compare.run.torch_runner import epoch_batches
 from tests.command import smoke_cli
 
 
+@pytest.mark.long("trains on two JAX host devices and two gloo processes beside their single-device twins")
 def test_data_parallel_runs_match_their_single_device_twins(tmp_path):
     result = smoke_cli(
         "mlp",

@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from compare.contract.results import load_results
 from compare.harness import cli
 from compare.harness.folder_lock import HOLDER_NAME
@@ -46,6 +48,7 @@ def stop_hanging_workers(out: Path) -> None:
     subprocess.run(["pkill", "-KILL", "-f", str(out / "runs")], check=False)
 
 
+@pytest.mark.long("holds a results folder with a real comparison while a second one is refused")
 def test_a_second_comparison_is_refused_and_a_killed_holder_is_taken_over(tmp_path):
     out = tmp_path / "out"
     first = start_first(out)

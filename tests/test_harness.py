@@ -17,6 +17,7 @@ from tests.command import run_cli
 ALL_FRAMEWORKS = default_frameworks(gpu_count=0)  # the five single-device ones
 
 
+@pytest.mark.long("reads the shared smoke comparison, which the first test to ask for it runs")
 def test_smoke_run_covers_every_framework(smoke_folder):
     document = load_results(smoke_folder)  # validates against the JSON schema
     assert document["finished"] is True
@@ -163,6 +164,7 @@ def test_report_on_missing_or_malformed_file(tmp_path, capsys):
     assert "is not valid JSON" in capsys.readouterr().err
 
 
+@pytest.mark.long("waits out a hung run's 25 s timeout, which the real MLP run beside it must beat on a busy machine")
 def test_failures_are_isolated_and_reported(tmp_path, monkeypatch, capsys):
     # Real worker for mlp on torch; the others raise, hang, or are killed;
     # keras-tensorflow pretends its backend is not installed.
@@ -337,3 +339,25 @@ def test_the_committed_example_report_matches_the_current_schema():
     for plot in re.findall(r"\]\((plots/[^)]+\.png)\)", markdown):
         assert (EXAMPLE / plot).is_file(), plot  # every plot the page shows is committed
     assert (EXAMPLE / "report.html").is_file()
+
+
+def test_the_cpu_capability_is_asked_of_torch_once_per_interpreter_torch_and_cpu(tmp_path, monkeypatch):
+    from compare.harness import environment
+
+    monkeypatch.setattr(environment, "CAPABILITY_CACHE", tmp_path / "cache" / "cpu.json")
+    probes = []
+    real_run = environment.subprocess.run
+
+    def counting_run(command, **kwargs):
+        probes.append(command)
+        return real_run(command, **kwargs)
+
+    monkeypatch.setattr(environment.subprocess, "run", counting_run)
+    answers = []
+    for override in ("", "", "default"):  # the third: torch told to use its baseline kernels
+        monkeypatch.setenv("ATEN_CPU_CAPABILITY", override)
+        environment.cpu_capability.cache_clear()
+        answers.append(environment.cpu_capability())
+    assert len(probes) == 2  # the second answer came from the cache
+    assert answers[0] == answers[1] and answers[0] and answers[2] == "DEFAULT"
+    assert len(json.loads((tmp_path / "cache" / "cpu.json").read_text())) == 2

@@ -17,6 +17,7 @@ SUITE = Path(__file__).parent / "keras_backend"
 QUICK_XLA = {"jax": "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"}
 
 
+@pytest.mark.long("the Keras suite in a fresh interpreter per backend; on JAX, XLA compiles every model")
 @pytest.mark.parametrize("backend", keras_backends())
 def test_keras_suite(backend: str) -> None:
     xla_flags = f"{os.environ.get('XLA_FLAGS', '')} {QUICK_XLA.get(backend, '')}".strip()

@@ -75,6 +75,7 @@ def test_regularization_flags_that_cannot_apply_exit_2(args, message, tmp_path, 
     assert not (tmp_path / "out" / "results.json").exists()
 
 
+@pytest.mark.long("trains with every regularization option in both families")
 def test_every_option_through_the_harness(tmp_path):
     """L2, weight decay, dropout, early stopping and augmentation together, in Keras
     and torch: each is recorded, and early stopping's outcome is consistent."""

@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 BACKENDS = ("tensorflow", "jax", "torch")
 # The models whose files nest the project's own blocks (PreActBlock; PatchEmbedding and
 # EncoderBlock with attention), which a backend could serialize its own way. The MLP's and the
@@ -33,6 +35,7 @@ def run_everywhere(command: str, folder) -> None:
         assert child.returncode == 0, f"{command} under {backend} failed:\n{output[-4000:]}"
 
 
+@pytest.mark.long("each backend saves in a process of its own and every other loads its files")
 def test_every_file_loads_under_every_backend_with_the_same_predictions(tmp_path):
     run_everywhere("both", tmp_path)  # each saves, waits for the others' files, then loads them all
     matrix = {b: json.loads((tmp_path / f"loaded-under-{b}.json").read_text()) for b in BACKENDS}

@@ -114,6 +114,7 @@ def smoke_comparison(out: Path, *arguments: str) -> dict:
     return load_results(out)
 
 
+@pytest.mark.long("waits for torch.compile, Keras' route included (20-70 s per model on a CPU)")
 def test_compiled_runs_record_what_torch_compile_did(tmp_path):
     document = smoke_comparison(
         tmp_path,

@@ -87,6 +87,7 @@ def test_unusable_twins_exit_2_and_write_nothing(tmp_path, reference, message):
     assert not out.exists()
 
 
+@pytest.mark.long("a comparison of a user's own twins on every default framework")
 def test_a_smoke_comparison_trains_the_convnet_on_every_default_framework(tmp_path):
     out = tmp_path / "out"
     frameworks = default_frameworks(0)

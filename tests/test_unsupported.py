@@ -30,6 +30,7 @@ def test_a_failure_in_float32_too_is_raised_as_it_is():
     assert unless_unsupported(lambda: 7, "bf16", fails("never called")) == 7
 
 
+@pytest.mark.long("trains in bf16 in every family")
 def test_bf16_trains_in_every_family_and_is_unsupported_only_where_the_kernel_is_missing(tmp_path):
     out = tmp_path / "out"
     models, frameworks = "transformer,lstm", "torch,keras-torch"

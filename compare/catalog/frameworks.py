@@ -54,12 +54,19 @@ class EngineFacts:
 ENGINES: dict[str, EngineFacts] = {
     facts.name: facts
     for facts in (
-        EngineFacts("torch", "torch", "torch", ("torch",), "compare.run.engines:Torch"),
-        EngineFacts("jax", "jax", "jax", ("jax", "jaxlib"), "compare.run.engines:Jax"),
+        EngineFacts("torch", "torch", "torch", ("torch",), "compare.run.engines.torch_engine:Torch"),
+        EngineFacts("jax", "jax", "jax", ("jax", "jaxlib"), "compare.run.engines.jax_engine:Jax"),
         # one of tensorflow and tensorflow-cpu is installed
         EngineFacts(
-            "tensorflow", "tensorflow", "tensorflow", ("tensorflow", "tensorflow-cpu"), "compare.run.engines:TensorFlow"
+            "tensorflow",
+            "tensorflow",
+            "tensorflow",
+            ("tensorflow", "tensorflow-cpu"),
+            "compare.run.engines.tensorflow_engine:TensorFlow",
         ),
+        # Keras' two backends that only infer: they serve trained weights (`python -m compare deploy`).
+        EngineFacts("numpy", "numpy", "numpy", (), "compare.run.engines.inference_only:NumPy"),
+        EngineFacts("openvino", "openvino", "openvino", ("openvino",), "compare.run.engines.inference_only:OpenVINO"),
     )
 }
 
@@ -135,6 +142,11 @@ FRAMEWORKS: dict[str, Framework] = {
             single_device_twin="torch",
             install_hint="pip install torch",
         ),
+        # Inference only: they load a run's trained weights and serve them, in `deploy`.
+        Framework("keras-numpy", KERAS, "numpy", install_hint="pip install keras", by_default=False, trains=False),
+        Framework(
+            "keras-openvino", KERAS, "openvino", install_hint="pip install openvino", by_default=False, trains=False
+        ),
     )
 }
 
@@ -182,6 +194,11 @@ def keras_backends() -> list[str]:
     """Every engine a Keras framework of the catalog trains on, in catalog order (what `check` and the
     Keras suite run on: the one-step parity needs training)."""
     return list(dict.fromkeys(fw.keras_backend for fw in FRAMEWORKS.values() if fw.keras_backend and fw.trains))
+
+
+def serving_frameworks() -> list[str]:
+    """The frameworks that do not train: Keras' inference-only backends, which `deploy` serves with."""
+    return [name for name, fw in FRAMEWORKS.items() if not fw.trains]
 
 
 def default_frameworks(gpu_count: int) -> list[str]:

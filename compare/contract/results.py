@@ -15,11 +15,11 @@ import os
 import tempfile
 from pathlib import Path
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 # 5 added: the CPU's instruction-set level, the "unsupported" status, torch.compile's disk cache,
 # repeated runs (each run's repeat, seed and turn) and their aggregates. 7 added: the batch-size
-# sweep (settings.batch_sizes, runs[].anatomy, the aggregates' anatomy).
-READABLE_VERSIONS = (4, 5, 6, 7)
+# sweep (settings.batch_sizes, runs[].anatomy, the aggregates' anatomy). 8 added: deployment (`deploy`).
+READABLE_VERSIONS = (4, 5, 6, 7, 8)
 SCHEMA_PATH = Path(__file__).parent / "results.schema.json"
 
 

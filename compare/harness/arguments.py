@@ -109,8 +109,8 @@ def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
         "--frameworks",
         type=names(FRAMEWORKS, "framework"),
         default=None,
-        help=f"comma-separated, from: {', '.join(FRAMEWORKS)} (default: every one installed; "
-        f"the data-parallel keras-jax-dp and torch-ddp only with two or more GPUs)",
+        help=f"comma-separated, from: {', '.join(n for n, fw in FRAMEWORKS.items() if fw.trains)} (default: every "
+        "one installed; the data-parallel keras-jax-dp and torch-ddp only with two or more GPUs)",
     )
     parser.add_argument(
         "--preset",
@@ -234,6 +234,12 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="results folder (default: results/<timestamp>)")
     parser.add_argument(
         "--skip-checks", action="store_true", help="leave out the parity and framework-difference checks (see `check`)"
+    )
+    parser.add_argument(
+        "--deploy",
+        action="store_true",
+        help="then serve every trained model by each export route (ONNX, torch.export, OpenVINO, SavedModel) and "
+        "on Keras' inference-only backends: parity, latency, size (see `deploy`)",
     )
     parser.add_argument(
         "--dp-devices",

@@ -5,6 +5,7 @@
     python -m compare check [--out DIR] parity and framework-difference checks on every
                                         installed Keras backend, without training
     python -m compare env               print the environment record and usable frameworks
+    python -m compare deploy DIR        serve DIR's trained models by every export route
     python -m compare check-twins REF   check a user's own twins (path/to/file.py[:name]) without training
     python -m compare write-keras-twin FILE.py:CLASS --out F.py
                                         write a Keras twin of a torch module, then check the pair
@@ -29,10 +30,10 @@ from pathlib import Path
 from compare.catalog.frameworks import FRAMEWORKS
 from compare.catalog.registry import MODELS, add_twins
 from compare.contract.results import ResultsError, load_results, write_json_atomic
-from compare.harness import check_commands, twin_writing
+from compare.harness import check_commands, deploy_command, twin_writing
 from compare.harness.arguments import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, UsageError, run_parser
 from compare.harness.environment import environment_record
-from compare.harness.folder_lock import FolderBusy, FolderLock
+from compare.harness.folder_lock import FolderBusy, FolderLock, claim_folder
 from compare.harness.resolve import make_executor, make_plan
 
 
@@ -83,6 +84,8 @@ def run_comparison(plan, resume: bool, executor=None) -> int:
     for section in (report.summary_section(document), report.verdict_section(document)):
         print(f"\n{section.title}:\n" + report.markdown_table(section.headers, section.rows))
     print(f"\nReport: {plan.out / 'report.md'} and {plan.out / 'report.html'}")
+    if plan.deploy:
+        deploy_command.deploy_folder(plan.out)
     failed = orchestrator.failed_runs(document, plan.frameworks_chosen)
     if failed:
         print(
@@ -170,13 +173,16 @@ def command_env(argv: list[str]) -> int:
         prog="python -m compare env", description="Print the environment record and which frameworks run here."
     ).parse_args(argv)
     record = environment_record()
-    record["frameworks"] = {
-        name: "usable" if not fw.missing_modules() else f"missing {', '.join(fw.missing_modules())}: {fw.install_hint}"
-        for name, fw in FRAMEWORKS.items()
-    }
+    record["frameworks"] = {name: usability(fw) for name, fw in FRAMEWORKS.items()}
     record["keras_backend_env"] = os.environ.get("KERAS_BACKEND")
     print(json.dumps(record, indent=2))
     return EXIT_OK
+
+
+def usability(framework) -> str:
+    if framework.missing_modules():
+        return f"missing {', '.join(framework.missing_modules())}: {framework.install_hint}"
+    return "usable" if framework.trains else "usable, inference only: it serves trained weights in `deploy`"
 
 
 def add_twins_from(argv: list[str]) -> None:
@@ -205,22 +211,6 @@ def add_twins_from(argv: list[str]) -> None:
     add_twins(descriptions)
 
 
-def claim_folder(path: Path) -> FolderLock:
-    """Create `path` and lock it: one comparison writes a results folder at a time."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        lock = FolderLock(path).acquire()  # creating the lock file also shows that `path` is writable
-    except FolderBusy as busy:
-        raise UsageError(str(busy)) from None
-    except OSError as error:
-        raise UsageError(
-            f"cannot write the results folder {path}: {error.strerror}. Choose another with --out."
-        ) from None
-    if lock.took_over:
-        print(f"Note: {lock.took_over}.", file=sys.stderr)
-    return lock
-
-
 def writable_folder(path: Path) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -244,6 +234,7 @@ COMMANDS = {
     "check": command_check,
     "check-twins": check_commands.command_check_twins,
     "write-keras-twin": twin_writing.command_write_keras_twin,
+    "deploy": deploy_command.command_deploy,
     "env": command_env,
 }
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.metadata
+import json
 import os
 import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from compare.catalog.frameworks import ENGINES
@@ -48,20 +51,64 @@ def usable_cpus() -> int:
 # What torch's kernels dispatch to on this CPU ("AVX2", "AVX512", ...), asked of a child
 # process so that this one imports no framework.
 CPU_CAPABILITY_PROBE = "import torch; print(torch.backends.cpu.get_cpu_capability())"
+# The probe's answers, kept: asking costs a torch import (2 s on the 2-core EPYC) in every
+# comparison, and the answer depends only on what `capability_key` names.
+CAPABILITY_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "keras-torch-compare" / "cpu.json"
+
+
+def cpu_flags() -> str:
+    """The CPU's feature flags, as /proc/cpuinfo lists them; "" where there is none."""
+    try:
+        return next((line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")), "")
+    except OSError:
+        return ""
+
+
+def capability_key() -> str:
+    """Everything torch's answer depends on: this interpreter, torch's version, its override, the CPU's flags."""
+    try:
+        torch_version = importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        torch_version = None
+    flags = hashlib.sha256(cpu_flags().encode()).hexdigest()[:16]
+    return f"{sys.executable}|torch {torch_version}|{os.environ.get('ATEN_CPU_CAPABILITY', '')}|{flags}"
+
+
+def read_capability_cache() -> dict[str, str]:
+    try:
+        cached = json.loads(CAPABILITY_CACHE.read_text())
+        return cached if isinstance(cached, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def remember_capability(key: str, capability: str) -> None:
+    """Add one answer to the cache, written whole or not at all; a cache that cannot be written is skipped."""
+    try:
+        CAPABILITY_CACHE.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".cpu.", dir=CAPABILITY_CACHE.parent)
+        with os.fdopen(fd, "w") as out:
+            json.dump({**read_capability_cache(), key: capability}, out)
+        os.replace(tmp, CAPABILITY_CACHE)
+    except OSError:
+        pass
 
 
 @functools.cache  # the CPU does not change while this process runs
 def cpu_capability() -> str | None:
     """The CPU's instruction-set level by torch's own account; None without torch."""
+    key = capability_key()
+    if key in read_capability_cache():
+        return read_capability_cache()[key]
     try:
-        return (
-            subprocess.run(
-                [sys.executable, "-c", CPU_CAPABILITY_PROBE], capture_output=True, text=True, timeout=120, check=True
-            ).stdout.strip()
-            or None
-        )
+        capability = subprocess.run(
+            [sys.executable, "-c", CPU_CAPABILITY_PROBE], capture_output=True, text=True, timeout=120, check=True
+        ).stdout.strip()
     except (subprocess.SubprocessError, OSError):
         return None
+    if capability:
+        remember_capability(key, capability)
+    return capability or None
 
 
 def nvidia_gpus() -> list[dict[str, str]]:

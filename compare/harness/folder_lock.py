@@ -21,6 +21,8 @@ from pathlib import Path
 
 import filelock
 
+from compare.harness.arguments import UsageError
+
 LOCK_NAME = ".comparison.lock"
 HOLDER_NAME = ".comparison.lock.holder.json"
 
@@ -80,3 +82,19 @@ def write_holder(path: Path) -> None:
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(holder))
     os.replace(tmp, path)
+
+
+def claim_folder(path: Path) -> FolderLock:
+    """Create `path` and lock it: one comparison writes a results folder at a time."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        lock = FolderLock(path).acquire()  # creating the lock file also shows that `path` is writable
+    except FolderBusy as busy:
+        raise UsageError(str(busy)) from None
+    except OSError as error:
+        raise UsageError(
+            f"cannot write the results folder {path}: {error.strerror}. Choose another with --out."
+        ) from None
+    if lock.took_over:
+        print(f"Note: {lock.took_over}.", file=sys.stderr)
+    return lock

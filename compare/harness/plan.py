@@ -37,6 +37,7 @@ class Plan:
     timeout_s: int
     out: Path
     checks: bool = True  # run the parity and difference checks on one backend first
+    deploy: bool = False  # then serve every trained model by each export route (compare.harness.deployment)
     variants: tuple[Regularization, ...] = field(default=(Regularization(),))
     repeats: int = 1  # repeat i trains every framework from seed `settings.seed + i`
 

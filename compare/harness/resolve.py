@@ -69,6 +69,12 @@ def make_plan(args: argparse.Namespace):
     per_model = budgets(args, preset)
     device = resolve_device(args.device)
     frameworks = args.frameworks or default_frameworks(len(nvidia_gpus()) if device == "gpu" else 0)
+    serving_only = [f for f in frameworks if not FRAMEWORKS[f].trains]
+    if serving_only:
+        raise UsageError(
+            f"{', '.join(serving_only)} cannot train: Keras on that backend only infers. It serves a comparison's "
+            "trained weights: `python -m compare deploy RESULTS_DIR`, or `--deploy` on a comparison."
+        )
     dp_devices = resolve_dp_devices(args.dp_devices, device)
     if any(FRAMEWORKS[f].data_parallel for f in frameworks):
         check_divisible_batches(per_model, models, dp_devices)
@@ -86,6 +92,7 @@ def make_plan(args: argparse.Namespace):
         timeout_s=args.timeout or preset.timeout_s,
         out=args.out or Path("results") / datetime.datetime.now().strftime("%Y%m%d-%H%M%S"),
         checks=not args.skip_checks,
+        deploy=args.deploy,
         variants=variants(args, preset, models),
     )
 

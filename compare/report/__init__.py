@@ -12,6 +12,7 @@ from compare.report.sections import (
     parity_section,
     regularization_section,
     sections,
+    serving_sections,
     summary_section,
     verdict_section,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "render_html",
     "render_markdown",
     "sections",
+    "serving_sections",
     "summary_section",
     "verdict_section",
     "write_report",

@@ -12,6 +12,7 @@ from pathlib import Path
 from compare.report import statistics
 from compare.report.anatomy_plots import draw_anatomy, draw_phases
 from compare.report.sections import finished_runs, regularized_runs
+from compare.report.serving_plot import draw_serving
 from compare.report.statistics import model_label
 
 
@@ -101,6 +102,7 @@ def draw_plots(document: dict, folder: Path) -> list[Path]:
         paths.append(draw_spread(document, folder / "spread.png", plt))
     paths.append(draw_anatomy(document, folder / "anatomy.png", plt))
     paths.append(draw_phases(document, folder / "phases.png", plt))
+    paths.append(draw_serving(document, folder / "serving.png", plt))
     return [path for path in paths if path is not None]
 
 

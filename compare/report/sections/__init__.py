@@ -14,6 +14,7 @@ from compare.report.sections.lessons import differences_sections, parity_section
 from compare.report.sections.placement import environment_section, placement_section
 from compare.report.sections.regularization import regularization_section, regularized_runs
 from compare.report.sections.runs import history_section, parameters_section, problems_section, summary_section
+from compare.report.sections.serving import serving_sections
 from compare.report.sections.timing import phases_section, time_to_target_section, timing_section
 from compare.report.sections.verdict import repeats_section, verdict_section
 
@@ -29,6 +30,7 @@ def sections(document: dict) -> list[Section]:
         summary_section(document),
         *filter(None, [repeats_section(document)]),
         *anatomy_sections(document),
+        *serving_sections(document),
         *filter(None, lessons),
         parameters_section(document),
         history_section(document),
@@ -50,6 +52,7 @@ __all__ = [
     "regularization_section",
     "regularized_runs",
     "sections",
+    "serving_sections",
     "summary_section",
     "verdict_section",
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from compare.report import statistics
 from compare.report.columns import cell, table
 from compare.report.sections.common import Section, finished_runs, fmt, interval_text, percent, points, ratio_text
+from compare.report.sections.serving import serving_verdict
 from compare.report.statistics import BASELINE, model_label
 
 UNITS = {"step_time_ms": "ms", "time_to_target_s": "s"}
@@ -115,7 +116,7 @@ def verdict_section(document: dict) -> Section:
     """Per model: the fastest framework per step and to target, the rankings, and what did not run."""
     return Section(
         "Verdict",
-        verdict_paragraphs(document) + why_paragraph(document),
+        verdict_paragraphs(document) + why_paragraph(document) + serving_verdict(document),
         ["model", "fastest per step", "per step", "fastest to target", "to target", "did not finish"],
         [verdict_row(document, label, by_metric) for label, by_metric in document["rankings"].items()],
     )
