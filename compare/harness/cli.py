@@ -84,8 +84,7 @@ def run_comparison(plan, resume: bool, executor=None) -> int:
     for section in (report.summary_section(document), report.verdict_section(document)):
         print(f"\n{section.title}:\n" + report.markdown_table(section.headers, section.rows))
     print(f"\nReport: {plan.out / 'report.md'} and {plan.out / 'report.html'}")
-    if plan.deploy:
-        deploy_command.deploy_folder(plan.out)
+    served = deploy_command.deploy_folder(plan.out) if plan.deploy else EXIT_OK  # after the report: it adds to it
     failed = orchestrator.failed_runs(document, plan.frameworks_chosen)
     if failed:
         print(
@@ -94,7 +93,7 @@ def run_comparison(plan, resume: bool, executor=None) -> int:
             file=sys.stderr,
         )
         return EXIT_RUN_FAILED
-    return EXIT_OK
+    return served
 
 
 def previous_results(plan, resume: bool) -> dict | None:

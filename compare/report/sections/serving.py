@@ -26,7 +26,7 @@ def status_text(entry: dict) -> str:
     if entry["status"] == "ok":
         return "ok"
     words = " ".join(entry["message"].split())  # the tool's message on one line
-    return f"{entry['status']}: {words[:240]}" if words else entry["status"]
+    return f"{entry['status']}: {words[:300]}" if words else entry["status"]
 
 
 SERVING_COLUMNS = [
@@ -63,7 +63,7 @@ def fastest_sentence(model: str, entries: list[dict]) -> str:
         if best is not None:
             parts.append(
                 f"for {words}, {best['route']} in {best['runtime']} from {best['framework']} "
-                f"({fmt(best[latency], '.3f')} ms)"
+                f"({fmt(best[latency], '.3g')} ms)"
             )
     return f"{model}: " + ("; ".join(parts) if parts else "no route kept parity") + "."
 
