@@ -142,7 +142,7 @@ def loss_curves(document: dict, repeat: int) -> dict[str, list[float]]:
     }
 
 
-@pytest.mark.long("repeats real runs on every default framework")
+@pytest.mark.long("three repeats of real runs in both families")
 def test_repeated_real_runs_end_to_end_and_the_same_seed_gives_the_same_curve(tmp_path, smoke_folder):
     out = tmp_path / "out"
     arguments = ("--repeats", "3", "--device", "cpu", "--skip-checks", "--out", str(out))
