@@ -16,7 +16,9 @@ from pathlib import Path
 # moves them by more than 0.1.
 PARITY_TOLERANCE = 1e-4
 LARGE_BATCH = 256  # the second latency's batch, the training report's inference batch
-PARITY_IMAGES = 64  # the shipped sample's first test digits, as the shared initial weights use
+# The trainer's logits on the parity images, written in its deploy folder by the trainer's child, read
+# by the inference-only frameworks' children.
+TRAINER_LOGITS = "reference_logits.npy"
 
 
 class RouteStatus(enum.StrEnum):

@@ -13,14 +13,13 @@ from pathlib import Path
 
 from compare.catalog.frameworks import FRAMEWORKS, REFERENCE, serving_frameworks
 from compare.catalog.registry import Regularization
-from compare.contract.deployment import DeployJob, RouteEntry, RouteStatus
+from compare.contract.deployment import TRAINER_LOGITS, DeployJob, RouteEntry, RouteStatus
 from compare.contract.results import FINISHED, SCHEMA_VERSION, load_results, write_json_atomic
 from compare.harness.children import Supervisor, child_environment, exit_reason, python_module, tail
 from compare.harness.plan import file_stem
 
 DEPLOY_TIMEOUT_S = 900  # one run's every route; exporting a ResNet through three converters takes ~1 min on a CPU
 DEPLOY_CHILD = "compare.run.deploy"
-REFERENCE_LOGITS = "reference_logits.npy"  # written by each trainer's child (compare.run.deploy)
 
 
 def run_stem(run: dict) -> str:
@@ -72,7 +71,7 @@ def deploy(
         print(f"Serving {run['model']} trained on {run['framework']} ...", flush=True)
         entries += serve_in_child(job_for(run, run["framework"], folder), folder, timeout_s, supervisor)
     for run in served_by_inference_only(runs):
-        reference = folder / "deploy" / run_stem(run) / REFERENCE_LOGITS
+        reference = folder / "deploy" / run_stem(run) / TRAINER_LOGITS
         for framework in (f for f in serving_frameworks() if f in chosen):
             job = job_for(run, framework, folder, reference_logits=str(reference))
             missing = FRAMEWORKS[framework].missing_modules()

@@ -98,8 +98,9 @@ def remember_capability(key: str, capability: str) -> None:
 def cpu_capability() -> str | None:
     """The CPU's instruction-set level by torch's own account; None without torch."""
     key = capability_key()
-    if key in read_capability_cache():
-        return read_capability_cache()[key]
+    cached = read_capability_cache().get(key)
+    if cached:
+        return cached
     try:
         capability = subprocess.run(
             [sys.executable, "-c", CPU_CAPABILITY_PROBE], capture_output=True, text=True, timeout=120, check=True

@@ -17,14 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from compare.catalog.frameworks import FRAMEWORKS, KERAS, Framework
+from compare.catalog.frameworks import FRAMEWORKS, KERAS, TORCH, Framework
 from compare.catalog.registry import MODELS, ModelSpec
-from compare.contract.deployment import PARITY_IMAGES, DeployJob, RouteEntry, RouteStatus
+from compare.contract.deployment import TRAINER_LOGITS, DeployJob, RouteEntry, RouteStatus
 from compare.contract.results import write_json_atomic
-from compare.data.datasets import load_sample, unit_interval
+from compare.porting.initial_weights import reference_images
 from compare.porting.weights import StateDict, load_weights
-
-REFERENCE_LOGITS = "reference_logits.npy"  # the trainer's logits, for the frameworks that did not train
 
 
 def keras_twin(model_spec: ModelSpec, state: StateDict, images: np.ndarray):
@@ -41,7 +39,6 @@ def torch_twin(model_spec: ModelSpec, state: StateDict, images: np.ndarray):
     """The torch twin with the trained weights, in eval mode, its inputs, and how it predicts."""
     import torch
 
-    from compare.catalog.frameworks import TORCH
     from compare.porting.port_torch import state_to_torch
 
     model = model_spec.make(TORCH)
@@ -60,7 +57,7 @@ def serve(job: DeployJob, framework: Framework) -> list[RouteEntry]:
     from compare.run.serving import measure, serve_route
 
     model_spec = MODELS[job.model]
-    images = unit_interval(load_sample().x_test[:PARITY_IMAGES])  # (64, 28, 28)
+    images = reference_images()  # (64, 28, 28): the test digits the shared initial weights are checked on
     state, _ = load_weights(Path(job.weights))
     twin = keras_twin if framework.family is KERAS else torch_twin
     model, inputs, predict = twin(model_spec, state, images)
@@ -80,7 +77,7 @@ def serve(job: DeployJob, framework: Framework) -> list[RouteEntry]:
             )
         ]
     reference = predict(inputs)
-    np.save(folder / REFERENCE_LOGITS, reference)
+    np.save(folder / TRAINER_LOGITS, reference)
     adapter = engine(framework.engine)
     routes = adapter.keras_routes() if framework.family is KERAS else adapter.torch_routes()
     return [serve_route(route, model, inputs, reference, folder / route.name, **common) for route in routes]
