@@ -219,6 +219,20 @@ def test_without_scipy_the_comparison_finishes_and_report_dir_adds_the_intervals
     assert "Intervals and ties are not computed yet" not in (out / "report.md").read_text()
 
 
+def test_single_runs_need_no_scipy(monkeypatch, five_repeats):
+    """One run per cell has no interval to compute: its statistics are complete without SciPy."""
+    first = [run for run in five_repeats["runs"] if run["repeat"] == 0]
+    document = {key: value for key, value in five_repeats.items() if key not in ("aggregates", "rankings", "intervals")}
+    monkeypatch.setitem(sys.modules, "scipy", None)  # any import of SciPy now raises ImportError
+    monkeypatch.setitem(sys.modules, "scipy.stats", None)
+    single = {**document, "runs": first}
+    assert statistics.complete(single)
+    assert single["intervals"]["computed"] is True and single["intervals"]["why_not"] is None
+    repeated = dict(document)
+    statistics.complete(repeated)
+    assert repeated["intervals"]["computed"] is False and "SciPy cannot be imported" in repeated["intervals"]["why_not"]
+
+
 def test_the_tidy_tables_read_back_in_pandas_with_units_in_their_names(five_folder, five_repeats):
     import pandas
 

@@ -236,9 +236,10 @@ def complete(document: dict) -> bool:
     folder written without them (interrupted, or on a machine without SciPy). True when it changed
     the document."""
     recorded = document.get("intervals") or {}
-    if "aggregates" in document and "rankings" in document and (recorded.get("computed") or intervals_unavailable()):
+    # One run per cell has no interval to compute, so SciPy (1.5 s to import) is not asked for.
+    why_not = intervals_unavailable() if repeats_in(document) > 1 else None
+    if "aggregates" in document and "rankings" in document and (recorded.get("computed") or why_not):
         return False
-    why_not = intervals_unavailable()
     document["aggregates"] = aggregates(document)
     document["rankings"] = rankings(document)
     document["intervals"] = {"method": INTERVAL_METHOD, "computed": why_not is None, "why_not": why_not}

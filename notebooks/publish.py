@@ -1,0 +1,114 @@
+"""Execute the notebooks and publish each, outputs and plots included, as docs/notebooks/<stem>.html.
+
+    python notebooks/publish.py                       # every notebook, two at a time
+    python notebooks/publish.py 02_resnet_v2_block    # only those named (stems or file names)
+
+The notebooks in notebooks/ stay without outputs (tests/test_notebooks_clean.py); the pages are
+what a reader sees without running anything. Each page records the hash of its notebook's source
+(`SOURCE_HASH_META`); tests/test_notebooks_clean.py fails when a notebook changed and its page was
+not published again. A page is written only when its notebook ran to the end, and written whole
+(a temporary file, then renamed): a failing notebook leaves its old page as it was.
+Needs nbclient and nbconvert (`pip install -e .[docs]`, in requirements-cpu.txt).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import platform
+import re
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+NOTEBOOKS = Path(__file__).resolve().parent
+PAGES = NOTEBOOKS.parent / "docs" / "notebooks"
+SOURCE_HASH_META = "notebook-source-sha256"
+CELL_TIMEOUT_S = 900
+
+
+def source_hash(notebook: Path) -> str:
+    """The SHA-256 of a notebook's cells, kind and source: what the reader reads, not file bytes
+    (line endings or a reformatted JSON file leave it unchanged)."""
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    text = json.dumps([[cell["cell_type"], "".join(cell["source"])] for cell in cells], ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def recorded_hash(page: Path) -> str | None:
+    """The source hash a published page records, or None when it records none."""
+    found = re.search(rf'<meta name="{SOURCE_HASH_META}" content="([0-9a-f]{{64}})"', page.read_text(encoding="utf-8"))
+    return found.group(1) if found else None
+
+
+def machine() -> str:
+    names = re.findall(r"^model name\s*: (.*)$", Path("/proc/cpuinfo").read_text(), re.M) if Path("/proc/cpuinfo").exists() else []
+    return f"{names[0] if names else platform.processor() or 'unknown CPU'}, {os.cpu_count()} threads"
+
+
+def publish(notebook: Path) -> Path:
+    """Run `notebook` top to bottom in a fresh kernel (in notebooks/, as a reader would) and write its page."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbconvert import HTMLExporter
+
+    document = nbformat.read(notebook, as_version=4)
+    NotebookClient(document, timeout=CELL_TIMEOUT_S, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    stamp = (
+        f"*Executed by `python notebooks/publish.py` on {datetime.date.today().isoformat()}, "
+        f"{machine()}, Python {platform.python_version()}. The outputs below are that run's; "
+        f"the source is `notebooks/{notebook.name}`.*"
+    )
+    document.cells.insert(0, nbformat.v4.new_markdown_cell(stamp))
+    html, _ = HTMLExporter(template_name="lab").from_notebook_node(document)
+    meta = f'<meta name="{SOURCE_HASH_META}" content="{source_hash(notebook)}">'
+    html = html.replace("<head>", f"<head>\n{meta}", 1)
+    PAGES.mkdir(parents=True, exist_ok=True)
+    page = PAGES / f"{notebook.stem}.html"
+    partial = page.with_suffix(".html.partial")
+    partial.write_text(html, encoding="utf-8")
+    partial.replace(page)
+    return page
+
+
+def chosen(names: list[str]) -> list[Path]:
+    every = sorted(NOTEBOOKS.glob("*.ipynb"))
+    if not names:
+        return every
+    by_stem = {path.stem: path for path in every}
+    unknown = [name for name in names if Path(name).stem not in by_stem]
+    if unknown:
+        raise SystemExit(f"error: no notebook named {', '.join(unknown)}; choose from {', '.join(by_stem)}")
+    return [by_stem[Path(name).stem] for name in names]
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", help="stems or file names (default: every notebook)")
+    parser.add_argument("--jobs", type=int, default=2, help="notebooks executed at once (default: 2)")
+    arguments = parser.parse_args(argv)
+    if arguments.jobs < 1:
+        parser.error(f"--jobs must be 1 or more. Received: {arguments.jobs}")
+    notebooks = chosen(arguments.notebooks)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # notebooks side by side: one thread each, as the suite runs them
+    failed = []
+
+    def run(notebook: Path) -> None:
+        try:
+            print(f"published {publish(notebook).relative_to(NOTEBOOKS.parent)}", flush=True)
+        except Exception as error:  # the others still run; this page is left as it was
+            failed.append(notebook.name)
+            print(f"FAILED {notebook.name}: {type(error).__name__}: {str(error)[-2000:]}", file=sys.stderr, flush=True)
+
+    with ThreadPoolExecutor(max_workers=min(arguments.jobs, len(notebooks))) as pool:
+        list(pool.map(run, notebooks))
+    if failed:
+        print(f"{len(failed)} notebook(s) failed, their pages unchanged: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
