@@ -45,7 +45,8 @@ def recorded_hash(page: Path) -> str | None:
 
 
 def machine() -> str:
-    names = re.findall(r"^model name\s*: (.*)$", Path("/proc/cpuinfo").read_text(), re.M) if Path("/proc/cpuinfo").exists() else []
+    cpuinfo = Path("/proc/cpuinfo")
+    names = re.findall(r"^model name\s*: (.*)$", cpuinfo.read_text(), re.M) if cpuinfo.exists() else []
     return f"{names[0] if names else platform.processor() or 'unknown CPU'}, {os.cpu_count()} threads"
 
 
@@ -56,7 +57,8 @@ def publish(notebook: Path) -> Path:
     from nbconvert import HTMLExporter
 
     document = nbformat.read(notebook, as_version=4)
-    NotebookClient(document, timeout=CELL_TIMEOUT_S, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    where = {"metadata": {"path": str(NOTEBOOKS)}}  # run in notebooks/, as a reader would
+    NotebookClient(document, timeout=CELL_TIMEOUT_S, kernel_name="python3", resources=where).execute()
     stamp = (
         f"*Executed by `python notebooks/publish.py` on {datetime.date.today().isoformat()}, "
         f"{machine()}, Python {platform.python_version()}. The outputs below are that run's; "

@@ -1,19 +1,55 @@
 """Notebooks are stored without outputs: what a reader sees is what the code makes now.
 
 They are executed top to bottom by the test command itself (nbmake collects
-notebooks/*.ipynb), so a notebook the code no longer supports fails the tests.
+notebooks/*.ipynb), so a notebook the code no longer supports fails the tests. Their executed
+pages, outputs included, are docs/notebooks/<stem>.html (notebooks/publish.py); each must have
+been published from the notebook's current source.
 """
 
+import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
+ROOT = Path(__file__).parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
-def test_there_are_ten_notebooks():
-    assert len(NOTEBOOKS) == 10
+def load_publisher():
+    spec = importlib.util.spec_from_file_location("publish", ROOT / "notebooks" / "publish.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+publish = load_publisher()
+
+
+def test_there_are_eleven_notebooks():
+    assert len(NOTEBOOKS) == 11
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_each_notebook_has_a_page_published_from_its_current_source(path):
+    page = publish.PAGES / f"{path.stem}.html"
+    assert page.is_file(), f"{page.relative_to(ROOT)} is missing: run `python notebooks/publish.py {path.stem}`"
+    assert publish.recorded_hash(page) == publish.source_hash(path), (
+        f"{path.name} changed since {page.relative_to(ROOT)} was published: "
+        f"run `python notebooks/publish.py {path.stem}` and commit the page"
+    )
+    html = page.read_text(encoding="utf-8")
+    assert "jp-OutputArea-output" in html  # executed: the outputs are in the page
+
+
+def test_the_source_hash_follows_the_cells_and_not_the_file_bytes(tmp_path):
+    notebook = json.loads(NOTEBOOKS[0].read_text())
+    copy = tmp_path / "copy.ipynb"
+    copy.write_text(json.dumps(notebook, indent=4).replace("\n", "\r\n"))  # another layout, other line ends
+    assert publish.source_hash(copy) == publish.source_hash(NOTEBOOKS[0])
+    notebook["cells"][-1]["source"].append("\n# one more line")
+    copy.write_text(json.dumps(notebook))
+    assert publish.source_hash(copy) != publish.source_hash(NOTEBOOKS[0])
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

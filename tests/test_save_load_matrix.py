@@ -11,7 +11,7 @@ BACKENDS = ("tensorflow", "jax", "torch")
 # The models whose files nest the project's own blocks (PreActBlock; PatchEmbedding and
 # EncoderBlock with attention), which a backend could serialize its own way. The MLP's and the
 # LSTM's files hold only Keras' built-in layers; every backend's suite reloads all four models
-# (tests/keras_backend/test_keras_models.py), and notebook 05 moves the MLP's across all three.
+# (tests/keras_backend/test_keras_models.py), and notebook 06 moves the MLP's across all three.
 MODELS = ("resnet_v2", "transformer")
 # The same weights through another backend's kernels: float32 rounding only
 # (see compare/lessons/parity.py), so the parity tolerance applies.
