@@ -22,12 +22,38 @@ import platform
 import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from html import escape
 from pathlib import Path
 
 NOTEBOOKS = Path(__file__).resolve().parent
 PAGES = NOTEBOOKS.parent / "docs" / "notebooks"
 SOURCE_HASH_META = "notebook-source-sha256"
 CELL_TIMEOUT_S = 900
+STYLESHEET = "notebook.css"  # one file beside the pages, shared by all of them
+PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="{meta}" content="{hash}">
+<title>{title}</title>
+<link rel="stylesheet" href="notebook.css">
+</head>
+<body>
+<main>
+{body}
+</main>
+</body>
+</html>
+"""
+LAYOUT = """body { margin: 0 auto; max-width: 60rem; padding: 1rem 1.5rem; font: 16px/1.5 system-ui, sans-serif; }
+pre { overflow-x: auto; font: 13px/1.4 ui-monospace, monospace; margin: 0; }
+.input_area { background: #f6f8fa; border: 1px solid #e1e4e8; padding: 0.5rem; margin: 0.5rem 0; }
+.output_area pre { padding: 0.25rem 0.5rem; }
+.output_area img { max-width: 100%; }
+.prompt, .anchor-link { display: none; }
+table { border-collapse: collapse; } th, td { border: 1px solid #d0d7de; padding: 0.2rem 0.5rem; }
+details { background: #fffbe6; padding: 0.25rem 0.5rem; }
+"""
 
 
 def source_hash(notebook: Path) -> str:
@@ -65,15 +91,26 @@ def publish(notebook: Path) -> Path:
         f"the source is `notebooks/{notebook.name}`.*"
     )
     document.cells.insert(0, nbformat.v4.new_markdown_cell(stamp))
-    html, _ = HTMLExporter(template_name="lab").from_notebook_node(document)
-    meta = f'<meta name="{SOURCE_HASH_META}" content="{source_hash(notebook)}">'
-    html = html.replace("<head>", f"<head>\n{meta}", 1)
-    PAGES.mkdir(parents=True, exist_ok=True)
+    body, _ = HTMLExporter(template_name="basic").from_notebook_node(document)  # cells only, no inline CSS
+    title = document.cells[1].source.splitlines()[0].lstrip("# ") if len(document.cells) > 1 else notebook.stem
+    html = PAGE.format(meta=SOURCE_HASH_META, hash=source_hash(notebook), title=escape(title), body=body)
     page = PAGES / f"{notebook.stem}.html"
-    partial = page.with_suffix(".html.partial")
-    partial.write_text(html, encoding="utf-8")
-    partial.replace(page)
+    write_whole(page, html)
     return page
+
+
+def write_whole(path: Path, text: str) -> None:
+    """Write `text` to a temporary file beside `path`, then rename it: never a half-written page."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
+
+
+def stylesheet() -> str:
+    """The pages' one stylesheet: a readable column, and Pygments' colours for the code."""
+    from pygments.formatters import HtmlFormatter
+
+    return LAYOUT + HtmlFormatter(style="default").get_style_defs(".highlight") + "\n"
 
 
 def chosen(names: list[str]) -> list[Path]:
@@ -95,6 +132,8 @@ def main(argv: list[str]) -> int:
     if arguments.jobs < 1:
         parser.error(f"--jobs must be 1 or more. Received: {arguments.jobs}")
     notebooks = chosen(arguments.notebooks)
+    PAGES.mkdir(parents=True, exist_ok=True)
+    write_whole(PAGES / STYLESHEET, stylesheet())  # once, before the pages that link it
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # notebooks side by side: one thread each, as the suite runs them
     failed = []
 

@@ -39,7 +39,7 @@ def test_each_notebook_has_a_page_published_from_its_current_source(path):
         f"run `python notebooks/publish.py {path.stem}` and commit the page"
     )
     html = page.read_text(encoding="utf-8")
-    assert "jp-OutputArea-output" in html  # executed: the outputs are in the page
+    assert "output_subarea" in html  # executed: the outputs are in the page
 
 
 def test_the_source_hash_follows_the_cells_and_not_the_file_bytes(tmp_path):
