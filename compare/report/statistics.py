@@ -236,8 +236,7 @@ def complete(document: dict) -> bool:
     folder written without them (interrupted, or on a machine without SciPy). True when it changed
     the document."""
     recorded = document.get("intervals") or {}
-    # One run per cell has no interval to compute, so SciPy (1.5 s to import) is not asked for.
-    why_not = intervals_unavailable() if repeats_in(document) > 1 else None
+    why_not = intervals_unavailable() if repeats_in(document) > 1 else None  # one run a cell: no SciPy (1.5 s)
     if "aggregates" in document and "rankings" in document and (recorded.get("computed") or why_not):
         return False
     document["aggregates"] = aggregates(document)
