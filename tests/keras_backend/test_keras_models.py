@@ -82,7 +82,14 @@ def test_saved_keras_file_reloads_with_identical_predictions(name, sample_batch,
     np.testing.assert_allclose(predict(reloaded, x), predict(model, x), rtol=0, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", MODELS)
+# Whether a few steps lower the loss is the model's property; whether a backend takes the same step
+# is the one-step parity's (tests/keras_backend/test_porting.py, every model on every backend).
+# So the compiled backends, where each model costs an XLA compile (13 s for the ResNetV2 on JAX),
+# train the MLP here, and the torch backend every model.
+TRAINED = list(MODELS) if keras.backend.backend() == "torch" else ["mlp"]
+
+
+@pytest.mark.parametrize("name", TRAINED)
 def test_a_few_steps_lower_the_loss(name, sample_batch):
     keras.utils.set_random_seed(0)
     images, labels = sample_batch
