@@ -94,6 +94,7 @@ def publish(notebook: Path) -> Path:
     body, _ = HTMLExporter(template_name="basic").from_notebook_node(document)  # cells only, no inline CSS
     title = document.cells[1].source.splitlines()[0].lstrip("# ") if len(document.cells) > 1 else notebook.stem
     html = PAGE.format(meta=SOURCE_HASH_META, hash=source_hash(notebook), title=escape(title), body=body)
+    PAGES.mkdir(parents=True, exist_ok=True)
     page = PAGES / f"{notebook.stem}.html"
     write_whole(page, html)
     return page

@@ -71,3 +71,26 @@ def test_notebook_sets_the_backend_before_importing_keras(path):
     first = sources[0]
     assert "KERAS_BACKEND" in first and "import keras" in first
     assert first.index("KERAS_BACKEND") < first.index("import keras")
+
+
+def test_a_notebook_that_fails_leaves_its_page_as_it_was(tmp_path, monkeypatch):
+    """publish() writes a page only for a notebook that ran to its end; an unknown name is refused."""
+    monkeypatch.setattr(publish, "PAGES", tmp_path / "pages")
+    notebook = tmp_path / "tiny.ipynb"
+
+    def save(source: str) -> None:
+        cell = {"cell_type": "code", "execution_count": None, "id": "c1", "metadata": {}, "outputs": []}
+        cell["source"] = source
+        document = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+        notebook.write_text(json.dumps(document))
+
+    save("print(6 * 7)")
+    page = publish.publish(notebook)
+    published = page.read_text()
+    assert "42" in published and publish.recorded_hash(page) == publish.source_hash(notebook)
+    save("raise RuntimeError('broken on purpose')")
+    with pytest.raises(Exception, match="broken on purpose"):
+        publish.publish(notebook)
+    assert page.read_text() == published and sorted(p.name for p in page.parent.iterdir()) == ["tiny.html"]
+    with pytest.raises(SystemExit, match="no notebook named nope; choose from 01_mlp_keras_vs_pytorch"):
+        publish.main(["nope"])
