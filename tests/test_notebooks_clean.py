@@ -8,6 +8,7 @@ been published from the notebook's current source.
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,16 @@ def test_a_notebook_that_fails_leaves_its_page_as_it_was(tmp_path, monkeypatch):
     assert page.read_text() == published and sorted(p.name for p in page.parent.iterdir()) == ["tiny.html"]
     with pytest.raises(SystemExit, match="no notebook named nope; choose from 01_mlp_keras_vs_pytorch"):
         publish.main(["nope"])
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_exercise_keeps_its_answer_folded_in_its_own_cell(path):
+    """The learner thinks first: each answer sits in a collapsed <details> block inside the exercise
+    it answers, never in the next cell; a code cell after the exercises checks the answers."""
+    cells = json.loads(path.read_text())["cells"]
+    found = [i for i, c in enumerate(cells) if "".join(c["source"]).lstrip().startswith("## Exercise")]
+    assert len(found) == 1, f"{path.name}: one exercises cell, starting with '## Exercise'"
+    text = "".join(cells[found[0]]["source"])
+    exercises = len(re.findall(r"^\d+\. ", text, re.M)) or 1  # numbered, or a single exercise
+    assert text.count("<details>") == text.count("</details>") == exercises, path.name
+    assert found[0] + 1 < len(cells) and cells[found[0] + 1]["cell_type"] == "code", f"{path.name}: no check cell"
