@@ -71,9 +71,10 @@ def recorded_hash(page: Path) -> str | None:
 
 
 def machine() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    names = re.findall(r"^model name\s*: (.*)$", cpuinfo.read_text(), re.M) if cpuinfo.exists() else []
-    return f"{names[0] if names else platform.processor() or 'unknown CPU'}, {os.cpu_count()} threads"
+    """The CPU the outputs come from, as every figure of the project names it."""
+    from compare.harness.environment import cpu_capability, cpu_model, usable_cpus
+
+    return f"{cpu_model()}, {usable_cpus()} threads, torch kernels {cpu_capability() or 'unknown'}"
 
 
 def publish(notebook: Path) -> Path:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 # A served artifact keeps parity when its logits lie within this of the trainer's own on the same
@@ -70,6 +70,3 @@ class RouteEntry:
 
     def record(self) -> dict:
         return asdict(self)
-
-
-ENTRY_FIELDS = tuple(field.name for field in fields(RouteEntry))

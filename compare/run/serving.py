@@ -92,38 +92,20 @@ def measure(predict: Predict, images: np.ndarray, reference: np.ndarray) -> dict
 def serve_route(route: Route, twin, images: np.ndarray, reference: np.ndarray, folder: Path, **entry) -> RouteEntry:
     """Export the trained `twin` by `route` into `folder`, load the artifact in the route's runtime, measure it.
     An exporter or runtime that refuses gives an `unsupported` entry with its own message."""
-    input_shape = (None, *images.shape[1:])
+
+    def routed(status: RouteStatus, **found) -> RouteEntry:
+        return RouteEntry(**entry, route=route.name, runtime=route.runtime, status=status, **found)
+
     try:
-        predict, export_s = export_and_load(route, twin, input_shape, folder)
+        predict, export_s = export_and_load(route, twin, (None, *images.shape[1:]), folder)
         measured = measure(predict, images, reference)
     except ImportError as error:
-        return RouteEntry(
-            **entry,
-            route=route.name,
-            runtime=route.runtime,
-            status=RouteStatus.NOT_INSTALLED,
-            message=tool_message(error),
-        )
+        return routed(RouteStatus.NOT_INSTALLED, message=tool_message(error))
     except Exception as error:  # the exporter's or runtime's refusal, recorded like an unsupported precision
-        return RouteEntry(
-            **entry,
-            route=route.name,
-            runtime=route.runtime,
-            status=RouteStatus.UNSUPPORTED,
-            message=tool_message(error),
-        )
-    size = folder_size_mb(folder / route.file_name)
+        return routed(RouteStatus.UNSUPPORTED, message=tool_message(error))
     note = "exported once per batch size: the artifact's batch is fixed" if route.fixed_batch else ""
-    return RouteEntry(
-        **entry,
-        route=route.name,
-        runtime=route.runtime,
-        status=RouteStatus.OK,
-        size_mb=size,
-        export_s=export_s,
-        message=note,
-        **measured,
-    )
+    size = folder_size_mb(folder / route.file_name)
+    return routed(RouteStatus.OK, size_mb=size, export_s=export_s, message=note, **measured)
 
 
 def export_and_load(route: Route, model, input_shape: tuple[int | None, ...], folder: Path) -> tuple[Predict, float]:

@@ -141,37 +141,34 @@ class Torch(Engine):
         ]
 
 
-def example_and_batch(input_shape: tuple[int | None, ...]):
-    """An example input, and the batch dimension to leave free (None: the shape is fixed). The
-    example has 2 samples when the batch is free: torch.export specializes a dimension of size 1."""
+def example_and_shapes(input_shape: tuple[int | None, ...]):
+    """An example input, and torch.export's `dynamic_shapes` leaving the batch free (None: the shape is
+    fixed). The example has 2 samples when the batch is free: torch.export specializes a size of 1."""
     import torch
 
     if input_shape[0] is not None:
         return torch.zeros(input_shape), None
-    return torch.zeros((2, *input_shape[1:])), torch.export.Dim("batch", min=1, max=4096)
+    return torch.zeros((2, *input_shape[1:])), ({0: torch.export.Dim("batch", min=1, max=4096)},)
 
 
 def export_program(module, input_shape: tuple[int | None, ...], path: Path) -> None:
     import torch
 
-    example, batch = example_and_batch(input_shape)
-    program = torch.export.export(module.eval(), (example,), dynamic_shapes=({0: batch},) if batch else None)
-    torch.export.save(program, str(path))
+    example, shapes = example_and_shapes(input_shape)
+    torch.export.save(torch.export.export(module.eval(), (example,), dynamic_shapes=shapes), str(path))
 
 
 def export_onnx(module, input_shape: tuple[int | None, ...], path: Path) -> None:
     import torch
 
-    example, batch = example_and_batch(input_shape)
-    shapes = ({0: batch},) if batch else None
-    program = torch.onnx.export(module.eval(), (example,), dynamo=True, dynamic_shapes=shapes, verbose=False)
-    program.save(str(path))
+    example, shapes = example_and_shapes(input_shape)
+    torch.onnx.export(module.eval(), (example,), dynamo=True, dynamic_shapes=shapes, verbose=False).save(str(path))
 
 
 def export_openvino(module, input_shape: tuple[int | None, ...], path: Path) -> None:
     import openvino
 
-    example, _ = example_and_batch(input_shape)
+    example, _ = example_and_shapes(input_shape)
     converted = openvino.convert_model(module.eval(), example_input=example)
     openvino.save_model(converted, str(path), compress_to_fp16=False)  # its default halves the weights
 
