@@ -15,7 +15,8 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 
 import numpy as np  # noqa: E402  (after the thread count: OpenBLAS reads it at import)
 import pytest  # noqa: E402
-from filelock import FileLock  # noqa: E402
+
+from tests.smoke_comparison import SharedSmoke  # noqa: E402
 
 
 def pytest_ignore_collect(collection_path: Path, config):
@@ -33,22 +34,21 @@ def sample_batch() -> tuple[np.ndarray, np.ndarray]:
     return mnist.x_train[:64], mnist.y_train[:64]
 
 
+def shared_temp(tmp_path_factory, worker_id: str) -> Path:
+    """The folder every worker of this session sees (each worker's own base temp is inside it)."""
+    return tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def smoke_started_early(request, tmp_path_factory, worker_id) -> None:
+    """Start the shared smoke comparison as the session starts, when a collected test reads it."""
+    if any("smoke_folder" in getattr(item, "fixturenames", ()) for item in request.session.items):
+        SharedSmoke(shared_temp(tmp_path_factory, worker_id)).start()
+
+
 @pytest.fixture(scope="session")
 def smoke_folder(tmp_path_factory, worker_id) -> Path:
     """One smoke comparison of the MLP on the five single-device frameworks (seed 0, with the
-    checks), shared by the tests that read it (tests/test_harness.py, tests/test_statistics.py).
-    Under pytest-xdist each worker has its own session: the first to arrive runs it, the
-    others wait on the lock and read the same folder."""
-    from compare.catalog.frameworks import default_frameworks
-    from tests.command import smoke_cli
-
-    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
-    out, done = shared / "smoke", shared / "smoke.done"
-    with FileLock(str(shared / "smoke.lock")):
-        if not done.exists():
-            frameworks = ",".join(default_frameworks(gpu_count=0))
-            result = smoke_cli("mlp", frameworks, "--device", "cpu", "--out", str(out))
-            assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-            (shared / "smoke.stdout").write_text(result.stdout)
-            done.touch()
-    return out
+    checks), shared by the tests that read it (tests/test_harness.py, tests/test_statistics.py,
+    tests/test_deployment.py); run in the background from the session's start (tests/smoke_comparison.py)."""
+    return SharedSmoke(shared_temp(tmp_path_factory, worker_id)).wait()
