@@ -24,6 +24,14 @@ TIMEOUT_S = 900
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def arguments(out: Path) -> list[str]:
+    """The command line of the shared comparison, writing to `out`."""
+    from compare.catalog.frameworks import default_frameworks
+
+    frameworks = ",".join(default_frameworks(gpu_count=0))
+    return ["--preset", "smoke", "--models", "mlp", "--frameworks", frameworks, "--device", "cpu", "--out", str(out)]
+
+
 class SharedSmoke:
     """The comparison's files in `shared`, a folder every worker of the session sees."""
 
@@ -62,12 +70,10 @@ class SharedSmoke:
 
     def run(self) -> None:
         """The comparison itself (this module's script), its exit status written last and whole."""
-        from compare.catalog.frameworks import default_frameworks
-        from tests.command import smoke_cli
+        from tests.command import run_cli
 
-        frameworks = ",".join(default_frameworks(gpu_count=0))
         try:
-            result = smoke_cli("mlp", frameworks, "--device", "cpu", "--out", str(self.out), timeout=TIMEOUT_S)
+            result = run_cli(*arguments(self.out), timeout=TIMEOUT_S)
             self.stdout.write_text(result.stdout)
             self.stderr.write_text(result.stderr)
             status = result.returncode

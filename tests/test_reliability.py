@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import pytest
 from compare.contract.results import load_results
 from compare.harness import cli
 from compare.harness.folder_lock import HOLDER_NAME
+from tests import smoke_comparison
 from tests.command import run_cli, smoke_cli
 
 
@@ -64,20 +66,12 @@ def test_sigterm_keeps_finished_runs_and_resume_completes_the_rest(tmp_path):
     assert final["runs"][0] == partial["runs"][0]  # kept as it was, not run again
 
 
-def test_resume_refuses_other_settings(tmp_path):
-    first = smoke_cli("mlp", "torch", "--skip-checks", "--out", str(tmp_path))
-    assert first.returncode == 0, first.stderr
-    other_seed = smoke_cli(
-        "mlp",
-        "torch",
-        "--skip-checks",
-        "--out",
-        str(tmp_path),
-        "--resume",
-        "--seed",
-        "7",
-    )
+def test_resume_refuses_other_settings(tmp_path, smoke_folder):
+    folder = tmp_path / "smoke"  # a copy: the shared comparison is left as it is
+    shutil.copytree(smoke_folder, folder, ignore=shutil.ignore_patterns(".lock*"))
+    other_seed = run_cli(*smoke_comparison.arguments(folder), "--resume", "--seed", "7")
     assert other_seed.returncode == cli.EXIT_USAGE and "different seed" in other_seed.stderr
+    assert load_results(folder) == load_results(smoke_folder)  # refused before anything was touched
 
 
 def test_a_run_whose_loss_explodes_is_recorded_as_diverged(tmp_path):

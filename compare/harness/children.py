@@ -13,7 +13,7 @@ import sys
 import threading
 from pathlib import Path
 
-from compare.catalog.frameworks import FRAMEWORKS
+from compare.catalog.frameworks import ENGINES, FRAMEWORKS
 from compare.contract.progress import EventHandler
 
 OUTPUT_TAIL_CHARS = 3000
@@ -22,10 +22,10 @@ OUTPUT_TAIL_CHARS = 3000
 def child_environment(framework: str, device: str, deterministic: bool = False, devices: int = 1) -> dict[str, str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
     spec = FRAMEWORKS[framework]
-    if spec.keras_backend:
-        env["KERAS_BACKEND"] = spec.keras_backend
-    else:
-        env.pop("KERAS_BACKEND", None)
+    # Keras on the child's own engine: a Keras framework's backend. A torch child imports Keras only
+    # through a user's twins file, which names both classes; on the torch backend that adds no second
+    # framework (Keras' default, TensorFlow, added 3 s to each such child).
+    env["KERAS_BACKEND"] = ENGINES[spec.engine].keras_backend
     if device == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""  # hide GPUs from every framework
         env["JAX_PLATFORMS"] = "cpu"

@@ -10,7 +10,9 @@ from compare.catalog.registry import learning_rate_factor, warmup_steps
 from compare.run.keras_recipes import learning_rate
 
 
-@pytest.mark.parametrize("total_steps", [8, 100])
+# A warm-up of one step and of four. Every step is a call of its own (the cond in CosineDecay does
+# not vectorize), which on JAX traces each time: 80 ms a step.
+@pytest.mark.parametrize("total_steps", [8, 40])
 def test_keras_and_torch_take_the_same_rate_at_every_step(total_steps):
     peak = 5e-3
     keras_rates = keras.ops.convert_to_numpy(
