@@ -74,12 +74,11 @@ class SharedSmoke:
 
         try:
             result = run_cli(*arguments(self.out), timeout=TIMEOUT_S)
-            self.stdout.write_text(result.stdout)
-            self.stderr.write_text(result.stderr)
-            status = result.returncode
+            status, stdout, stderr = result.returncode, result.stdout, result.stderr
         except subprocess.TimeoutExpired as error:
-            self.stderr.write_text(f"{error}\n")
-            status = 124
+            status, stdout, stderr = 124, "", f"{error}\n"
+        self.stdout.write_text(stdout)
+        self.stderr.write_text(stderr)
         partial = self.exit_status.with_suffix(".partial")
         partial.write_text(f"{status}\n")
         os.replace(partial, self.exit_status)

@@ -70,11 +70,10 @@ def torch_mlp_accuracy(data, steps_per_epoch: int, rates: list[float]) -> float:
     return float((predicted == data.y_test).mean())
 
 
-def rates_against_keras(steps_per_epoch: int) -> dict:
-    """Keras' schedule against torch's LambdaLR stepped per batch and once per epoch: the rates."""
-    keras_rates = keras_schedule_rates(SCHEDULE_EPOCHS * steps_per_epoch)
-    per_step = torch_schedule_rates(steps_per_epoch, per_epoch=False)
-    per_epoch = torch_schedule_rates(steps_per_epoch, per_epoch=True)
+def rates_against_keras(per_step: list[float], per_epoch: list[float]) -> dict:
+    """Keras' schedule against torch's LambdaLR stepped per batch and once per epoch
+    (`torch_schedule_rates`): the rates."""
+    keras_rates = keras_schedule_rates(len(per_step))
     at = list(keras_rates)
     keras_at = np.array(list(keras_rates.values()))
     return {
@@ -93,7 +92,7 @@ def per_step_against_per_epoch(data) -> dict:
     per_step = torch_schedule_rates(steps_per_epoch, per_epoch=False)
     per_epoch = torch_schedule_rates(steps_per_epoch, per_epoch=True)
     return {
-        **rates_against_keras(steps_per_epoch),
+        **rates_against_keras(per_step, per_epoch),
         "torch_test_accuracy_stepped_per_step": torch_mlp_accuracy(data, steps_per_epoch, per_step),
         "torch_test_accuracy_stepped_per_epoch": torch_mlp_accuracy(data, steps_per_epoch, per_epoch),
     }

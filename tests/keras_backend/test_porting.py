@@ -239,7 +239,10 @@ def test_ported_weights_saved_as_a_state_dict_load_without_pickle(name, digits, 
 def test_keras_and_torch_schedules_give_the_same_rates_when_torch_steps_per_batch():
     """The rates alone, on every backend: Keras' schedule is computed by the backend."""
     steps_per_epoch = len(load_sample().y_train) // schedule_training.SCHEDULE_BATCH
-    m = schedule_training.rates_against_keras(steps_per_epoch)
+    m = schedule_training.rates_against_keras(
+        schedule_training.torch_schedule_rates(steps_per_epoch, per_epoch=False),
+        schedule_training.torch_schedule_rates(steps_per_epoch, per_epoch=True),
+    )
     peak = schedule_training.SCHEDULE_PEAK_RATE
     assert m["max_abs_rate_diff_keras_vs_torch_per_step"] <= 1e-5 * peak  # float32 against float64
     # Stepped per epoch, the warm-up written in steps never leaves 0 in the first epoch.
