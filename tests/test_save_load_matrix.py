@@ -1,11 +1,12 @@
 """A .keras file saved under each backend loads under each other backend (3 × 3)."""
 
 import json
-import os
 import subprocess
 import sys
 
 import pytest
+
+from tests.keras_environment import keras_environment
 
 BACKENDS = ("tensorflow", "jax", "torch")
 # The models whose files nest the project's own blocks (PreActBlock; PatchEmbedding and
@@ -23,7 +24,7 @@ def run_everywhere(command: str, folder) -> None:
     children = [
         subprocess.Popen(
             [sys.executable, "-m", "tests.keras_files", command, str(folder), *MODELS],
-            env={**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"},
+            env=keras_environment(backend),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
