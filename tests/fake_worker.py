@@ -23,6 +23,19 @@ from pathlib import Path
 from compare.run import worker
 
 
+def cli_command() -> list[str]:
+    """The command line of `python -m compare` with this worker, the arguments to go after it; no
+    child makes the shared initial weights, as the made-up runs load none."""
+    return [
+        sys.executable,
+        "-c",
+        "import sys; from compare.harness import cli, orchestrator; "
+        "orchestrator.WORKER_COMMAND = [sys.executable, '-m', 'tests.fake_worker']; "
+        "orchestrator.make_initial_weights = lambda *_: ({}, 'made up'); "
+        "sys.exit(cli.main(sys.argv[1:]))",
+    ]
+
+
 def injected_failure(spec: dict) -> dict:
     raise RuntimeError("injected failure inside the run")
 

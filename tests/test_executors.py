@@ -19,15 +19,10 @@ import pytest
 from compare.contract.results import load_results
 from compare.harness import arguments, cli, orchestrator, resolve
 from compare.harness.executors import LocalExecutor, Slot, local_slots
+from tests.fake_worker import cli_command
 
 FRAMEWORKS = ["torch", "keras-jax", "keras-tensorflow"]
 MADE_UP = {f"mlp--{fw}": [[10, 30, 0.95], [11, 31, 0.96]] for fw in FRAMEWORKS}
-WITH_FAKE_WORKER = (
-    "import sys; from compare.harness import cli, orchestrator; "
-    "orchestrator.WORKER_COMMAND = [sys.executable, '-m', 'tests.fake_worker']; "
-    "orchestrator.make_initial_weights = lambda *_: ({}, 'made up'); "
-    "sys.exit(cli.main(sys.argv[1:]))"
-)
 BASE = ["--models", "mlp", "--frameworks", ",".join(FRAMEWORKS), "--repeats", "2", "--skip-checks"]
 
 
@@ -129,7 +124,7 @@ def test_interruption_ends_every_child_keeps_the_finished_runs_and_resume_finish
     env = {**os.environ, "FAKE_RESULTS": json.dumps(made_up), "FAULTS": "mlp--keras-jax=hang", "FAKE_PIDS": str(pids)}
     args = [*BASE, "--device", "cpu", "--gpus", "0,1", "--share-cpu", "--out", str(out)]
     process = subprocess.Popen(
-        [sys.executable, "-c", WITH_FAKE_WORKER, *args],
+        [*cli_command(), *args],
         env=env,
         text=True,
         stdout=subprocess.PIPE,
@@ -154,7 +149,7 @@ def test_interruption_ends_every_child_keeps_the_finished_runs_and_resume_finish
 
     env["FAKE_RESULTS"], env["FAULTS"] = json.dumps(MADE_UP), ""
     resumed = subprocess.run(
-        [sys.executable, "-c", WITH_FAKE_WORKER, *args, "--resume"],
+        [*cli_command(), *args, "--resume"],
         env=env,
         text=True,
         capture_output=True,

@@ -4,31 +4,29 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
-
-import pytest
 
 from compare.contract.results import load_results
 from compare.harness import cli
 from compare.harness.folder_lock import HOLDER_NAME
 from tests.command import run_cli
+from tests.fake_worker import cli_command
 
-# The CLI with the misbehaving worker of tests/fake_worker.py (FAULTS in the environment).
-WITH_FAKE_WORKER = (
-    "import sys; from compare.harness import cli, orchestrator; "
-    "orchestrator.WORKER_COMMAND = [sys.executable, '-m', 'tests.fake_worker']; "
-    "sys.exit(cli.main(sys.argv[1:]))"
-)
+# What holds and takes over the folder is the harness: the runs are made up, the LSTM's hangs until killed.
+MADE_UP = {"mlp--torch": [[10.0, None, 0.9]], "lstm--torch": [[12.0, None, 0.9]]}
 SMOKE = ["--preset", "smoke", "--models", "mlp,lstm", "--frameworks", "torch", "--device", "cpu", "--skip-checks"]
 
 
 def start_first(out: Path) -> subprocess.Popen:
     """A comparison whose first run finishes and whose second hangs, holding `out`."""
     process = subprocess.Popen(
-        [sys.executable, "-c", WITH_FAKE_WORKER, *SMOKE, "--out", str(out)],
-        env={**os.environ, "FAULTS": "lstm--torch=hang"},
+        [*cli_command(), *SMOKE, "--out", str(out)],
+        env={
+            **os.environ,
+            "FAKE_RESULTS": json.dumps({"mlp--torch": MADE_UP["mlp--torch"]}),
+            "FAULTS": "lstm--torch=hang",
+        },
         text=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -48,7 +46,6 @@ def stop_hanging_workers(out: Path) -> None:
     subprocess.run(["pkill", "-KILL", "-f", str(out / "runs")], check=False)
 
 
-@pytest.mark.long("holds a results folder with a real comparison while a second one is refused")
 def test_a_second_comparison_is_refused_and_a_killed_holder_is_taken_over(tmp_path):
     out = tmp_path / "out"
     first = start_first(out)
@@ -70,7 +67,13 @@ def test_a_second_comparison_is_refused_and_a_killed_holder_is_taken_over(tmp_pa
     kept = load_results(out)["runs"]
     assert (out / HOLDER_NAME).exists()
 
-    resumed = run_cli(*SMOKE, "--out", str(out), "--resume")
+    resumed = subprocess.run(
+        [*cli_command(), *SMOKE, "--out", str(out), "--resume"],
+        env={**os.environ, "FAKE_RESULTS": json.dumps(MADE_UP)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert f"took over the lock of {out} left by process {first.pid}" in resumed.stderr
     final = load_results(out)

@@ -15,15 +15,11 @@ from compare.harness import cli
 from compare.harness.folder_lock import HOLDER_NAME
 from tests import smoke_comparison
 from tests.command import run_cli, smoke_cli
-
-
-def start_cli(*args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "compare", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+from tests.fake_worker import cli_command
 
 
 def test_sigterm_keeps_finished_runs_and_resume_completes_the_rest(tmp_path):
+    # The harness is what is interrupted and resumed: the runs are made up, the second hangs until SIGTERM.
     args = [
         "--preset",
         "smoke",
@@ -37,7 +33,15 @@ def test_sigterm_keeps_finished_runs_and_resume_completes_the_rest(tmp_path):
         "--out",
         str(tmp_path),
     ]
-    process = start_cli(*args)
+    made_up = {"mlp--torch": [[10.0, None, 0.9]], "lstm--torch": [[12.0, None, 0.9]]}
+    first = {
+        **os.environ,
+        "FAKE_RESULTS": json.dumps({"mlp--torch": made_up["mlp--torch"]}),
+        "FAULTS": "lstm--torch=hang",
+    }
+    process = subprocess.Popen(
+        [*cli_command(), *args], env=first, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     results = tmp_path / "results.json"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:  # wait for the first run to be written
@@ -57,7 +61,13 @@ def test_sigterm_keeps_finished_runs_and_resume_completes_the_rest(tmp_path):
     refused = run_cli(*args)  # the folder holds results: never silently overwritten
     assert refused.returncode == cli.EXIT_USAGE and "--resume" in refused.stderr
 
-    resumed = run_cli(*args, "--resume")
+    resumed = subprocess.run(
+        [*cli_command(), *args, "--resume"],
+        env={**os.environ, "FAKE_RESULTS": json.dumps(made_up)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "kept from the earlier run (--resume)" in resumed.stdout
     final = load_results(tmp_path)

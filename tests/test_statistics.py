@@ -15,6 +15,7 @@ from compare.contract.results import load_results
 from compare.harness import cli, orchestrator
 from compare.report import statistics
 from tests.command import smoke_cli
+from tests.fake_worker import cli_command
 
 FRAMEWORKS = ["torch", "keras-jax", "keras-tensorflow"]
 # [step ms, time to target s (None: missed), final test accuracy] per repeat (seed 0, 1, ...).
@@ -178,12 +179,6 @@ def test_seed_shifts_every_repeats_seed(tmp_path, monkeypatch):
 
 
 ROOT = Path(__file__).resolve().parents[1]
-WITH_FAKE_WORKER = (
-    "import sys; from compare.harness import cli, orchestrator; "
-    "orchestrator.WORKER_COMMAND = [sys.executable, '-m', 'tests.fake_worker']; "
-    "orchestrator.make_initial_weights = lambda *_: ({}, 'made up'); "
-    "sys.exit(cli.main(sys.argv[1:]))"
-)
 
 
 def test_without_scipy_the_comparison_finishes_and_report_dir_adds_the_intervals(tmp_path, five_repeats):
@@ -197,7 +192,7 @@ def test_without_scipy_the_comparison_finishes_and_report_dir_adds_the_intervals
     out = tmp_path / "out"
     arguments = ["--models", "mlp", "--frameworks", ",".join(FRAMEWORKS), "--device", "cpu", "--skip-checks"]
     done = subprocess.run(
-        [sys.executable, "-c", WITH_FAKE_WORKER, *arguments, "--repeats", "5", "--out", str(out)],
+        [*cli_command(), *arguments, "--repeats", "5", "--out", str(out)],
         env=env,
         cwd=ROOT,
         capture_output=True,
