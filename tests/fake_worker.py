@@ -11,6 +11,8 @@ FAKE_PIDS (environment): a folder where each worker leaves a file named by its p
 FAKE_SECONDS (environment): such a made-up job first sleeps this long, and records what it
 saw (`observed`: CUDA_VISIBLE_DEVICES, its CPU cores, its start and end), for the
 executors' tests.
+`cli_command()`: the comparison's command line with this worker, for tests that start it as a
+process of its own (interruption, the folder lock, the executors).
 """
 
 import json

@@ -51,6 +51,7 @@ def test_the_second_clock_cancels_a_windows_fixed_cost():
     assert second_clock(lambda n: 1 / 0, step_ms=None, available=8) == unmeasured  # no steady steps: no windows
 
 
+@pytest.mark.long("the GPU plan's script trains the MLP until it reaches the sample's target")
 def test_gpu_plan_tiny_trains_to_target_and_stops_there(tmp_path):
     """The GPU plan's script, shrunk for a CPU: the MLP to the sample's 90% target with --until-target."""
     out = tmp_path / "plan"
