@@ -11,8 +11,9 @@ FAKE_PIDS (environment): a folder where each worker leaves a file named by its p
 FAKE_SECONDS (environment): such a made-up job first sleeps this long, and records what it
 saw (`observed`: CUDA_VISIBLE_DEVICES, its CPU cores, its start and end), for the
 executors' tests.
-`cli_command()`: the comparison's command line with this worker, for tests that start it as a
-process of its own (interruption, the folder lock, the executors).
+`cli_command()` and `fake_environment()`: the comparison's command line with this worker and its
+environment, for tests that start it as a process of its own (interruption, the folder lock, the
+executors).
 """
 
 import json
@@ -36,6 +37,15 @@ def cli_command() -> list[str]:
         "orchestrator.make_initial_weights = lambda *_: ({}, 'made up'); "
         "sys.exit(cli.main(sys.argv[1:]))",
     ]
+
+
+# A made-up MLP and LSTM on torch (for one seed): two runs for interrupting and resuming.
+MLP_AND_LSTM = {"mlp--torch": [[10.0, None, 0.9]], "lstm--torch": [[12.0, None, 0.9]]}
+
+
+def fake_environment(made_up: dict, faults: str = "") -> dict[str, str]:
+    """This process's environment with `made_up` results (FAKE_RESULTS) and `faults` (FAULTS)."""
+    return {**os.environ, "FAKE_RESULTS": json.dumps(made_up), "FAULTS": faults}
 
 
 def injected_failure(spec: dict) -> dict:

@@ -19,7 +19,7 @@ import pytest
 from compare.contract.results import load_results
 from compare.harness import arguments, cli, orchestrator, resolve
 from compare.harness.executors import LocalExecutor, Slot, local_slots
-from tests.fake_worker import cli_command
+from tests.fake_worker import cli_command, fake_environment
 
 FRAMEWORKS = ["torch", "keras-jax", "keras-tensorflow"]
 MADE_UP = {f"mlp--{fw}": [[10, 30, 0.95], [11, 31, 0.96]] for fw in FRAMEWORKS}
@@ -121,7 +121,7 @@ def test_interruption_ends_every_child_keeps_the_finished_runs_and_resume_finish
     pids.mkdir()
     out = tmp_path / "out"
     made_up = {k: v for k, v in MADE_UP.items() if k != "mlp--keras-jax"}
-    env = {**os.environ, "FAKE_RESULTS": json.dumps(made_up), "FAULTS": "mlp--keras-jax=hang", "FAKE_PIDS": str(pids)}
+    env = {**fake_environment(made_up, "mlp--keras-jax=hang"), "FAKE_PIDS": str(pids)}
     args = [*BASE, "--device", "cpu", "--gpus", "0,1", "--share-cpu", "--out", str(out)]
     process = subprocess.Popen(
         [*cli_command(), *args],

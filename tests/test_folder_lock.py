@@ -11,10 +11,10 @@ from compare.contract.results import load_results
 from compare.harness import cli
 from compare.harness.folder_lock import HOLDER_NAME
 from tests.command import run_cli
-from tests.fake_worker import cli_command
+from tests.fake_worker import MLP_AND_LSTM, cli_command, fake_environment
 
-# What holds and takes over the folder is the harness: the runs are made up, the LSTM's hangs until killed.
-MADE_UP = {"mlp--torch": [[10.0, None, 0.9]], "lstm--torch": [[12.0, None, 0.9]]}
+# What holds and takes over the folder is the harness: the runs are made up (MLP_AND_LSTM), the LSTM's
+# hangs until killed.
 SMOKE = ["--preset", "smoke", "--models", "mlp,lstm", "--frameworks", "torch", "--device", "cpu", "--skip-checks"]
 
 
@@ -22,11 +22,7 @@ def start_first(out: Path) -> subprocess.Popen:
     """A comparison whose first run finishes and whose second hangs, holding `out`."""
     process = subprocess.Popen(
         [*cli_command(), *SMOKE, "--out", str(out)],
-        env={
-            **os.environ,
-            "FAKE_RESULTS": json.dumps({"mlp--torch": MADE_UP["mlp--torch"]}),
-            "FAULTS": "lstm--torch=hang",
-        },
+        env=fake_environment({"mlp--torch": MLP_AND_LSTM["mlp--torch"]}, "lstm--torch=hang"),
         text=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -69,7 +65,7 @@ def test_a_second_comparison_is_refused_and_a_killed_holder_is_taken_over(tmp_pa
 
     resumed = subprocess.run(
         [*cli_command(), *SMOKE, "--out", str(out), "--resume"],
-        env={**os.environ, "FAKE_RESULTS": json.dumps(MADE_UP)},
+        env=fake_environment(MLP_AND_LSTM),
         capture_output=True,
         text=True,
         timeout=120,

@@ -15,7 +15,7 @@ from compare.harness import cli
 from compare.harness.folder_lock import HOLDER_NAME
 from tests import smoke_comparison
 from tests.command import run_cli, smoke_cli
-from tests.fake_worker import cli_command
+from tests.fake_worker import MLP_AND_LSTM, cli_command, fake_environment
 
 
 def test_sigterm_keeps_finished_runs_and_resume_completes_the_rest(tmp_path):
@@ -33,14 +33,9 @@ def test_sigterm_keeps_finished_runs_and_resume_completes_the_rest(tmp_path):
         "--out",
         str(tmp_path),
     ]
-    made_up = {"mlp--torch": [[10.0, None, 0.9]], "lstm--torch": [[12.0, None, 0.9]]}
-    first = {
-        **os.environ,
-        "FAKE_RESULTS": json.dumps({"mlp--torch": made_up["mlp--torch"]}),
-        "FAULTS": "lstm--torch=hang",
-    }
+    hung = fake_environment({"mlp--torch": MLP_AND_LSTM["mlp--torch"]}, "lstm--torch=hang")
     process = subprocess.Popen(
-        [*cli_command(), *args], env=first, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [*cli_command(), *args], env=hung, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     results = tmp_path / "results.json"
     deadline = time.monotonic() + 300
@@ -63,7 +58,7 @@ def test_sigterm_keeps_finished_runs_and_resume_completes_the_rest(tmp_path):
 
     resumed = subprocess.run(
         [*cli_command(), *args, "--resume"],
-        env={**os.environ, "FAKE_RESULTS": json.dumps(made_up)},
+        env=fake_environment(MLP_AND_LSTM),
         capture_output=True,
         text=True,
         timeout=120,
