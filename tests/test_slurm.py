@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from compare.catalog.registry import EXTRA_MODELS
 from compare.contract.results import load_results
 from tests.slurm_cluster import SlurmCluster
 
@@ -44,19 +45,21 @@ def test_a_smoke_comparison_runs_as_a_slurm_job_array_and_is_collected(slurm, tm
 
 def test_a_task_slurm_cancels_is_recorded_with_slurms_state_and_the_other_finishes(slurm, tmp_path):
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "compare", "--preset", "smoke", "--models", "mlp", "--frameworks", "torch"]
-    command += ["--repeats", "2", "--device", "cpu", "--skip-checks", "--out", str(out), "--executor", "slurm"]
-    process = subprocess.Popen(command, env=slurm.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # The array's second task trains the stalled test model (tests/step_cost), which runs until it is
+    # cancelled: a quick run could end before the cancel reached it.
+    env = {**slurm.env, EXTRA_MODELS: "tests.tiny_model,tests.step_cost"}
+    command = [sys.executable, "-m", "compare", "--preset", "smoke", "--models", "tiny,stalled"]
+    command += ["--frameworks", "torch", "--device", "cpu", "--skip-checks", "--out", str(out), "--executor", "slurm"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline, running = time.monotonic() + 120, []
     while time.monotonic() < deadline and not running:  # until the second task runs on the node
-        listed = subprocess.run(["squeue", "-h", "-r", "-o", "%i %T"], env=slurm.env, capture_output=True, text=True)
-        running = [line.split()[0] for line in listed.stdout.splitlines() if line.endswith(("_1 RUNNING", " RUNNING"))]
-        running = [task for task in running if task.endswith("_1")]
+        listed = subprocess.run(["squeue", "-h", "-r", "-o", "%i %T"], env=env, capture_output=True, text=True)
+        running = [line.split()[0] for line in listed.stdout.splitlines() if line.endswith("_1 RUNNING")]
         time.sleep(0.05)
     assert running, "the second array task never ran"
-    subprocess.run(["scancel", running[0]], env=slurm.env, check=True)  # as an operator, or a preemption, would
+    subprocess.run(["scancel", running[0]], env=env, check=True)  # as an operator, or a preemption, would
     output, _ = process.communicate(timeout=300)
     assert process.returncode == 1, output  # a run did not finish
-    runs = {run["repeat"]: run for run in load_results(out)["runs"]}
-    assert runs[0]["status"] == "ok", runs[0].get("error")
-    assert runs[1]["status"] == "failed" and "CANCELLED" in runs[1]["error"]["reason"], runs[1]
+    runs = {run["model"]: run for run in load_results(out)["runs"]}
+    assert runs["tiny"]["status"] == "ok", runs["tiny"].get("error")
+    assert runs["stalled"]["status"] == "failed" and "CANCELLED" in runs["stalled"]["error"]["reason"], runs["stalled"]
