@@ -13,12 +13,14 @@ saw (`observed`: CUDA_VISIBLE_DEVICES, its CPU cores, its start and end), for th
 executors' tests.
 `cli_command()` and `fake_environment()`: the comparison's command line with this worker and its
 environment, for tests that start it as a process of its own (interruption, the folder lock, the
-executors).
+executors); `start_with_the_lstm_hung()` and `resume()`: a comparison of a made-up MLP and LSTM to
+interrupt, and its --resume.
 """
 
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -39,13 +41,40 @@ def cli_command() -> list[str]:
     ]
 
 
-# A made-up MLP and LSTM on torch (for one seed): two runs for interrupting and resuming.
-MLP_AND_LSTM = {"mlp--torch": [[10.0, None, 0.9]], "lstm--torch": [[12.0, None, 0.9]]}
-
-
 def fake_environment(made_up: dict, faults: str = "") -> dict[str, str]:
     """This process's environment with `made_up` results (FAKE_RESULTS) and `faults` (FAULTS)."""
     return {**os.environ, "FAKE_RESULTS": json.dumps(made_up), "FAULTS": faults}
+
+
+# A comparison to interrupt and resume: the MLP and the LSTM on torch, their runs made up (one seed).
+MLP_AND_LSTM_ARGUMENTS = ["--preset", "smoke", "--models", "mlp,lstm", "--frameworks", "torch"]
+MLP_AND_LSTM_ARGUMENTS += ["--device", "cpu", "--skip-checks"]
+MLP_AND_LSTM = {"mlp--torch": [[10.0, None, 0.9]], "lstm--torch": [[12.0, None, 0.9]]}
+
+
+def start_with_the_lstm_hung(out: Path) -> subprocess.Popen:
+    """That comparison into `out`, once its MLP run is in results.json; its LSTM run hangs until stopped."""
+    process = subprocess.Popen(
+        [*cli_command(), *MLP_AND_LSTM_ARGUMENTS, "--out", str(out)],
+        env=fake_environment({"mlp--torch": MLP_AND_LSTM["mlp--torch"]}, "lstm--torch=hang"),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        results = out / "results.json"
+        if results.exists() and json.loads(results.read_text())["runs"]:
+            return process
+        assert process.poll() is None, process.stdout.read()
+        time.sleep(0.5)
+    raise AssertionError("the first run never finished")
+
+
+def resume(out: Path) -> subprocess.CompletedProcess:
+    """That comparison again with --resume, its LSTM run finishing this time."""
+    command = [*cli_command(), *MLP_AND_LSTM_ARGUMENTS, "--out", str(out), "--resume"]
+    return subprocess.run(command, env=fake_environment(MLP_AND_LSTM), capture_output=True, text=True, timeout=120)
 
 
 def injected_failure(spec: dict) -> dict:

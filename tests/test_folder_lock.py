@@ -1,6 +1,5 @@
 """One writer per results folder: a second comparison is refused, a dead holder's lock is taken over."""
 
-import json
 import os
 import signal
 import subprocess
@@ -11,30 +10,7 @@ from compare.contract.results import load_results
 from compare.harness import cli
 from compare.harness.folder_lock import HOLDER_NAME
 from tests.command import run_cli
-from tests.fake_worker import MLP_AND_LSTM, cli_command, fake_environment
-
-# What holds and takes over the folder is the harness: the runs are made up (MLP_AND_LSTM), the LSTM's
-# hangs until killed.
-SMOKE = ["--preset", "smoke", "--models", "mlp,lstm", "--frameworks", "torch", "--device", "cpu", "--skip-checks"]
-
-
-def start_first(out: Path) -> subprocess.Popen:
-    """A comparison whose first run finishes and whose second hangs, holding `out`."""
-    process = subprocess.Popen(
-        [*cli_command(), *SMOKE, "--out", str(out)],
-        env=fake_environment({"mlp--torch": MLP_AND_LSTM["mlp--torch"]}, "lstm--torch=hang"),
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:  # until the first run is in results.json
-        results = out / "results.json"
-        if results.exists() and json.loads(results.read_text())["runs"]:
-            return process
-        assert process.poll() is None, process.stdout.read()
-        time.sleep(0.5)
-    raise AssertionError("the first run never finished")
+from tests.fake_worker import MLP_AND_LSTM_ARGUMENTS, resume, start_with_the_lstm_hung
 
 
 def stop_hanging_workers(out: Path) -> None:
@@ -43,11 +19,12 @@ def stop_hanging_workers(out: Path) -> None:
 
 
 def test_a_second_comparison_is_refused_and_a_killed_holder_is_taken_over(tmp_path):
+    # What holds and takes over the folder is the harness: the runs are made up, the LSTM's hangs until killed.
     out = tmp_path / "out"
-    first = start_first(out)
+    first = start_with_the_lstm_hung(out)
     try:
         started = time.monotonic()
-        second = run_cli(*SMOKE, "--out", str(out), "--resume")
+        second = run_cli(*MLP_AND_LSTM_ARGUMENTS, "--out", str(out), "--resume")
         assert second.returncode == cli.EXIT_USAGE, second.stdout + second.stderr
         assert time.monotonic() - started < 60  # at once: it does not wait for the lock
         assert f"{out} is being written by another comparison: process {first.pid}" in second.stderr
@@ -63,13 +40,7 @@ def test_a_second_comparison_is_refused_and_a_killed_holder_is_taken_over(tmp_pa
     kept = load_results(out)["runs"]
     assert (out / HOLDER_NAME).exists()
 
-    resumed = subprocess.run(
-        [*cli_command(), *SMOKE, "--out", str(out), "--resume"],
-        env=fake_environment(MLP_AND_LSTM),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    resumed = resume(out)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert f"took over the lock of {out} left by process {first.pid}" in resumed.stderr
     final = load_results(out)

@@ -1,12 +1,10 @@
 """Interruption and --resume, divergence, reproducibility, and more bad input."""
 
-import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -15,34 +13,13 @@ from compare.harness import cli
 from compare.harness.folder_lock import HOLDER_NAME
 from tests import smoke_comparison
 from tests.command import run_cli, smoke_cli
-from tests.fake_worker import MLP_AND_LSTM, cli_command, fake_environment
+from tests.fake_worker import MLP_AND_LSTM_ARGUMENTS, resume, start_with_the_lstm_hung
 
 
 def test_sigterm_keeps_finished_runs_and_resume_completes_the_rest(tmp_path):
     # The harness is what is interrupted and resumed: the runs are made up, the second hangs until SIGTERM.
-    args = [
-        "--preset",
-        "smoke",
-        "--models",
-        "mlp,lstm",
-        "--frameworks",
-        "torch",
-        "--device",
-        "cpu",
-        "--skip-checks",
-        "--out",
-        str(tmp_path),
-    ]
-    hung = fake_environment({"mlp--torch": MLP_AND_LSTM["mlp--torch"]}, "lstm--torch=hang")
-    process = subprocess.Popen(
-        [*cli_command(), *args], env=hung, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    results = tmp_path / "results.json"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:  # wait for the first run to be written
-        if results.exists() and json.loads(results.read_text())["runs"]:
-            break
-        time.sleep(0.5)
+    args = [*MLP_AND_LSTM_ARGUMENTS, "--out", str(tmp_path)]
+    process = start_with_the_lstm_hung(tmp_path)
     process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=120)
     assert process.returncode == cli.EXIT_INTERRUPTED, output
@@ -56,13 +33,7 @@ def test_sigterm_keeps_finished_runs_and_resume_completes_the_rest(tmp_path):
     refused = run_cli(*args)  # the folder holds results: never silently overwritten
     assert refused.returncode == cli.EXIT_USAGE and "--resume" in refused.stderr
 
-    resumed = subprocess.run(
-        [*cli_command(), *args, "--resume"],
-        env=fake_environment(MLP_AND_LSTM),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    resumed = resume(tmp_path)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "kept from the earlier run (--resume)" in resumed.stdout
     final = load_results(tmp_path)
